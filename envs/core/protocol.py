@@ -1,0 +1,75 @@
+"""The text protocol: how an environment talks to language-model and human players.
+
+Every environment has structured spaces (the truth RL code steps) and one `TextProtocol` that
+renders an observation as text, parses text back into a structured action (raising
+`ActionParseError` with a message precise enough to re-ask with), and lists the valid actions for
+constrained choice. Environments never import agents; agents use the protocol.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class ActionParseError(ValueError):
+    """Text that does not parse into a valid action. The message tells the player how to fix it."""
+
+
+@dataclass(frozen=True)
+class ValidAction:
+    """One action a player may take now: ``label`` is the exact text that parses to ``action``."""
+
+    label: str
+    action: Any
+
+
+class TextProtocol(ABC):
+    """Renders observations as text and parses text into actions for one environment."""
+
+    name: str = "protocol"
+
+    @abstractmethod
+    def instructions(self, agent: str) -> str:
+        """The rules and the answer format for ``agent``'s role, written for an LLM or a person."""
+
+    @abstractmethod
+    def render(self, observation: Any, agent: str) -> str:
+        """The observation as text: what ``agent`` knows now and what it must decide."""
+
+    @abstractmethod
+    def parse(self, text: str, observation: Any, agent: str) -> Any:
+        """Turn a reply into a structured action or raise `ActionParseError` saying what's wrong."""
+
+    @abstractmethod
+    def valid_actions(self, observation: Any, agent: str) -> list[ValidAction]:
+        """The actions ``agent`` may take now, most conservative first.
+
+        Each label must parse to its action. The list may be a representative subset where the
+        action space is large (e.g. a grid of prices), so constrained choice stays cheap.
+        """
+
+    def safe_default(self, observation: Any, agent: str) -> Any:
+        """The action taken when a player gives no usable answer at all.
+
+        By default the first (most conservative) valid action; environments override it where a
+        better no-op exists and document it.
+        """
+        actions = self.valid_actions(observation, agent)
+        if not actions:
+            raise ActionParseError(f"{self.name}: no valid action for {agent} to default to")
+        return actions[0].action
+
+
+def action_mask_of(observation: Any, info: Mapping[str, Any] | None = None) -> Any:
+    """The ``action_mask`` of a dict observation, else of ``info``, else None.
+
+    The same precedence as PettingZoo's ``api_test`` and ``seed_test``: the observation's mask wins.
+    """
+    if isinstance(observation, Mapping) and "action_mask" in observation:
+        return observation["action_mask"]
+    if isinstance(info, Mapping):
+        return info.get("action_mask")
+    return None

@@ -1,0 +1,175 @@
+"""The `mercato` command line."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="mercato: simulated markets, games, trials and dialogues for AI agents.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="Local language models: pull and list.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks, reported as ratios measured in one run.", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
+app.add_typer(bench_app, name="bench")
+console = Console()
+
+
+def exits_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn expected failures into one `error: ...` line on stderr and exit status 2."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from sim.llm.errors import LLMError
+
+        try:
+            return command(*args, **kwargs)
+        except (LLMError, ValueError) as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+@models_app.command("pull")
+@exits_cleanly
+def models_pull(
+    name: Annotated[str, typer.Argument(help="Bundled model to obtain.")] = "smollm2-135m-instruct",
+    force: Annotated[bool, typer.Option(help="Convert again even if present.")] = False,
+) -> None:
+    """Obtain a bundled model and convert it once into the cache (idempotent)."""
+    from sim.llm.model_store import bundled_model, is_complete, model_path, pull
+
+    bundled_model(name)
+    if is_complete(model_path(name)) and not force:
+        console.print(f"{name}: already in {model_path(name)}")
+        return
+    started = time.perf_counter()
+    console.print(f"{name}: converting (one time, about 30 s on 2 cores)...")
+    folder = pull(name, force=force)
+    console.print(f"{name}: ready in {folder} ({time.perf_counter() - started:.1f} s)")
+
+
+@models_app.command("list")
+@exits_cleanly
+def models_list() -> None:
+    """Show the models mercato knows and which are pulled."""
+    from sim.llm.model_store import list_models
+
+    table = Table()
+    table.add_column("name", no_wrap=True)
+    for title in ("pulled", "size"):
+        table.add_column(title, no_wrap=True)
+    table.add_column("path", overflow="fold")
+    table.add_column("about")
+    for entry in list_models():
+        size = f"{entry.size_mb:.0f} MB" if entry.pulled else "-"
+        table.add_row(
+            entry.name, "yes" if entry.pulled else "no", size, str(entry.path), entry.summary
+        )
+    console.print(table)
+
+
+def _parse_sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(
+            f"--batch-sizes: expected comma-separated integers, got {text!r}"
+        ) from None
+    if not sizes or min(sizes) < 1:
+        raise ValueError(f"--batch-sizes: expected integers >= 1, got {text!r}")
+    return sizes
+
+
+@bench_app.command("llm")
+@exits_cleanly
+def bench_llm(
+    model: Annotated[
+        str, typer.Option(help="Model spec, e.g. local, fake, openai:M@URL.")
+    ] = "local",
+    batch_sizes: Annotated[str, typer.Option(help="Comma-separated batch sizes.")] = "1,8,32",
+    max_tokens: Annotated[int, typer.Option(min=1, help="New tokens per request.")] = 64,
+    rounds: Annotated[int, typer.Option(min=1, help="Calls per batch size.")] = 1,
+) -> None:
+    """Tokens/s of a model at several batch sizes, and batched/sequential ratios."""
+    from sim.bench import bench_generate
+    from sim.llm import make_model
+
+    sizes = _parse_sizes(batch_sizes)
+    llm = make_model(model)
+    console.print(f"benchmarking {llm!r}: batch sizes {sizes}, {max_tokens} new tokens, greedy")
+    rows = bench_generate(llm, sizes, max_tokens=max_tokens, rounds=rounds)
+    base = next((r.tokens_per_s for r in rows if r.batch_size == 1), rows[0].tokens_per_s)
+    base_label = (
+        "batch 1" if any(r.batch_size == 1 for r in rows) else f"batch {rows[0].batch_size}"
+    )
+    table = Table("batch", "calls", "tokens", "seconds", "tokens/s", f"x {base_label}")
+    for r in rows:
+        ratio = r.tokens_per_s / base if base else float("nan")
+        table.add_row(
+            str(r.batch_size),
+            str(r.calls),
+            str(r.completion_tokens),
+            f"{r.seconds:.2f}",
+            f"{r.tokens_per_s:.1f}",
+            f"{ratio:.2f}",
+        )
+    console.print(table)
+    best = max(rows, key=lambda r: r.batch_size)
+    console.print(
+        f"batched/sequential ratio (batch {best.batch_size} vs {base_label}): "
+        f"{best.tokens_per_s / base:.2f}x"
+        if base
+        else "no baseline"
+    )
+
+
+@app.command("demo")
+@exits_cleanly
+def demo(
+    model: Annotated[str, typer.Option(help="Model spec.")] = "local",
+) -> None:
+    """A smoke run: the model answers one chat prompt and one constrained choice."""
+    from sim.demo import run_demo
+
+    run_demo(model, console)
+
+
+@app.command("envs")
+@exits_cleanly
+def envs_list() -> None:
+    """List the registered environments."""
+    import envs
+
+    registered = envs.list_envs()
+    if not registered:
+        console.print("no environments registered yet")
+        return
+    table = Table("id", "kind", "family", "summary")
+    for info in registered:
+        table.add_row(info.id, info.kind, info.family, info.summary)
+    console.print(table)
+
+
+def main() -> None:
+    """Entry point for `python -m sim.cli`."""
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

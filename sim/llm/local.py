@@ -1,0 +1,289 @@
+"""The `local` backend: a transformers causal LM on CPU or CUDA, batched.
+
+``generate`` runs one left-padded ``model.generate`` per chunk of requests. Per-request temperature
+and seed are honoured inside the batch by a logits processor that samples each row from its own
+seeded generator; per-request ``max_tokens`` and ``stop`` by a per-row stopping criterion.
+``choose`` scores every (prompt, option) pair by log-likelihood in one batched forward pass.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sim.llm.model_store import DEFAULT_MODEL, require_model
+from sim.llm.types import (
+    BaseLanguageModel,
+    Choice,
+    ChooseRequest,
+    Completion,
+    GenerateRequest,
+    Usage,
+)
+
+
+def default_threads() -> int:
+    """Torch threads: ``$MERCATO_TORCH_THREADS``, else half the usable cores (1 of 2), at most 8.
+
+    Decoding a small model is memory-bound: a second thread gains under 10 % on a quiet machine and
+    loses 2.5x when the other core is busy (e.g. stepping environments), so we leave one free.
+    """
+    if os.environ.get("MERCATO_TORCH_THREADS"):
+        return max(1, int(os.environ["MERCATO_TORCH_THREADS"]))
+    return max(1, min(8, len(os.sched_getaffinity(0)) // 2))
+
+
+def _chunks(order: Sequence[int], size: int) -> list[list[int]]:
+    return [list(order[i : i + size]) for i in range(0, len(order), size)]
+
+
+class LocalModel(BaseLanguageModel):
+    """A local Hugging Face causal LM (default: the bundled SmolLM2-135M-Instruct).
+
+    ``path`` is a bundled model name or a transformers folder. ``device`` is ``"auto"`` (CUDA when
+    available), ``"cpu"`` or ``"cuda[:n]"``; ``dtype`` ``"auto"`` is fp32 on CPU and bf16 on CUDA.
+    ``max_batch_size`` caps the rows per forward pass (default 32 on CPU, 256 on CUDA).
+    """
+
+    backend = "local"
+
+    def __init__(
+        self,
+        path: str | Path = DEFAULT_MODEL,
+        device: str = "auto",
+        dtype: str = "auto",
+        threads: int | None = None,
+        max_batch_size: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        folder = require_model(path)
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(device)
+        on_gpu = self.device.type == "cuda"
+        if dtype == "auto":
+            dtype = "bfloat16" if on_gpu else "float32"
+        if self.device.type == "cpu":
+            torch.set_num_threads(threads or default_threads())
+        self.max_batch_size = max_batch_size or (256 if on_gpu else 32)
+        self.tokenizer = AutoTokenizer.from_pretrained(folder)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype))
+        self.model.to(self.device).eval()
+        self.model_id = folder.name
+        self._torch = torch
+        self._seeds = random.Random(seed)
+        self._eos_ids = self._end_token_ids()
+
+    def _end_token_ids(self) -> set[int]:
+        ids = self.model.generation_config.eos_token_id
+        ids = set(ids if isinstance(ids, list) else [ids]) if ids is not None else set()
+        ids.add(self.tokenizer.eos_token_id)
+        return {i for i in ids if i is not None}
+
+    def _prompt(self, messages: Sequence[dict[str, str]]) -> str:
+        return self.tokenizer.apply_chat_template(
+            list(messages), tokenize=False, add_generation_prompt=True
+        )
+
+    def _encode(self, texts: list[str]) -> Any:
+        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        return enc.to(self.device)
+
+    # ---------------------------------------------------------------- generate
+
+    def _generate(self, requests: list[GenerateRequest]) -> list[Completion]:
+        prompts = [self._prompt(r.messages) for r in requests]
+        order = sorted(range(len(requests)), key=lambda i: len(prompts[i]))
+        results: list[Completion | None] = [None] * len(requests)
+        for chunk in _chunks(order, self.max_batch_size):
+            for i, completion in zip(
+                chunk,
+                self._generate_chunk([requests[i] for i in chunk], [prompts[i] for i in chunk]),
+                strict=True,
+            ):
+                results[i] = completion
+        return results  # type: ignore[return-value]
+
+    def _generate_chunk(
+        self, requests: list[GenerateRequest], prompts: list[str]
+    ) -> list[Completion]:
+        from transformers import GenerationConfig, LogitsProcessorList, StoppingCriteriaList
+
+        torch = self._torch
+        started = time.perf_counter()
+        enc = self._encode(prompts)
+        prompt_len = enc["input_ids"].shape[1]
+        seeds = [r.seed if r.seed is not None else self._seeds.getrandbits(63) for r in requests]
+        sampler = _RowSampler([r.temperature for r in requests], seeds, self.device)
+        stopper = _RowStopper(prompt_len, requests, self.tokenizer)
+        config = GenerationConfig(
+            max_new_tokens=max(r.max_tokens for r in requests),
+            do_sample=False,
+            eos_token_id=sorted(self._eos_ids),
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
+        with torch.inference_mode():
+            out = self.model.generate(
+                **enc,
+                generation_config=config,
+                logits_processor=LogitsProcessorList([sampler]),
+                stopping_criteria=StoppingCriteriaList([stopper]),
+            )
+        latency = time.perf_counter() - started
+        new_tokens = out[:, prompt_len:].tolist()
+        prompt_counts = enc["attention_mask"].sum(dim=1).tolist()
+        completions = []
+        for row, r in enumerate(requests):
+            tokens, ended_by_eos = self._row_tokens(new_tokens[row], stopper.done_at[row])
+            text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+            text, hit_stop = _cut_at_stop(text, r.stop)
+            finish = "stop" if ended_by_eos or hit_stop else "length"
+            count = len(tokens) + int(ended_by_eos)
+            usage = Usage(int(prompt_counts[row]), count, latency, self.backend, self.model_id)
+            completions.append(Completion(text, usage, finish))
+        return completions
+
+    def _row_tokens(self, tokens: list[int], done_at: int | None) -> tuple[list[int], bool]:
+        """The tokens a row generated before it ended, and whether it ended on an end token."""
+        limit = done_at if done_at is not None else len(tokens)
+        for j, token in enumerate(tokens[:limit]):
+            if token in self._eos_ids:
+                return tokens[:j], True
+        return tokens[:limit], False
+
+    # ------------------------------------------------------------------ choose
+
+    def _choose(self, requests: list[ChooseRequest]) -> list[Choice]:
+        pairs = [(i, k) for i, r in enumerate(requests) for k in range(len(r.options))]
+        prompt_ids = [
+            self.tokenizer(self._prompt(r.messages), add_special_tokens=False)["input_ids"]
+            for r in requests
+        ]
+        end = self.tokenizer.eos_token_id
+        sequences, option_lens = [], []
+        for i, k in pairs:
+            option = self.tokenizer(requests[i].options[k], add_special_tokens=False)["input_ids"]
+            sequences.append(prompt_ids[i] + option + [end])
+            option_lens.append(len(option) + 1)
+        started = time.perf_counter()
+        scores: list[float] = []
+        for chunk in _chunks(range(len(pairs)), self.max_batch_size):
+            scores.extend(
+                self._score([sequences[j] for j in chunk], [option_lens[j] for j in chunk])
+            )
+        latency = time.perf_counter() - started
+        per_request: list[list[float]] = [[] for _ in requests]
+        scored_tokens = [0] * len(requests)
+        for (i, _), score, seq in zip(pairs, scores, sequences, strict=True):
+            per_request[i].append(score)
+            scored_tokens[i] += len(seq)
+        choices = []
+        for i, r in enumerate(requests):
+            best = max(range(len(r.options)), key=lambda k: (per_request[i][k], -k))
+            usage = Usage(scored_tokens[i], 0, latency, self.backend, self.model_id)
+            choices.append(Choice(best, r.options[best], usage, "loglik", tuple(per_request[i])))
+        return choices
+
+    def _score(self, sequences: list[list[int]], option_lens: list[int]) -> list[float]:
+        """Sum of log-probabilities of each sequence's last ``option_len`` tokens, one forward pass.
+
+        Left padding puts every option at the end of its row, so only the last positions need
+        logits (``logits_to_keep``): the vocabulary projection stays small whatever the prompt.
+        """
+        torch = self._torch
+        width = max(len(s) for s in sequences)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.tensor([[pad] * (width - len(s)) + s for s in sequences], device=self.device)
+        mask = torch.tensor(
+            [[0] * (width - len(s)) + [1] * len(s) for s in sequences], device=self.device
+        )
+        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
+        keep = max(option_lens) + 1
+        with torch.inference_mode():
+            logits = self.model(
+                input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep
+            ).logits.float()
+        logprobs = torch.log_softmax(logits[:, :-1, :], dim=-1)  # predicts the last keep-1 tokens
+        targets = ids[:, -(keep - 1) :]
+        token_lp = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+        return [float(token_lp[row, -n:].sum()) for row, n in enumerate(option_lens)]
+
+    def close(self) -> None:
+        self.model = None
+        self.tokenizer = None
+
+
+def _cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
+    """Cut ``text`` before the earliest stop string; report whether one was found."""
+    cuts = [text.index(s) for s in stops if s in text]
+    return (text[: min(cuts)], True) if cuts else (text, False)
+
+
+class _RowSampler:
+    """Per-row sampling inside one batched greedy ``generate``.
+
+    Rows with temperature > 0 draw their next token from their own seeded generator; the drawn
+    token's logit is left as the only finite one, so the greedy step picks it. Rows at
+    temperature 0 pass through unchanged (greedy).
+    """
+
+    def __init__(self, temperatures: list[float], seeds: list[int], device: Any) -> None:
+        import torch
+
+        self.temperatures = temperatures
+        self.generators = []
+        for t, seed in zip(temperatures, seeds, strict=True):
+            g = None
+            if t > 0:
+                g = torch.Generator(device=device)
+                g.manual_seed(seed)
+            self.generators.append(g)
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        for row, (t, g) in enumerate(zip(self.temperatures, self.generators, strict=True)):
+            if g is None:
+                continue
+            probs = torch.softmax(scores[row].float() / t, dim=-1)
+            token = torch.multinomial(probs, 1, generator=g)
+            scores[row] = float("-inf")
+            scores[row, token] = 0.0
+        return scores
+
+
+class _RowStopper:
+    """Per-row stopping: a row is done at its own ``max_tokens`` or when a stop string appears."""
+
+    def __init__(self, prompt_len: int, requests: list[GenerateRequest], tokenizer: Any) -> None:
+        self.prompt_len = prompt_len
+        self.max_tokens = [r.max_tokens for r in requests]
+        self.stops = [r.stop for r in requests]
+        self.tokenizer = tokenizer
+        self.done_at: list[int | None] = [None] * len(requests)
+
+    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+        import torch
+
+        generated = input_ids.shape[1] - self.prompt_len
+        for row in range(len(self.done_at)):
+            if self.done_at[row] is not None:
+                continue
+            if generated >= self.max_tokens[row]:
+                self.done_at[row] = generated
+            elif self.stops[row]:
+                text = self.tokenizer.decode(input_ids[row, self.prompt_len :])
+                if any(s in text for s in self.stops[row]):
+                    self.done_at[row] = generated
+        done = [d is not None for d in self.done_at]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)

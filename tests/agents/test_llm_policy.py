@@ -1,0 +1,152 @@
+"""LLMPolicy: parse, re-ask with the parser's error, constrained-choice fallback, safe default."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agents.llm import CHOICE, DEFAULT, PARSED, REASKED, LLMPolicy, role_of
+from sim.llm import EndpointError
+from sim.llm.fake import FakeModel
+from sim.llm.types import BaseLanguageModel
+from tests.envs_fixtures.ultimatum import ACCEPT, PROPOSER, REJECT, RESPONDER
+from tests.envs_fixtures.ultimatum_protocol import UltimatumProtocol
+
+PROTOCOL = UltimatumProtocol()
+PROPOSER_OBS = {
+    "pie": np.array([10.0], dtype=np.float32),
+    "offer": 0,
+    "last_message": "",
+}
+RESPONDER_OBS = {
+    "pie": np.array([10.0], dtype=np.float32),
+    "offer": 3,
+    "last_message": "take it",
+    "action_mask": np.array([1, 1], dtype=np.int8),
+}
+PROMPTS = {"proposer": "You want to keep most of the pie.", "responder": "You are proud."}
+
+
+def policy(model, **kwargs) -> LLMPolicy:
+    return LLMPolicy(model, PROMPTS, PROTOCOL, **kwargs)
+
+
+class BrokenModel(BaseLanguageModel):
+    """Every call fails the way an unreachable endpoint does."""
+
+    backend, model_id = "broken", "broken"
+
+    def _generate(self, requests):
+        raise EndpointError("openai endpoint http://127.0.0.1:9/v1/chat/completions: down")
+
+    _choose = _generate
+
+
+def test_first_reply_parses():
+    model = FakeModel(
+        responses={"How many tenths": "OFFER 3 MESSAGE: fair?", "ACCEPT or": "accept"}
+    )
+    p = policy(model)
+    actions = p.act_batch([(PROPOSER_OBS, PROPOSER), (RESPONDER_OBS, RESPONDER)])
+    assert actions == [{"offer": 3, "message": "fair?"}, ACCEPT]
+    assert len(model.calls) == 1  # both decisions in one batch
+    records = p.pop_records()
+    assert [r.status for r in records] == [PARSED, PARSED]
+    assert records[0].fallback is None and records[0].reasks == 0
+    assert records[0].messages[0]["content"].startswith("You want to keep most of the pie.")
+    assert "OFFER <n>" in records[0].messages[0]["content"]  # protocol instructions included
+    assert "How many tenths" in records[0].messages[1]["content"]
+    assert p.pop_records() == []
+
+
+def test_reask_shows_the_parser_error_and_then_parses():
+    model = FakeModel(responses=["I think I will accept this.", "ACCEPT"])
+    p = policy(model)
+    assert p.act(RESPONDER_OBS, RESPONDER) == ACCEPT
+    (record,) = p.pop_records()
+    assert record.status == REASKED and record.reasks == 1
+    assert record.replies == ["I think I will accept this.", "ACCEPT"]
+    second_request = model.calls[1][1][0]
+    assert second_request.messages[-2] == {
+        "role": "assistant",
+        "content": "I think I will accept this.",
+    }
+    assert "expected 'ACCEPT' or 'REJECT'" in second_request.messages[-1]["content"]
+    assert record.errors == ["expected 'ACCEPT' or 'REJECT', got 'I think I will accept this.'"]
+
+
+def test_reasks_batch_only_the_failures():
+    model = FakeModel(responses=["OFFER 2", "hmm", "REJECT"])
+    p = policy(model)
+    actions = p.act_batch([(PROPOSER_OBS, PROPOSER), (RESPONDER_OBS, RESPONDER)])
+    assert actions == [{"offer": 2, "message": ""}, REJECT]
+    assert [len(requests) for _, requests in model.calls] == [2, 1]
+
+
+def test_falls_back_to_constrained_choice_among_valid_actions():
+    model = FakeModel(responses=["no idea"], choices=[1])
+    p = policy(model, max_reasks=2)
+    assert p.act(RESPONDER_OBS, RESPONDER) == ACCEPT  # valid actions: REJECT, ACCEPT
+    (record,) = p.pop_records()
+    assert record.status == CHOICE and record.fallback == CHOICE
+    assert record.reasks == 2 and len(record.replies) == 3 and len(record.errors) == 3
+    assert record.choice_options == ["REJECT", "ACCEPT"]
+    kinds = [kind for kind, _ in model.calls]
+    assert kinds == ["generate", "generate", "generate", "choose"]
+    choose_request = model.calls[-1][1][0]
+    assert choose_request.messages == tuple(record.messages)  # the clean prompt, not the re-asks
+
+
+def test_choice_respects_the_action_mask():
+    only_reject = {**RESPONDER_OBS, "action_mask": np.array([1, 0], dtype=np.int8)}
+    model = FakeModel(responses=["???"], choices=[0])
+    p = policy(model, max_reasks=0)
+    assert p.act(only_reject, RESPONDER) == REJECT
+    assert p.pop_records()[0].choice_options == ["REJECT"]
+
+
+def test_safe_default_when_the_model_fails():
+    p = policy(BrokenModel())
+    actions = p.act_batch([(PROPOSER_OBS, PROPOSER), (RESPONDER_OBS, RESPONDER)])
+    assert actions == [{"offer": 5, "message": ""}, REJECT]  # the protocol's documented defaults
+    records = p.pop_records()
+    assert {r.status for r in records} == {DEFAULT}
+    assert all(any("model error" in e for e in r.errors) for r in records)
+
+
+def test_safe_default_when_choice_has_no_answer_or_is_disabled():
+    class NoAnswer(FakeModel):
+        def _choose(self, requests):
+            return [
+                c.__class__(0, c.option, c.usage, "fallback") for c in super()._choose(requests)
+            ]
+
+    p = policy(NoAnswer(responses=["garbage"]), max_reasks=0)
+    assert p.act(RESPONDER_OBS, RESPONDER) == REJECT
+    assert p.pop_records()[0].status == DEFAULT
+    p = policy(
+        FakeModel(responses=["garbage"], choices=[1]), max_reasks=0, use_choice_fallback=False
+    )
+    assert p.act(RESPONDER_OBS, RESPONDER) == REJECT
+    assert p.pop_records()[0].status == DEFAULT
+
+
+def test_sampling_seeds_do_not_depend_on_batch_company():
+    model = FakeModel(responses={"How many": "OFFER 1", "ACCEPT or": "REJECT"})
+    p = policy(model, temperature=0.8, seed=3)
+    p.act_batch([(RESPONDER_OBS, RESPONDER)])
+    p.act_batch([(PROPOSER_OBS, PROPOSER), (RESPONDER_OBS, RESPONDER)])
+    alone, together = model.calls[0][1][0], model.calls[1][1][1]
+    assert alone.seed == together.seed and alone.temperature == 0.8
+
+
+def test_usage_is_recorded_and_prompts_resolve_by_role():
+    p = policy(FakeModel(responses=["ACCEPT"]))
+    p.act(RESPONDER_OBS, RESPONDER)
+    record = p.pop_records()[0]
+    assert record.prompt_tokens > 0 and record.completion_tokens == 1
+    assert role_of("seller_12") == "seller" and role_of("judge") == "judge"
+    with pytest.raises(KeyError, match="no prompt for agent 'buyer_0'"):
+        policy(FakeModel()).prompt_for(RESPONDER_OBS, "buyer_0")
+    with pytest.raises(ValueError, match="max_reasks"):
+        policy(FakeModel(), max_reasks=-1)

@@ -1,0 +1,78 @@
+"""The real bundled model (SmolLM2-135M-Instruct) on CPU: loads, generates in batches, chooses.
+
+Marked ``real_llm``: it needs the converted model, which `make test` fetches before running.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from sim.llm import make_model
+from sim.llm.model_store import pull
+
+pytestmark = pytest.mark.real_llm
+
+
+@pytest.fixture(scope="module")
+def timed_model():
+    started = time.perf_counter()
+    pull()  # converts once on a machine that has never done so; instant afterwards
+    model = make_model("local")
+    yield model, started
+    model.close()
+
+
+def test_smollm2_generates_a_batch_and_chooses(timed_model):
+    model, started = timed_model
+    prompts = [
+        "Name a fruit.",
+        "Say hello to a shopkeeper.",
+        "What is a fair price?",
+        "Count to 3.",
+    ]
+    completions = model.generate([{"messages": p, "max_tokens": 12} for p in prompts])
+    assert len(completions) == 4
+    assert all(c.text.strip() for c in completions)
+    assert all(
+        0 < c.usage.completion_tokens <= 12 and c.usage.prompt_tokens > 0 for c in completions
+    )
+    assert {c.usage.backend for c in completions} == {"local"}
+    choices = model.choose(
+        [
+            {"messages": "Is the sky blue? Answer yes or no.", "options": ["yes", "no"]},
+            {"messages": "What is 2+2?", "options": ["3", "4", "twenty-two"]},
+        ]
+    )
+    assert [len(c.scores) for c in choices] == [2, 3]
+    assert all(0 <= c.index < len(c.scores) and c.method == "loglik" for c in choices)
+    assert all(c.scores[c.index] == max(c.scores) for c in choices)
+    # the issue's budget: load, a batch of 4 and a choice in under 60 s on 2 CPU cores
+    assert time.perf_counter() - started < 60
+
+
+def test_seeded_sampling_does_not_depend_on_the_batch(timed_model):
+    model, _ = timed_model
+    story = {"messages": "Tell a story.", "max_tokens": 8, "temperature": 0.9, "seed": 11}
+    alone = model.generate([story])[0].text
+    batched = model.generate([{"messages": "Hi", "max_tokens": 4}, story, {**story, "seed": 12}])
+    assert batched[1].text == alone
+    greedy = model.generate([{"messages": "Tell a story.", "max_tokens": 8}] * 2)
+    assert greedy[0].text == greedy[1].text
+
+
+def test_per_request_stop_and_max_tokens_in_one_batch(timed_model):
+    model, _ = timed_model
+    out = model.generate(
+        [
+            {
+                "messages": "Count from 1 to 20, one number per line.",
+                "max_tokens": 40,
+                "stop": ["5"],
+            },
+            {"messages": "Describe the sea.", "max_tokens": 3},
+        ]
+    )
+    assert "5" not in out[0].text and out[0].finish_reason == "stop"
+    assert out[1].usage.completion_tokens == 3 and out[1].finish_reason == "length"

@@ -1,0 +1,70 @@
+"""The `mercato` command line: working commands, and one-line errors with a non-zero exit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from sim.cli import app
+
+runner = CliRunner()
+
+
+def test_bench_llm_reports_every_batch_size_and_the_ratio():
+    result = runner.invoke(
+        app, ["bench", "llm", "--model", "fake", "--batch-sizes", "1,4", "--max-tokens", "8"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "tokens/s" in result.output
+    assert "batched/sequential ratio (batch 4 vs batch 1)" in result.output
+
+
+def test_demo_runs_on_the_fake_model():
+    result = runner.invoke(app, ["demo", "--model", "fake"])
+    assert result.exit_code == 0, result.output
+    assert "chat" in result.output and "choice" in result.output and "tokens/s" in result.output
+
+
+def test_models_list_shows_the_bundled_model():
+    result = runner.invoke(app, ["models", "list"])
+    assert result.exit_code == 0, result.output
+    assert "smollm2-135m-instruct" in result.output
+
+
+def test_envs_lists_registered_environments():
+    result = runner.invoke(app, ["envs"])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["bench", "llm", "--model", "fake", "--batch-sizes", "1,x"], "--batch-sizes"),
+        (["bench", "llm", "--model", "fake", "--batch-sizes", "0"], "--batch-sizes"),
+        (["bench", "llm", "--model", "gpt-9"], "valid forms"),
+        (["demo", "--model", "openai:m"], "openai:MODEL@BASE_URL"),
+        (["models", "pull", "no-such-model"], "available"),
+    ],
+)
+def test_bad_input_gives_one_error_line_and_exit_2(args, expected):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0]
+
+
+def test_missing_local_model_tells_how_to_pull_it(tmp_path):
+    env = {"MERCATO_CACHE": str(tmp_path), "PATH": ""}
+    result = runner.invoke(app, ["bench", "llm", "--model", "local"], env=env)
+    assert result.exit_code == 2
+    assert "mercato models pull" in result.output
+
+
+def test_console_script_is_installed():
+    done = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "--help"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0 and "models" in done.stdout
