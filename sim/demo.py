@@ -10,7 +10,7 @@ from sim.llm import make_model
 
 DEMO_CHAT = [
     {"role": "system", "content": "You are a shopping assistant. Answer in one or two sentences."},
-    {"role": "user", "content": "I have 20 dollars for lunch. What should I look for?"},
+    {"role": "user", "content": "What should I check before buying a used bicycle?"},
 ]
 DEMO_CHOICE = {
     "messages": [

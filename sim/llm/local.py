@@ -3,7 +3,8 @@
 ``generate`` runs one left-padded ``model.generate`` per chunk of requests. Per-request temperature
 and seed are honoured inside the batch by a logits processor that samples each row from its own
 seeded generator; per-request ``max_tokens`` and ``stop`` by a per-row stopping criterion.
-``choose`` scores every (prompt, option) pair by log-likelihood in one batched forward pass.
+``choose`` scores every option by log-likelihood: each prompt runs once, its options together on top
+of its cached keys and values.
 """
 
 from __future__ import annotations
@@ -62,8 +63,10 @@ class LocalModel(BaseLanguageModel):
     ) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
         folder = require_model(path)
+        hf_logging.disable_progress_bar()  # a one-second load needs no progress bar on stderr
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
@@ -164,63 +167,93 @@ class LocalModel(BaseLanguageModel):
     # ------------------------------------------------------------------ choose
 
     def _choose(self, requests: list[ChooseRequest]) -> list[Choice]:
-        pairs = [(i, k) for i, r in enumerate(requests) for k in range(len(r.options))]
-        prompt_ids = [
+        prompts = [
             self.tokenizer(self._prompt(r.messages), add_special_tokens=False)["input_ids"]
             for r in requests
         ]
         end = self.tokenizer.eos_token_id
-        sequences, option_lens = [], []
-        for i, k in pairs:
-            option = self.tokenizer(requests[i].options[k], add_special_tokens=False)["input_ids"]
-            sequences.append(prompt_ids[i] + option + [end])
-            option_lens.append(len(option) + 1)
+        options = [
+            [self.tokenizer(o, add_special_tokens=False)["input_ids"] + [end] for o in r.options]
+            for r in requests
+        ]
         started = time.perf_counter()
-        scores: list[float] = []
-        for chunk in _chunks(range(len(pairs)), self.max_batch_size):
-            scores.extend(
-                self._score([sequences[j] for j in chunk], [option_lens[j] for j in chunk])
-            )
+        scores: list[list[float]] = []
+        for chunk in _option_chunks([len(r.options) for r in requests], self.max_batch_size):
+            scores.extend(self._score([prompts[i] for i in chunk], [options[i] for i in chunk]))
         latency = time.perf_counter() - started
-        per_request: list[list[float]] = [[] for _ in requests]
-        scored_tokens = [0] * len(requests)
-        for (i, _), score, seq in zip(pairs, scores, sequences, strict=True):
-            per_request[i].append(score)
-            scored_tokens[i] += len(seq)
         choices = []
         for i, r in enumerate(requests):
-            best = max(range(len(r.options)), key=lambda k: (per_request[i][k], -k))
-            usage = Usage(scored_tokens[i], 0, latency, self.backend, self.model_id)
-            choices.append(Choice(best, r.options[best], usage, "loglik", tuple(per_request[i])))
+            best = max(range(len(r.options)), key=lambda k: (scores[i][k], -k))
+            scored = len(prompts[i]) + sum(len(o) for o in options[i])
+            usage = Usage(scored, 0, latency, self.backend, self.model_id)
+            choices.append(Choice(best, r.options[best], usage, "loglik", tuple(scores[i])))
         return choices
 
-    def _score(self, sequences: list[list[int]], option_lens: list[int]) -> list[float]:
-        """Sum of log-probabilities of each sequence's last ``option_len`` tokens, one forward pass.
+    def _score(self, prompts: list[list[int]], options: list[list[list[int]]]) -> list[list[float]]:
+        """Log-likelihood of each option (its tokens plus the end token) after its prompt.
 
-        Left padding puts every option at the end of its row, so only the last positions need
-        logits (``logits_to_keep``): the vocabulary projection stays small whatever the prompt.
+        Each prompt is run once (left-padded batch); its key/value cache is then copied to every
+        option of that prompt, and all options run as one right-padded batch on top. So a choice
+        among N options costs one prompt plus N short continuations, not N full prompts.
         """
         torch = self._torch
-        width = max(len(s) for s in sequences)
         pad = self.tokenizer.pad_token_id
-        ids = torch.tensor([[pad] * (width - len(s)) + s for s in sequences], device=self.device)
+        width = max(len(p) for p in prompts)
+        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.device)
         mask = torch.tensor(
-            [[0] * (width - len(s)) + [1] * len(s) for s in sequences], device=self.device
+            [[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device
         )
-        positions = (mask.cumsum(dim=1) - 1).clamp(min=0)
-        keep = max(option_lens) + 1
+        owner = [r for r, opts in enumerate(options) for _ in opts]
+        flat = [o for opts in options for o in opts]
+        span = max(len(o) for o in flat)
+        option_ids = torch.tensor([o + [pad] * (span - len(o)) for o in flat], device=self.device)
+        option_mask = torch.tensor(
+            [[1] * len(o) + [0] * (span - len(o)) for o in flat], device=self.device
+        )
+        rows = torch.tensor(owner, device=self.device)
         with torch.inference_mode():
-            logits = self.model(
-                input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep
-            ).logits.float()
-        logprobs = torch.log_softmax(logits[:, :-1, :], dim=-1)  # predicts the last keep-1 tokens
-        targets = ids[:, -(keep - 1) :]
-        token_lp = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-        return [float(token_lp[row, -n:].sum()) for row, n in enumerate(option_lens)]
+            first = self.model(
+                input_ids=ids,
+                attention_mask=mask,
+                position_ids=(mask.cumsum(dim=1) - 1).clamp(min=0),
+                use_cache=True,
+                logits_to_keep=1,
+            )
+            cache = first.cache
+            cache.batch_select_indices(rows)
+            starts = mask.sum(dim=1)[rows].unsqueeze(1)
+            rest = self.model(
+                input_ids=option_ids,
+                attention_mask=torch.cat([mask[rows], option_mask], dim=1),
+                position_ids=starts + torch.arange(span, device=self.device),
+                cache=cache,
+            )
+        head = torch.log_softmax(first.logits[:, -1, :].float(), dim=-1)[rows]
+        head = head.gather(1, option_ids[:, :1]).squeeze(1)
+        tail = torch.log_softmax(rest.logits[:, :-1, :].float(), dim=-1)
+        tail = tail.gather(-1, option_ids[:, 1:].unsqueeze(-1)).squeeze(-1) * option_mask[:, 1:]
+        totals = (head + tail.sum(dim=1)).tolist()
+        scores: list[list[float]] = [[] for _ in prompts]
+        for r, total in zip(owner, totals, strict=True):
+            scores[r].append(total)
+        return scores
 
     def close(self) -> None:
         self.model = None
         self.tokenizer = None
+
+
+def _option_chunks(option_counts: list[int], budget: int) -> list[list[int]]:
+    """Group request indices so a group scores at most ``budget`` options (or one request)."""
+    groups: list[list[int]] = [[]]
+    used = 0
+    for i, n in enumerate(option_counts):
+        if groups[-1] and used + n > budget:
+            groups.append([])
+            used = 0
+        groups[-1].append(i)
+        used += n
+    return groups
 
 
 def _cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:

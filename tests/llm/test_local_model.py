@@ -76,3 +76,34 @@ def test_per_request_stop_and_max_tokens_in_one_batch(timed_model):
     )
     assert "5" not in out[0].text and out[0].finish_reason == "stop"
     assert out[1].usage.completion_tokens == 3 and out[1].finish_reason == "length"
+
+
+def test_prefix_shared_choice_scores_equal_full_sequence_scoring(timed_model):
+    """The cached-prompt scorer must give the log-likelihood a plain full-sequence pass gives."""
+    import torch
+
+    model, _ = timed_model
+    requests = [
+        {"messages": "Pick a colour.", "options": ["red", "dark blue", "a shade of green"]},
+        {
+            "messages": "A much longer question about offers and counter-offers: yes?",
+            "options": ["no", "yes"],
+        },
+    ]
+    choices = model.choose(requests)
+    tok = model.tokenizer
+    for request, choice in zip(requests, choices, strict=True):
+        prompt = tok.apply_chat_template(
+            [{"role": "user", "content": request["messages"]}],
+            tokenize=False,
+            add_generation_prompt=True,
+        )
+        prompt_ids = tok(prompt, add_special_tokens=False)["input_ids"]
+        for option, score in zip(request["options"], choice.scores, strict=True):
+            option_ids = tok(option, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+            ids = torch.tensor([prompt_ids + option_ids])
+            with torch.inference_mode():
+                logprobs = torch.log_softmax(model.model(input_ids=ids).logits[0].float(), dim=-1)
+            start = len(prompt_ids)
+            expected = sum(float(logprobs[start + j - 1, t]) for j, t in enumerate(option_ids))
+            assert score == pytest.approx(expected, abs=1e-3)

@@ -1,0 +1,6 @@
+"""mercato's actors: policies that map observations to actions."""
+
+from agents.base import BatchPolicy, HumanPolicy, Policy, RandomPolicy
+from agents.llm import DecisionRecord, LLMPolicy
+
+__all__ = ["BatchPolicy", "DecisionRecord", "HumanPolicy", "LLMPolicy", "Policy", "RandomPolicy"]

@@ -1,0 +1,10 @@
+"""mercato's environments: ``import envs`` registers every family under ``mercato/`` in
+PettingZoo's registry, and `list_envs` describes them."""
+
+from envs.core.registry import list_envs
+
+# Each family package registers its ids when imported. Import each one here as it lands
+# (envs.games, envs.marketplace, envs.trials, envs.recommendation; a side-effect import, so
+# mark it noqa F401), so that `import envs` registers them all.
+
+__all__ = ["list_envs"]

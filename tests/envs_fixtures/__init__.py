@@ -1,0 +1,1 @@
+"""Test-only environments built on mercato's core contracts (not registered by `import envs`)."""
