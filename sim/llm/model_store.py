@@ -123,7 +123,9 @@ def _convert(gguf: Path, out: Path) -> None:
     """Load the GGUF through transformers and save it as a plain safetensors folder."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # the GGUF reader still draws its own bar
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(
         gguf.parent, gguf_file=gguf.name, dtype=torch.float32

@@ -65,8 +65,14 @@ class OpenAICompatibleModel(BaseLanguageModel):
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url: expected an http(s) URL, got {base_url!r}")
-        if max_retries < 0 or max_concurrency < 1 or timeout_s <= 0:
-            raise ValueError("expected max_retries >= 0, max_concurrency >= 1 and timeout_s > 0")
+        for name, value, lowest in (
+            ("max_retries", max_retries, 0),
+            ("max_concurrency", max_concurrency, 1),
+        ):
+            if not isinstance(value, int) or value < lowest:
+                raise ValueError(f"{name}: expected an integer >= {lowest}, got {value!r}")
+        if not timeout_s > 0:
+            raise ValueError(f"timeout_s: expected a number > 0, got {timeout_s!r}")
         self.model_id = model
         self.base_url = base_url
         self.url = f"{base_url.rstrip('/')}/chat/completions"
