@@ -108,8 +108,19 @@ class RandomPolicy(BatchPolicy):
         self._spaces: dict[str, Space] = {}
 
     def act(self, observation: Any, agent: str) -> Any:
-        """A random action, within the observation's ``action_mask`` when it has one."""
-        return self.sample(agent, action_mask_of(observation))
+        """A random action within the masks the observation carries.
+
+        Discrete-like spaces: ``observation["action_mask"]``. Dict action spaces (whose mask
+        PettingZoo wants as a dict in ``info``) may carry one array per component in the
+        observation as ``"<component>_mask"``, e.g. ``decision_mask`` for ``decision``.
+        """
+        mask = action_mask_of(observation)
+        space = self._own_space(agent)
+        if mask is None and isinstance(space, Dict) and isinstance(observation, Mapping):
+            parts = {key: observation.get(f"{key}_mask") for key in space.spaces}
+            if any(part is not None for part in parts.values()):
+                mask = parts
+        return self.sample(agent, mask)
 
     def sample(self, agent: str, mask: Any = None) -> Any:
         """A random action within ``mask`` (e.g. from ``info["action_mask"]``).

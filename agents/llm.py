@@ -9,7 +9,7 @@ Every decision is recorded so the engine can store prompts, replies and how the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +73,73 @@ class _Pending:
         self.record.action, self.record.status, self.done = action, status, True
 
 
+@dataclass(frozen=True)
+class ModelCall:
+    """One batched call a decision needs: ``kind`` is ``"generate"`` or ``"choose"``."""
+
+    model: LanguageModel
+    kind: str
+    requests: list[Any]
+
+
+DecisionSteps = Generator[ModelCall, Any, Any]
+"""A decision in progress: yields model calls, is sent their results, returns its value."""
+
+
+def act_together(batches: Sequence[tuple[LLMPolicy, Sequence[tuple[Any, str]]]]) -> list[list[Any]]:
+    """Decide for several policies' items at once; calls to the same model share one batch.
+
+    This is how the rollout sends every pending LLM decision of every env instance and agent to
+    the model together, even when each episode has its own policy objects.
+    """
+    running = [policy.decide(items) for policy, items in batches]
+    results: list[Any] = [None] * len(running)
+    calls: dict[int, ModelCall] = {}
+    for i, steps in enumerate(running):
+        _advance(steps, i, None, None, calls, results)
+    while calls:
+        groups: dict[tuple[int, str], list[int]] = {}
+        for i, call in calls.items():
+            groups.setdefault((id(call.model), call.kind), []).append(i)
+        sent, calls = calls, {}
+        for members in groups.values():
+            first = sent[members[0]]
+            merged = [r for i in members for r in sent[i].requests]
+            error: LLMError | None = None
+            answers: list[Any] = []
+            try:
+                answers = getattr(first.model, first.kind)(merged)
+            except LLMError as failure:
+                error = failure
+            offset = 0
+            for i in members:
+                n = len(sent[i].requests)
+                share = None if error else answers[offset : offset + n]
+                offset += n
+                _advance(running[i], i, share, error, calls, results)
+    return results
+
+
+def _advance(
+    steps: DecisionSteps,
+    index: int,
+    answer: Any,
+    error: LLMError | None,
+    calls: dict[int, ModelCall],
+    results: list[Any],
+) -> None:
+    """Resume one decision with its answer (or error); record its next call or its result."""
+    try:
+        if error is not None:
+            calls[index] = steps.throw(error)
+        elif answer is None:
+            calls[index] = next(steps)
+        else:
+            calls[index] = steps.send(answer)
+    except StopIteration as done:
+        results[index] = done.value
+
+
 class LLMPolicy(BatchPolicy):
     """An LLM-backed player for any environment with a `TextProtocol`.
 
@@ -83,6 +150,7 @@ class LLMPolicy(BatchPolicy):
     """
 
     name = "llm"
+    wants_batches = True
 
     def __init__(
         self,
@@ -128,26 +196,35 @@ class LLMPolicy(BatchPolicy):
 
     def act_batch(self, items: Sequence[tuple[Any, str]]) -> list[Any]:
         """Decide for every (observation, agent) pair, batching each model call across them."""
-        pending = []
-        for observation, agent in items:
-            messages = self.prompt_for(observation, agent)
-            record = DecisionRecord(agent=agent, messages=messages)
-            pending.append(_Pending(observation, record, list(messages)))
-        self._ask_and_parse(pending)
-        if self.use_choice_fallback:
-            self._choose_among_valid(pending)
-        for p in pending:
-            if not p.done:
-                p.resolve(self.protocol.safe_default(p.observation, p.record.agent), DEFAULT)
-        self.records.extend(p.record for p in pending)
-        return [p.record.action for p in pending]
+        return act_together([(self, items)])[0]
 
     def pop_records(self) -> list[DecisionRecord]:
         """Hand over the decision records gathered so far and forget them."""
         records, self.records = self.records, []
         return records
 
-    def _ask_and_parse(self, pending: list[_Pending]) -> None:
+    def decide(self, items: Sequence[tuple[Any, str]]) -> DecisionSteps:
+        """The decisions for ``items`` as a generator of model calls.
+
+        It yields `ModelCall`s and is sent each call's results (or thrown its `LLMError`); it
+        returns the actions. `act_together` drives many of these at once, merging the calls that
+        go to the same model into one batch.
+        """
+        pending = []
+        for observation, agent in items:
+            messages = self.prompt_for(observation, agent)
+            record = DecisionRecord(agent=agent, messages=messages)
+            pending.append(_Pending(observation, record, list(messages)))
+        yield from self._ask_and_parse(pending)
+        if self.use_choice_fallback:
+            yield from self._choose_among_valid(pending)
+        for p in pending:
+            if not p.done:
+                p.resolve(self.protocol.safe_default(p.observation, p.record.agent), DEFAULT)
+        self.records.extend(p.record for p in pending)
+        return [p.record.action for p in pending]
+
+    def _ask_and_parse(self, pending: list[_Pending]) -> DecisionSteps:
         for attempt in range(self.max_reasks + 1):
             todo = [p for p in pending if not p.done]
             if not todo:
@@ -162,7 +239,7 @@ class LLMPolicy(BatchPolicy):
                 for p in todo
             ]
             try:
-                completions = self.model.generate(requests)
+                completions = yield ModelCall(self.model, "generate", requests)
             except LLMError as error:
                 for p in todo:
                     p.record.errors.append(f"model error: {error}")
@@ -185,7 +262,7 @@ class LLMPolicy(BatchPolicy):
             return
         p.resolve(action, PARSED if attempt == 0 else REASKED)
 
-    def _choose_among_valid(self, pending: list[_Pending]) -> None:
+    def _choose_among_valid(self, pending: list[_Pending]) -> DecisionSteps:
         todo: list[tuple[_Pending, list[ValidAction]]] = []
         for p in pending:
             if not p.done:
@@ -199,7 +276,7 @@ class LLMPolicy(BatchPolicy):
             for p, valid in todo
         ]
         try:
-            choices = self.model.choose(requests)
+            choices = yield ModelCall(self.model, "choose", requests)
         except LLMError as error:
             for p, _ in todo:
                 p.record.errors.append(f"model error: {error}")

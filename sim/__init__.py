@@ -1,3 +1,23 @@
-"""mercato's engine: language models, rollouts, batch runs, trajectory store, CLI."""
+"""mercato's engine: language models, rollouts, batch runs, trajectory store, CLI.
+
+``sim.run(experiment, workers=None, address=None, out=None)`` plays an experiment and returns its
+run directory; ``sim.store.load(run_dir)`` returns its (episodes, steps) tables. Both load lazily,
+so ``import sim`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "run":
+        from sim.batch import run
+
+        return run
+    if name in ("store", "experiment", "report", "rollout", "llm"):
+        return importlib.import_module(f"sim.{name}")
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")

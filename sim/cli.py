@@ -6,6 +6,7 @@ import functools
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -139,6 +140,31 @@ def bench_llm(
     )
 
 
+@app.command("run")
+@exits_cleanly
+def run_experiment(
+    experiment: Annotated[Path, typer.Argument(help="Experiment YAML file.")],
+    workers: Annotated[
+        int | None, typer.Option(min=0, help="Parallel shard workers (0: in-process, no Ray).")
+    ] = None,
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster to join: auto or host:port.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Run directory (default runs/<name>).")] = None,
+    fresh: Annotated[bool, typer.Option(help="Delete the run directory's old contents.")] = False,
+) -> None:
+    """Play an experiment on Ray; re-running the same command resumes an interrupted run."""
+    from sim.batch import run
+    from sim.progress import RunProgress
+
+    with RunProgress(console) as progress:
+        run_dir = run(
+            experiment, workers=workers, address=address, out=out, fresh=fresh,
+            on_progress=progress.update,
+        )  # fmt: skip
+    console.print(f"run directory: {run_dir}")
+
+
 @app.command("demo")
 @exits_cleanly
 def demo(
@@ -153,17 +179,58 @@ def demo(
 @app.command("envs")
 @exits_cleanly
 def envs_list() -> None:
-    """List the registered environments."""
+    """List the registered environments and their parameters (with defaults)."""
     import envs
 
     registered = envs.list_envs()
     if not registered:
         console.print("no environments registered yet")
         return
-    table = Table("id", "kind", "family", "summary")
+    table = Table()
+    for title in ("id", "kind", "family"):
+        table.add_column(title, no_wrap=True)
+    table.add_column("summary")
+    table.add_column("parameters", overflow="fold")
     for info in registered:
-        table.add_row(info.id, info.kind, info.family, info.summary)
+        table.add_row(info.id, info.kind, info.family, info.summary, _parameters_text(info.id))
     console.print(table)
+
+
+def _parameters_text(env_id: str) -> str:
+    """One ``name=default`` line per constructor parameter (an env that fails to load says why)."""
+    from sim.experiment import REQUIRED, env_parameters
+
+    try:
+        parameters = env_parameters(env_id)
+    except (ImportError, TypeError, ValueError) as error:
+        return f"unavailable: {error}"
+    return "\n".join(
+        name if default is REQUIRED else f"{name}={default!r}"
+        for name, default in parameters.items()
+    )
+
+
+@app.command("report")
+@exits_cleanly
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (from `mercato run`).")],
+) -> None:
+    """Per-cell means and 95% intervals of each outcome; writes report.csv and plots/."""
+    from sim.report import build_report, report_table, write_report
+    from sim.store import read_manifest
+
+    manifest = read_manifest(run_dir)
+    table = build_report(run_dir)
+    cells = table["cell_id"].nunique()
+    console.print(f"{manifest['name']} ({manifest.get('status')}): {cells} cell(s) with results")
+    if table.empty:
+        console.print("no finished episodes yet")
+    else:
+        console.print(report_table(table))
+    written = write_report(run_dir, table)
+    console.print(
+        f"wrote {written[0]}" + (f" and {len(written) - 1} plot(s)" if written[1:] else "")
+    )
 
 
 def main() -> None:

@@ -6,3 +6,15 @@ import os
 
 os.environ.setdefault("MERCATO_TORCH_THREADS", "1")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One local Ray instance for the whole test session (starting one costs about 4 s)."""
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="mercato")
+    yield ray
+    ray.shutdown()

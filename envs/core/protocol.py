@@ -73,3 +73,11 @@ def action_mask_of(observation: Any, info: Mapping[str, Any] | None = None) -> A
     if isinstance(info, Mapping):
         return info.get("action_mask")
     return None
+
+
+def protocol_of(env: Any) -> TextProtocol:
+    """The text protocol of an environment (its unwrapped class's ``protocol`` attribute)."""
+    protocol = getattr(getattr(env, "unwrapped", env), "protocol", None)
+    if not isinstance(protocol, TextProtocol):
+        raise ValueError(f"{env}: has no text protocol (a `protocol` attribute on its class)")
+    return protocol

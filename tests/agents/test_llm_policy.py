@@ -150,3 +150,28 @@ def test_usage_is_recorded_and_prompts_resolve_by_role():
         policy(FakeModel()).prompt_for(RESPONDER_OBS, "buyer_0")
     with pytest.raises(ValueError, match="max_reasks"):
         policy(FakeModel(), max_reasks=-1)
+
+
+def test_policies_sharing_a_model_are_served_by_one_batch():
+    from agents.llm import act_together
+
+    model = FakeModel(responses={"How many tenths": "OFFER 2", "ACCEPT or": "what?"}, choices=[1])
+    proposer, responder = policy(model, max_reasks=1), policy(model, max_reasks=1, seed=9)
+    other_model = FakeModel(responses=["REJECT"])
+    third = policy(other_model)
+    results = act_together(
+        [
+            (proposer, [(PROPOSER_OBS, PROPOSER)]),
+            (responder, [(RESPONDER_OBS, RESPONDER), (RESPONDER_OBS, RESPONDER)]),
+            (third, [(RESPONDER_OBS, RESPONDER)]),
+        ]
+    )
+    assert results == [[{"offer": 2, "message": ""}], [ACCEPT, ACCEPT], [REJECT]]
+    # shared model: one generate of 3, one re-ask of the 2 failures, one choose of 2
+    assert [(kind, len(reqs)) for kind, reqs in model.calls] == [
+        ("generate", 3),
+        ("generate", 2),
+        ("choose", 2),
+    ]
+    assert [len(reqs) for _, reqs in other_model.calls] == [1]
+    assert [r.status for r in responder.pop_records()] == [CHOICE, CHOICE]

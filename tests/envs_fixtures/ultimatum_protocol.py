@@ -14,6 +14,7 @@ from tests.envs_fixtures.ultimatum import (
     PROPOSER,
     REJECT,
     RESPONDER,
+    raw_env,
 )
 
 _OFFER_FORMAT = f"'OFFER <n>' with n an integer 0-{MAX_OFFER}"
@@ -111,3 +112,6 @@ def _parse_verdict(text: str, observation: Any) -> int:
     if mask is not None and not mask[action]:
         raise ActionParseError(f"{word} is not allowed now")
     return action
+
+
+raw_env.protocol = UltimatumProtocol()  # the env module cannot import its protocol (a cycle)

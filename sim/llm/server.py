@@ -1,0 +1,89 @@
+"""One model per node, shared by every rollout worker on it: a Ray actor that merges requests.
+
+Workers call `RemoteModel`, which forwards each batch to the node's `ModelServer`. The server
+waits a few milliseconds for other workers' batches, merges everything that arrived into one
+``generate`` (or ``choose``) call on its single copy of the model, and hands each caller its
+share. So a node holds one copy of the weights however many workers it runs, and the model sees
+batches as large as all workers together produce.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from sim.llm.spec import make_model, parse_spec
+from sim.llm.types import BaseLanguageModel, Choice, ChooseRequest, Completion, GenerateRequest
+
+
+def is_served_per_node(spec: Any) -> bool:
+    """Whether a model spec loads weights locally (and so should live in one actor per node)."""
+    if isinstance(spec, str):
+        spec = parse_spec(spec)
+    return isinstance(spec, Mapping) and spec.get("backend") == "local"
+
+
+class ModelServer:
+    """Holds one model; merges concurrent callers' batches (use as a Ray actor, async)."""
+
+    def __init__(self, spec: Any, window_s: float = 0.005) -> None:
+        self.model = make_model(spec)
+        self.window_s = window_s
+        self._queue: list[tuple[str, list[Any], asyncio.Future]] = []
+        self._draining = False
+        self._drainer: asyncio.Task | None = None
+
+    def identity(self) -> tuple[str, str]:
+        return self.model.backend, self.model.model_id
+
+    async def call(self, kind: str, requests: list[Any]) -> list[Any]:
+        """Serve one caller's batch of ``kind`` (``generate`` or ``choose``) requests."""
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._queue.append((kind, requests, future))
+        if not self._draining:
+            self._draining = True
+            self._drainer = loop.create_task(self._drain())  # kept: tasks are weakly held
+        return await future
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.sleep(self.window_s)
+            while self._queue:
+                kind = self._queue[0][0]
+                batch = [item for item in self._queue if item[0] == kind]
+                self._queue = [item for item in self._queue if item[0] != kind]
+                merged = [r for _, requests, _ in batch for r in requests]
+                try:
+                    results = await loop.run_in_executor(None, getattr(self.model, kind), merged)
+                except Exception as error:  # every caller of this batch gets the model's error
+                    for _, _, future in batch:
+                        future.set_exception(error)
+                    continue
+                offset = 0
+                for _, requests, future in batch:
+                    future.set_result(results[offset : offset + len(requests)])
+                    offset += len(requests)
+        finally:
+            self._draining = False
+
+
+class RemoteModel(BaseLanguageModel):
+    """A `LanguageModel` whose calls go to a `ModelServer` actor."""
+
+    def __init__(self, server: Any, backend: str, model_id: str) -> None:
+        self.server = server
+        self.backend = backend
+        self.model_id = model_id
+
+    def _generate(self, requests: list[GenerateRequest]) -> list[Completion]:
+        import ray
+
+        return ray.get(self.server.call.remote("generate", requests))
+
+    def _choose(self, requests: list[ChooseRequest]) -> list[Choice]:
+        import ray
+
+        return ray.get(self.server.call.remote("choose", requests))

@@ -1,0 +1,50 @@
+"""The live progress line of `mercato run`: episodes done/total, episodes/s, tokens/s, errors."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+
+class RunProgress:
+    """A rich progress bar fed by `sim.batch.run`'s ``on_progress`` callback."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]episodes"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rates]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self._task: Any = None
+        self._started = time.perf_counter()
+        self._episodes = 0
+        self._tokens = 0
+        self._errors = 0
+
+    def __enter__(self) -> RunProgress:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._progress.__exit__(*exc_info)
+
+    def update(self, summary: Any, finished: int, total: int) -> None:
+        """Account one finished shard."""
+        if self._task is None:
+            self._task = self._progress.add_task("run", total=total, rates="")
+        self._episodes += summary.episodes
+        self._tokens += summary.llm_tokens
+        self._errors += summary.errors
+        elapsed = max(time.perf_counter() - self._started, 1e-9)
+        rates = (
+            f"{self._episodes / elapsed:,.1f} ep/s  {self._tokens / elapsed:,.0f} tok/s  "
+            f"{self._errors} errors"
+        )
+        self._progress.update(self._task, completed=finished, rates=rates)

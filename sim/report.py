@@ -1,0 +1,154 @@
+"""Per-cell outcome tables and plots of a run: the mean of each outcome and its 95% interval.
+
+Outcomes are the episodes table's ``metric_*`` columns (from the env's final info) and
+``return_*`` columns (each agent's utility). The interval is mean ± t(0.975, n-1)·sd/√n (the
+normal 1.96 when scipy is missing); NaNs are dropped first, so ``n`` may differ per outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from rich.table import Table
+
+from sim.store import load_episodes
+
+REPORT_COLUMNS = ("cell_id", "label", "metric", "n", "mean", "sd", "ci_low", "ci_high")
+"""Columns of `build_report` (plus the ``param_*`` columns that vary across cells)."""
+
+LEVEL = 0.95
+
+
+def t_quantile(dof: int) -> float:
+    """The two-sided 95% quantile of Student's t with ``dof`` degrees of freedom."""
+    try:
+        from scipy.stats import t
+    except ImportError:
+        return 1.96
+    return float(t.ppf(0.5 + LEVEL / 2, dof))
+
+
+def mean_interval(values: np.ndarray) -> dict[str, float]:
+    """n, mean, sd and the 95% interval of ``values`` (NaNs dropped; sd needs n >= 2)."""
+    values = values[~np.isnan(values)]
+    n = len(values)
+    mean = float(values.mean()) if n else math.nan
+    sd = float(values.std(ddof=1)) if n > 1 else math.nan
+    half = t_quantile(n - 1) * sd / math.sqrt(n) if n > 1 else math.nan
+    return {"n": n, "mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half}
+
+
+def build_report(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """One row per (cell, outcome), with the cell's label and the parameters that vary."""
+    episodes = load_episodes(run_dir)
+    outcomes = [c for c in episodes.columns if c.startswith("metric_")]
+    outcomes += [c for c in episodes.columns if c.startswith("return_")]
+    varying = _varying_params(episodes)
+    labels = _labels(episodes, varying)
+    rows = []
+    for cell_id, group in episodes.groupby("cell_id", sort=True):
+        setting = {name: group[name].iloc[0] for name in varying}
+        for column in outcomes:
+            values = pd.to_numeric(group[column], errors="coerce").to_numpy(float, na_value=np.nan)
+            metric = column.removeprefix("metric_")
+            rows.append(
+                {"cell_id": cell_id, "label": labels[cell_id], **setting, "metric": metric}
+                | mean_interval(values)
+            )
+    columns = ["cell_id", "label", *varying, *REPORT_COLUMNS[2:]]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _varying_params(episodes: pd.DataFrame) -> list[str]:
+    cells = episodes.drop_duplicates("cell_id")
+    params = [c for c in episodes.columns if c.startswith("param_")]
+    return [c for c in params if cells[c].astype(str).nunique() > 1]
+
+
+def _labels(episodes: pd.DataFrame, varying: list[str]) -> dict[str, str]:
+    """Each cell as its varying parameters and the players that differ between cells."""
+    cells = episodes.drop_duplicates("cell_id").set_index("cell_id")
+    rosters = {cell_id: json.loads(text) for cell_id, text in cells["roster"].items()}
+    agents = sorted({agent for roster in rosters.values() for agent in roster})
+    differing = [a for a in agents if len({str(r.get(a)) for r in rosters.values()}) > 1]
+    labels = {}
+    for cell_id, row in cells.iterrows():
+        parts = [f"{name.removeprefix('param_')}={row[name]}" for name in varying]
+        parts += [f"{agent}={rosters[cell_id].get(agent)}" for agent in differing]
+        labels[cell_id] = ", ".join(parts) or str(cell_id)
+    return labels
+
+
+def report_table(report: pd.DataFrame) -> Table:
+    """The report as a rich table, one section per cell."""
+    table = Table()
+    table.add_column("cell", no_wrap=True)
+    table.add_column("setting")
+    table.add_column("outcome", no_wrap=True)
+    for title in ("n", "mean", "95% interval"):
+        table.add_column(title, justify="right", no_wrap=True)
+    for _, rows in report.groupby("cell_id", sort=True):
+        for i, row in enumerate(rows.itertuples()):
+            first = i == 0
+            table.add_row(
+                row.cell_id if first else "",
+                row.label if first else "",
+                row.metric,
+                str(row.n),
+                _number(row.mean),
+                f"[{_number(row.ci_low)}, {_number(row.ci_high)}]",
+            )
+        table.add_section()
+    return table
+
+
+def _number(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.4g}"
+
+
+def write_report(run_dir: str | os.PathLike[str], report: pd.DataFrame | None = None) -> list[Path]:
+    """Write ``report.csv`` and one bar chart per outcome under ``plots/``; return their paths."""
+    path = Path(run_dir)
+    report = build_report(path) if report is None else report
+    csv = path / "report.csv"
+    report.to_csv(csv, index=False)
+    written = [csv]
+    if not report.empty:
+        (path / "plots").mkdir(exist_ok=True)
+    for metric, rows in report.groupby("metric", sort=False):
+        png = path / "plots" / f"{_file_name(metric)}.png"
+        _bar_chart(rows, str(metric), png)
+        written.append(png)
+    return written
+
+
+def _file_name(metric: Any) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(metric))
+
+
+def _bar_chart(rows: pd.DataFrame, metric: str, png: Path) -> None:
+    """Means with 95% error bars, one bar per cell (Agg canvas: no display, no pyplot state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(max(4.0, 1.1 * len(rows) + 1.5), 4.0), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots()
+    x = np.arange(len(rows))
+    errors = (rows["ci_high"] - rows["mean"]).fillna(0.0).to_numpy()
+    axes.bar(x, rows["mean"].to_numpy(float), yerr=errors, capsize=4, color="tab:blue")
+    ticks = [
+        cell_id if label == cell_id else f"{cell_id}\n" + label.replace(", ", "\n")
+        for cell_id, label in zip(rows["cell_id"], rows["label"], strict=True)
+    ]
+    axes.set_xticks(x, ticks, fontsize=8)
+    axes.set_ylabel(metric)
+    axes.set_title(f"{metric}: mean and 95% interval per cell")
+    figure.savefig(png, dpi=100)

@@ -1,0 +1,297 @@
+"""Play episodes of any registered AEC environment, many instances in lockstep.
+
+Scripted episodes run one after another in a tight loop on the unwrapped env. When any player
+wants batches (an `LLMPolicy`), up to ``lockstep`` episodes advance together: at each tick every
+pending decision of every instance and agent is collected, and all LLM decisions are served
+through `agents.llm.act_together`, so calls to one model go out as one batch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from agents.base import Policy
+from agents.llm import DecisionRecord, act_together, role_of
+from sim.records import EpisodeRecord, StepColumns, to_json
+
+
+class EnvPool:
+    """Idle instances of one environment configuration, reused across episodes (reset is cheap,
+    construction is not). The rollout steps their unwrapped form."""
+
+    def __init__(self, factory: Callable[[], Any]) -> None:
+        self.factory = factory
+        self._idle: list[Any] = []
+
+    def get(self) -> Any:
+        if self._idle:
+            return self._idle.pop()
+        env = self.factory()
+        return getattr(env, "unwrapped", env)
+
+    def put(self, env: Any) -> None:
+        self._idle.append(env)
+
+
+@dataclass
+class EpisodeJob:
+    """One episode to play: where its env comes from, its reset seed, a policy per agent, labels."""
+
+    episode_id: str
+    seed: int
+    envs: EnvPool
+    policies: Mapping[str, Policy]
+    policy_names: Mapping[str, str]
+    run_id: str = ""
+    cell_id: str = ""
+    episode_index: int = 0
+    env_id: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EpisodeResult:
+    """A played episode: its table row and its steps."""
+
+    record: EpisodeRecord
+    steps: StepColumns
+
+
+@dataclass
+class _Episode:
+    """An episode in progress."""
+
+    job: EpisodeJob
+    env: Any
+    steps: StepColumns
+    started: float
+    returns: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    turns: int = 0
+    llm_calls: int = 0
+    llm_tokens: int = 0
+    errors: int = 0
+
+
+def play(
+    jobs: Iterable[EpisodeJob], *, lockstep: int = 32, record_steps: bool = True
+) -> Iterator[EpisodeResult]:
+    """Play ``jobs``; yield each finished episode (in completion order)."""
+    pending = iter(jobs)
+    first = next(pending, None)
+    if first is None:
+        return
+    jobs_all = _chain(first, pending)
+    if any(getattr(p, "wants_batches", False) for p in first.policies.values()):
+        yield from _play_lockstep(jobs_all, lockstep, record_steps)
+    else:
+        for job in jobs_all:
+            yield _play_one(job, record_steps)
+
+
+def _chain(first: EpisodeJob, rest: Iterator[EpisodeJob]) -> Iterator[EpisodeJob]:
+    yield first
+    yield from rest
+
+
+def _start(job: EpisodeJob) -> _Episode:
+    env = job.envs.get()
+    started = time.perf_counter()
+    env.reset(seed=job.seed)
+    return _Episode(job, env, StepColumns(), started, {a: 0.0 for a in env.possible_agents})
+
+
+def _play_one(job: EpisodeJob, record_steps: bool) -> EpisodeResult:
+    """The fast path: one episode, scripted players, no batching."""
+    episode = _start(job)
+    env = episode.env
+    policies = job.policies
+    while env.agents:
+        agent = env.agent_selection
+        if env.terminations[agent] or env.truncations[agent]:
+            _finish_agent(episode, agent, record_steps)
+            continue
+        observation = env.observe(agent)
+        action = policies[agent].act(observation, agent)
+        _take_turn(episode, agent, observation, action, None, record_steps)
+    return _result(episode)
+
+
+def _play_lockstep(
+    jobs: Iterator[EpisodeJob], width: int, record_steps: bool
+) -> Iterator[EpisodeResult]:
+    running: list[_Episode] = []
+    while True:
+        while len(running) < width:
+            job = next(jobs, None)
+            if job is None:
+                break
+            running.append(_start(job))
+        if not running:
+            return
+        decisions = _pending_decisions(running, record_steps)
+        _decide_and_step(decisions, record_steps)
+        still = []
+        for episode in running:
+            if episode.env.agents:
+                still.append(episode)
+            else:
+                yield _result(episode)
+        running = still
+
+
+@dataclass
+class _Decision:
+    episode: _Episode
+    agent: str
+    observation: Any
+    action: Any = None
+    record: DecisionRecord | None = None
+
+
+def _pending_decisions(running: list[_Episode], record_steps: bool) -> list[_Decision]:
+    """Each running episode's next live decision (finishing agents that are done first)."""
+    decisions = []
+    for episode in running:
+        env = episode.env
+        while env.agents:
+            agent = env.agent_selection
+            if env.terminations[agent] or env.truncations[agent]:
+                _finish_agent(episode, agent, record_steps)
+                continue
+            decisions.append(_Decision(episode, agent, env.observe(agent)))
+            break
+    return decisions
+
+
+def _decide_and_step(decisions: list[_Decision], record_steps: bool) -> None:
+    """Ask every policy for its decisions (LLM ones together), then step each env."""
+    batched: dict[int, list[_Decision]] = {}
+    for d in decisions:
+        policy = d.episode.job.policies[d.agent]
+        if getattr(policy, "wants_batches", False):
+            batched.setdefault(id(policy), []).append(d)
+        else:
+            d.action = policy.act(d.observation, d.agent)
+    if batched:
+        groups = list(batched.values())
+        policies = [g[0].episode.job.policies[g[0].agent] for g in groups]
+        answers = act_together(
+            [
+                (p, [(d.observation, d.agent) for d in g])
+                for p, g in zip(policies, groups, strict=True)
+            ]
+        )
+        for policy, group, actions in zip(policies, groups, answers, strict=True):
+            records = policy.pop_records()
+            for d, action, record in zip(group, actions, records, strict=True):
+                d.action, d.record = action, record
+    for d in decisions:
+        _take_turn(d.episode, d.agent, d.observation, d.action, d.record, record_steps)
+
+
+def _take_turn(
+    episode: _Episode,
+    agent: str,
+    observation: Any,
+    action: Any,
+    decision: DecisionRecord | None,
+    record_steps: bool,
+) -> None:
+    env = episode.env
+    reward = float(env._cumulative_rewards[agent])
+    episode.returns[agent] += reward
+    if decision is not None:
+        episode.llm_calls += len(decision.replies) + (1 if decision.choice_options else 0)
+        episode.llm_tokens += decision.prompt_tokens + decision.completion_tokens
+        episode.errors += len(decision.errors)
+    if record_steps:
+        episode.steps.append(
+            _row(
+                episode,
+                agent,
+                observation,
+                action,
+                reward,
+                False,
+                False,
+                env.infos[agent],
+                decision,
+            )
+        )
+    episode.turns += 1
+    env.step(action)
+
+
+def _finish_agent(episode: _Episode, agent: str, record_steps: bool) -> None:
+    """Record a done agent's last reward and metrics, then step it out (PettingZoo's None step)."""
+    env = episode.env
+    reward = float(env._cumulative_rewards[agent])
+    episode.returns[agent] += reward
+    info = env.infos[agent]
+    if not episode.metrics and isinstance(info, Mapping) and "metrics" in info:
+        episode.metrics = dict(info["metrics"])
+    if record_steps:
+        row = _row(
+            episode, agent, env.observe(agent), None, reward,
+            bool(env.terminations[agent]), bool(env.truncations[agent]), info, None,
+        )  # fmt: skip
+        episode.steps.append(row)
+    env.step(None)
+
+
+def _row(
+    episode: _Episode,
+    agent: str,
+    observation: Any,
+    action: Any,
+    reward: float,
+    terminated: bool,
+    truncated: bool,
+    info: Any,
+    decision: DecisionRecord | None,
+) -> tuple[Any, ...]:
+    """A steps-table row in `sim.records.STEP_COLUMNS` order."""
+    message = action.get("message") or None if isinstance(action, Mapping) else None
+    step = len(episode.steps)
+    common = (
+        episode.job.episode_id, step, agent, role_of(agent), to_json(observation),
+    )  # fmt: skip
+    if decision is None:
+        return (
+            *common, None, None if action is None else to_json(action), message, reward,
+            terminated, truncated, to_json(info), episode.job.policy_names.get(agent),
+            None, None, None, None, None, None, None,
+        )  # fmt: skip
+    return (
+        *common, decision.messages[-1]["content"], to_json(action), message, reward,
+        terminated, truncated, to_json(info), episode.job.policy_names.get(agent),
+        to_json(decision.messages), to_json(decision.replies), decision.status, decision.reasks,
+        decision.fallback, decision.prompt_tokens, decision.completion_tokens,
+    )  # fmt: skip
+
+
+def _result(episode: _Episode) -> EpisodeResult:
+    job = episode.job
+    job.envs.put(episode.env)
+    record = EpisodeRecord(
+        run_id=job.run_id,
+        cell_id=job.cell_id,
+        episode_id=job.episode_id,
+        episode_index=job.episode_index,
+        env_id=job.env_id,
+        params=job.params,
+        seed=job.seed,
+        roster=dict(job.policy_names),
+        metrics=episode.metrics,
+        returns=episode.returns,
+        steps=episode.turns,
+        llm_calls=episode.llm_calls,
+        llm_tokens=episode.llm_tokens,
+        errors=episode.errors,
+        wall_s=time.perf_counter() - episode.started,
+    )
+    return EpisodeResult(record, episode.steps)

@@ -1,0 +1,28 @@
+"""Importing this registers the ultimatum fixture as `mercato/TestUltimatum-v0` (for experiments
+that name it in ``imports``, so Ray workers register it too)."""
+
+import tests.envs_fixtures.ultimatum_protocol  # noqa: F401  (gives the env its protocol)
+from agents.registry import register_policy
+from tests.sim.ultimatum_runs import register_fixtures
+
+register_fixtures()
+
+
+def _crash_once(env, *, seed: int, marker: str):
+    """A player whose worker process dies the first time it acts (a marker file remembers)."""
+    import os
+    from pathlib import Path
+
+    from agents.base import RandomPolicy
+
+    class CrashOnce(RandomPolicy):
+        def act(self, observation, agent):
+            if not Path(marker).exists():
+                Path(marker).write_text("crashed")
+                os._exit(1)
+            return super().act(observation, agent)
+
+    return CrashOnce(env.action_space, seed=seed)
+
+
+register_policy("ultimatum/crash-once", _crash_once, envs=("mercato/TestUltimatum-v0",))

@@ -1,0 +1,136 @@
+"""Batch runs: the same episodes in-process and on Ray with 1 or 2 workers; resume after an
+interrupted driver or a dead worker; a separate Ray head as a user's cluster."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+import sim
+from sim.batch import run
+from sim.store import load
+
+NOISE = ["wall_s", "run_id"]
+
+
+def experiment(**changes):
+    data = {
+        "name": "batch-test",
+        "imports": ["tests.envs_fixtures.registered"],
+        "env": "mercato/TestUltimatum-v0",
+        "grid": {"max_pie": [20.0, 50.0]},
+        "models": {"fake": "fake"},  # seeded pseudo-replies: parse failures, re-asks, choices
+        "roster": {"proposer": "random", "responder": {"policy": "llm", "model": "fake"}},
+        "episodes": 9,
+        "shard_size": 4,
+        "lockstep": 3,
+    }
+    data.update(changes)
+    return data
+
+
+def tables(run_dir):
+    episodes, steps = load(run_dir)
+    return episodes.drop(columns=NOISE).reset_index(drop=True), steps.reset_index(drop=True)
+
+
+def assert_same_run(a, b):
+    pd.testing.assert_frame_equal(tables(a)[0], tables(b)[0])
+    pd.testing.assert_frame_equal(tables(a)[1], tables(b)[1])
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The experiment played in-process, uninterrupted."""
+    return run(experiment(), workers=0, out=tmp_path_factory.mktemp("ref") / "run")
+
+
+def test_in_process_run_plays_every_episode_once(reference):
+    episodes, steps = load(reference)
+    assert len(episodes) == 18 and episodes["episode_id"].is_unique
+    assert set(steps["episode_id"]) == set(episodes["episode_id"])
+    assert sim.run is run
+
+
+def test_interrupted_driver_resumes_without_loss_or_duplicates(tmp_path, reference):
+    seen = []
+
+    def interrupt_after_two(summary, finished, total):
+        seen.append(summary.shard_id)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        run(experiment(), workers=0, out=out, on_progress=interrupt_after_two)
+    assert yaml.safe_load((out / "manifest.json").read_text())["status"] == "interrupted"
+    assert len(load(out)[0]) == 8
+    resumed = []
+    run(experiment(), workers=0, out=out, on_progress=lambda s, f, t: resumed.append(s.shard_id))
+    assert len(resumed) == 3 and not set(resumed) & set(seen)
+    assert_same_run(out, reference)
+
+
+@pytest.mark.ray
+def test_one_and_two_ray_workers_give_the_in_process_tables(ray_local, tmp_path, reference):
+    one = run(experiment(), workers=1, out=tmp_path / "one")
+    two = run(experiment(), workers=2, out=tmp_path / "two")
+    assert_same_run(one, reference)
+    assert_same_run(two, reference)
+
+
+@pytest.mark.ray
+def test_a_dead_worker_has_its_shard_retried(ray_local, tmp_path):
+    marker = tmp_path / "crashed"
+    crashing = experiment(
+        roster={"proposer": {"policy": "ultimatum/crash-once", "options": {"marker": str(marker)}},
+                "responder": "random"},
+    )  # fmt: skip
+    out = run(crashing, workers=2, out=tmp_path / "run")
+    assert marker.exists()  # a worker really died
+    episodes, _ = load(out)
+    assert len(episodes) == 18 and episodes["episode_id"].is_unique
+    calm = experiment(roster={"proposer": "random", "responder": "random"})
+    calm_episodes, calm_steps = tables(run(calm, workers=0, out=tmp_path / "calm"))
+    episodes, steps = tables(out)
+    pd.testing.assert_frame_equal(
+        episodes.drop(columns=["roster"]), calm_episodes.drop(columns=["roster"])
+    )
+    pd.testing.assert_frame_equal(
+        steps.drop(columns=["policy"]), calm_steps.drop(columns=["policy"])
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.ray
+def test_a_separate_ray_head_runs_the_experiment_like_a_cluster(tmp_path, reference):
+    port = _free_port()
+    ray_bin = Path(sys.executable).with_name("ray")
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    start = [str(ray_bin), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
+             "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"]  # fmt: skip
+    subprocess.run(start, check=True, capture_output=True, env=env, timeout=120)
+    try:
+        spec = tmp_path / "exp.yaml"
+        spec.write_text(yaml.safe_dump(experiment()))
+        done = subprocess.run(
+            [sys.executable, "-m", "sim.cli", "run", str(spec), "--address", f"127.0.0.1:{port}",
+             "--out", str(tmp_path / "run")],
+            capture_output=True, text=True, env=env, timeout=300, cwd=Path(__file__).parents[2],
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        subprocess.run([str(ray_bin), "stop", "--force"], capture_output=True, env=env, timeout=120)
+    assert_same_run(tmp_path / "run", reference)

@@ -1,0 +1,217 @@
+"""Run directories: atomic shard writes, resume or refusal, secret-free manifests, load()."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from sim.experiment import Experiment, load_experiment
+from sim.records import STEP_COLUMNS, StepColumns
+from sim.store import (
+    STEP_SCHEMA,
+    VERSIONED_PACKAGES,
+    RunDir,
+    load,
+    load_episodes,
+    open_run,
+    read_manifest,
+)
+from tests.sim.ultimatum_runs import episode_record, experiment_data, register_fixtures, step_rows
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _fixtures() -> None:
+    register_fixtures()
+
+
+@pytest.fixture
+def experiment() -> Experiment:
+    return load_experiment(experiment_data())
+
+
+def write(run: RunDir, experiment: Experiment, shard_index: int) -> None:
+    shard = experiment.shards()[shard_index]
+    steps = StepColumns()
+    for spec in shard.episodes:
+        steps.extend(step_rows(spec))
+    records = [episode_record(s, run.run_id, accepted=True, offer=4) for s in shard.episodes]
+    run.write_shard(shard.shard_id, records, steps)
+
+
+def test_open_run_writes_the_manifest(tmp_path, experiment):
+    run = open_run(tmp_path / "run", experiment)
+    manifest = read_manifest(run.path)
+    assert manifest["status"] == "running"
+    assert manifest["fingerprint"] == experiment.fingerprint()
+    assert manifest["run_id"] == run.run_id and run.run_id.startswith("ultimatum-test-")
+    assert manifest["seed"] == 0
+    assert manifest["experiment"] == experiment.resolved()
+    assert [c["cell_id"] for c in manifest["cells"]] == ["c000", "c001"]
+    assert manifest["plan"] == {"cells": 2, "episodes": 6, "shards": 3}
+    assert set(manifest["versions"]) == set(VERSIONED_PACKAGES)
+    assert manifest["versions"]["pyarrow"]
+    assert "git_commit" in manifest and "created" in manifest
+    assert (run.path / "episodes").is_dir() and (run.path / "steps").is_dir()
+    assert run.done_shards() == set()
+
+
+def test_shards_round_trip_with_stable_columns_and_dtypes(tmp_path, experiment):
+    run = open_run(tmp_path / "run", experiment)
+    for index in (2, 0):  # written out of order, loaded in order
+        write(run, experiment, index)
+    assert run.done_shards() == {"s00000", "s00002"}
+    episodes, steps = load(run.path)
+    assert list(episodes.columns) == [
+        "run_id", "cell_id", "episode_id", "episode_index", "env_id", "seed", "roster",
+        "param_min_pie", "param_max_pie", "param_max_cycles", "param_render_mode",
+        "metric_accepted", "metric_offer", "return_proposer_0", "return_responder_0", "steps",
+        "llm_calls", "llm_tokens", "errors", "wall_s",
+    ]  # fmt: skip
+    assert list(episodes["episode_id"]) == [
+        "c000-e00000",
+        "c000-e00001",
+        "c001-e00001",
+        "c001-e00002",
+    ]
+    specs = {s.episode_id: s for s in experiment.episode_specs()}
+    assert list(episodes["seed"]) == [specs[e].seed for e in episodes["episode_id"]]
+    assert json.loads(episodes["roster"][0]) == {"proposer_0": "random", "responder_0": "llm:smol"}
+    assert list(episodes["param_max_pie"]) == [20, 20, 50, 50]
+    assert episodes["param_render_mode"].isna().all()
+    assert list(episodes["metric_accepted"]) == [1.0] * 4
+    assert list(episodes["return_responder_0"]) == [4.0] * 4
+    dtypes = episodes.dtypes
+    assert dtypes["episode_index"] == "Int64" and dtypes["param_max_pie"] == "Int64"
+    assert dtypes["metric_offer"] == "float64" and dtypes["wall_s"] == "float64"
+    assert pd.api.types.is_string_dtype(dtypes["cell_id"])
+
+    assert list(steps.columns) == list(STEP_COLUMNS)
+    assert len(steps) == 16
+    assert list(steps["step"][:4]) == [0, 1, 2, 3]
+    assert steps["episode_id"].is_monotonic_increasing
+    assert steps["retries"].dtype == "Int64" and list(steps["retries"].dropna()) == [2] * 4
+    assert list(steps["fallback"].dropna()) == ["choice"] * 4
+    assert steps["reward"].dtype == "float64" and steps["terminated"].dtype == "boolean"
+    assert steps["retries"].isna().sum() == 12  # only the LLM turn has retries
+    assert json.loads(steps["info"][2]) == {"pie": 20.0, "offer": 4, "accepted": True}
+
+
+def test_step_schema_follows_the_record_columns():
+    assert tuple(STEP_SCHEMA.names) == STEP_COLUMNS
+
+
+def test_a_leftover_tmp_file_is_ignored_and_not_done(tmp_path, experiment):
+    run = open_run(tmp_path / "run", experiment)
+    write(run, experiment, 0)
+    (run.path / "episodes" / "s00001.parquet.tmp").write_bytes(b"half a file")
+    (run.path / "steps" / "s00001.parquet.tmp").write_bytes(b"half a file")
+    assert run.done_shards() == {"s00000"}
+    episodes, steps = load(run.path)
+    assert set(episodes["cell_id"]) == {"c000"} and len(episodes) == 2 and len(steps) == 8
+
+
+def test_a_shard_with_steps_but_no_episodes_is_not_done(tmp_path, experiment):
+    run = open_run(tmp_path / "run", experiment)
+    write(run, experiment, 0)
+    (run.path / "episodes" / "s00000.parquet").unlink()  # as if the driver died between writes
+    assert run.done_shards() == set()
+    episodes, steps = load(run.path)
+    assert episodes.empty and steps.empty
+
+
+def test_writes_leave_no_tmp_files(tmp_path, experiment):
+    run = open_run(tmp_path / "run", experiment)
+    write(run, experiment, 0)
+    run.update_manifest(status="complete", episodes_done=2)
+    assert not list(run.path.rglob("*.tmp"))
+    manifest = read_manifest(run.path)
+    assert manifest["status"] == "complete" and manifest["episodes_done"] == 2
+
+
+def test_same_experiment_resumes(tmp_path, experiment):
+    run = open_run(tmp_path / "run", experiment)
+    write(run, experiment, 0)
+    run.update_manifest(status="interrupted")
+    again = open_run(tmp_path / "run", load_experiment(experiment_data()))
+    assert again.run_id == run.run_id
+    assert again.done_shards() == {"s00000"}
+    assert read_manifest(again.path)["status"] == "running"
+
+
+def test_different_experiment_is_refused_unless_fresh(tmp_path, experiment):
+    run = open_run(tmp_path / "run", experiment)
+    write(run, experiment, 0)
+    other = load_experiment(experiment_data(episodes=4))
+    with pytest.raises(ValueError, match=r"different experiment.*--fresh.*--out"):
+        open_run(tmp_path / "run", other)
+    assert run.done_shards() == {"s00000"}
+    fresh = open_run(tmp_path / "run", other, fresh=True)
+    assert fresh.run_id != run.run_id
+    assert fresh.done_shards() == set()
+    assert read_manifest(fresh.path)["fingerprint"] == other.fingerprint()
+
+
+def test_a_directory_that_is_not_a_run_is_never_deleted(tmp_path, experiment):
+    (tmp_path / "notes.txt").write_text("keep me")
+    for fresh in (False, True):
+        with pytest.raises(ValueError, match="not a run directory"):
+            open_run(tmp_path, experiment, fresh=fresh)
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match="not a directory"):
+        open_run(tmp_path / "file", experiment)
+
+
+def test_manifest_holds_no_secret_value(tmp_path, monkeypatch):
+    secret = "sk-test-0123456789abcdef"
+    monkeypatch.setenv("MERCATO_TEST_API_KEY", secret)
+    remote = {
+        "backend": "openai",
+        "model": "m",
+        "base_url": "http://127.0.0.1:9/v1",
+        "api_key_env": "MERCATO_TEST_API_KEY",
+    }
+    roster = {"proposer": "random", "responder": {"policy": "llm", "model": "remote"}}
+    experiment = load_experiment(experiment_data(models={"remote": remote}, roster=roster))
+    run = open_run(tmp_path / "run", experiment)
+    write(run, experiment, 0)
+    run.update_manifest(status="complete")
+    text = (run.path / "manifest.json").read_text()
+    assert "MERCATO_TEST_API_KEY" in text
+    for path in run.path.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+
+
+def test_an_empty_run_loads_empty_tables_with_the_right_columns(tmp_path, experiment):
+    run = open_run(tmp_path / "run", experiment)
+    episodes, steps = load(run.path)
+    assert episodes.empty and steps.empty
+    assert "param_max_pie" in episodes.columns and "return_responder_0" in episodes.columns
+    assert episodes.dtypes["param_max_pie"] == "Int64"
+    assert list(steps.columns) == list(STEP_COLUMNS)
+    assert steps.dtypes["step"] == "Int64" and steps.dtypes["reward"] == "float64"
+
+
+def test_a_run_dir_reopened_from_its_path_writes_the_same_shards(tmp_path, experiment):
+    open_run(tmp_path / "run", experiment)
+    worker_side = RunDir(str(tmp_path / "run"))  # as a Ray worker rebuilds it
+    write(worker_side, experiment, 1)
+    assert worker_side.done_shards() == {"s00001"}
+    assert set(load_episodes(tmp_path / "run")["run_id"]) == {worker_side.run_id}
+
+
+def test_non_numeric_metric_is_refused_with_its_column(tmp_path, experiment):
+    run = open_run(tmp_path / "run", experiment)
+    spec = experiment.episode_specs()[0]
+    record = episode_record(spec, run.run_id, verdict="yes")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="metric_verdict: expected a number, got 'yes'"):
+        run.write_shard("s00000", [record], step_rows(spec))
+    assert run.done_shards() == set()
+
+
+def test_load_of_a_missing_run_says_so(tmp_path):
+    with pytest.raises(ValueError, match="not a run directory"):
+        load(tmp_path / "nowhere")
