@@ -39,6 +39,9 @@ class BatchPolicy:
     then loops) or `act_batch` (one call for many; `act` then sends a batch of one), or both."""
 
     name: str = "policy"
+    reusable: bool = False
+    """True for a policy with no randomness and no state across episodes: the engine may then
+    build it once and share it between episodes instead of building one per episode."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

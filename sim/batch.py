@@ -103,11 +103,13 @@ def run(
     out: str | Path | None = None,
     fresh: bool = False,
     on_progress: Callable[[ShardSummary, int, int], None] | None = None,
+    on_start: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Play an experiment; return its run directory. Re-running resumes where it stopped.
 
     ``workers=0`` plays in this process (no Ray); ``None`` uses every CPU of a local Ray
-    instance, or of the cluster at ``address`` (``"auto"``, ``"host:port"``).
+    instance, or of the cluster at ``address`` (``"auto"``, ``"host:port"``). ``on_start(total,
+    already_done)`` and ``on_progress(shard_summary, done, total)`` report progress.
     """
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
     run_dir = open_run(Path(out) if out else Path("runs") / exp.name, exp, fresh=fresh)
@@ -117,6 +119,8 @@ def run(
     finished = total - sum(len(s.episodes) for s in shards)
     started = time.perf_counter()
     run_dir.update_manifest(status="running", workers=workers, address=address)
+    if on_start:
+        on_start(total, finished)
     try:
         if workers == 0:
             models = ModelPool(exp.models)

@@ -160,7 +160,7 @@ def run_experiment(
     with RunProgress(console) as progress:
         run_dir = run(
             experiment, workers=workers, address=address, out=out, fresh=fresh,
-            on_progress=progress.update,
+            on_progress=progress.update, on_start=progress.start,
         )  # fmt: skip
     console.print(f"run directory: {run_dir}")
 

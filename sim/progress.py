@@ -35,10 +35,14 @@ class RunProgress:
     def __exit__(self, *exc_info: Any) -> None:
         self._progress.__exit__(*exc_info)
 
+    def start(self, total: int, finished: int) -> None:
+        """Show the bar: ``finished`` of ``total`` episodes were done by an earlier run."""
+        self._task = self._progress.add_task("run", total=total, completed=finished, rates="")
+
     def update(self, summary: Any, finished: int, total: int) -> None:
         """Account one finished shard."""
         if self._task is None:
-            self._task = self._progress.add_task("run", total=total, rates="")
+            self.start(total, finished - summary.episodes)
         self._episodes += summary.episodes
         self._tokens += summary.llm_tokens
         self._errors += summary.errors

@@ -49,16 +49,26 @@ class ModelPool:
         self._models.clear()
 
 
-@dataclass(frozen=True)
+@dataclass
 class SeatPlan:
-    """How to make one agent's policy for an episode: a label and a seeded factory call."""
+    """How to make one agent's policy for an episode: a label and a seeded factory call.
+
+    A policy that declares itself ``reusable`` (deterministic, no state across episodes) is
+    built once and shared, which keeps short scripted episodes cheap.
+    """
 
     label: str
     factory: Callable[..., Policy]
     options: Mapping[str, Any]
+    _shared: Policy | None = None
 
     def make(self, env: Any, episode_seed: int, agent: str) -> Policy:
-        return self.factory(env, seed=derive_seed(episode_seed, agent), **self.options)
+        if self._shared is not None:
+            return self._shared
+        policy = self.factory(env, seed=derive_seed(episode_seed, agent), **self.options)
+        if getattr(policy, "reusable", False):
+            self._shared = policy
+        return policy
 
 
 def plan_roster(

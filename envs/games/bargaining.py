@@ -1,0 +1,484 @@
+"""`mercato/Bargaining-v0`: Rubinstein alternating offers as GLEE plays it (AEC)."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium import logger
+from gymnasium.spaces import Box, Dict, Discrete
+from gymnasium.utils import EzPickle
+from pettingzoo import AECEnv
+from pettingzoo.utils import wrappers
+
+from envs.core.seeding import make_rng
+from envs.core.spaces import FreeText, normalize_text
+from envs.core.wrappers import ActionSpaceCheck
+from envs.games.bargaining_protocol import BargainingProtocol
+from envs.games.bargaining_rules import (
+    ACCEPT,
+    AGENTS,
+    ALICE,
+    ANNOUNCE_LIMIT,
+    BOB,
+    NAMES,
+    OTHER,
+    PROPOSE,
+    REJECT,
+    RESPOND,
+    spe_alice_share,
+)
+
+
+def env(**kwargs: Any) -> AECEnv:
+    """The bargaining game wrapped like PettingZoo's built-ins: call order enforced, and every
+    action checked against the full action space (ValueError naming the agent and the space)."""
+    return wrappers.OrderEnforcingWrapper(ActionSpaceCheck(raw_env(**kwargs)))
+
+
+def _frozen(values: list[int]) -> np.ndarray:
+    """A read-only int8 mask: shared between steps, so nobody may write to it."""
+    array = np.array(values, dtype=np.int8)
+    array.flags.writeable = False
+    return array
+
+
+PROPOSE_MASK = _frozen([1, 0, 0])
+RESPOND_MASK = _frozen([0, 1, 1])
+NO_DECISION = _frozen([0, 0, 0])
+_ZEROS = {ALICE: 0.0, BOB: 0.0}
+_FALSES = {ALICE: False, BOB: False}
+
+
+class raw_env(AECEnv, EzPickle):
+    """Two players split a sum of money by alternating offers, and delay shrinks its worth.
+
+    ## Description
+    Rubinstein's (1982) alternating-offers bargaining, with the rules, parameters and metrics of
+    GLEE's bargaining family (Shapira et al., arXiv 2410.05254): Alice proposes a split of `money`
+    in odd rounds and Bob in even rounds; the other accepts (the game ends) or rejects (the next
+    round starts with roles swapped). Money received in round t is worth δ^(t-1) of its face value
+    to a player with discount δ. A rejection in round `horizon` ends the game with no deal.
+    The game itself has no randomness; `reset`'s seed only seeds the lazily created `np_random`.
+
+    ## Agents
+    `alice_0` proposes in rounds 1, 3, 5, ... and responds in even rounds; `bob_0` the reverse.
+    Exactly one agent acts at a time.
+
+    ## Observation space
+    `Dict`, one per agent (see `observation_space`):
+
+    * `role` `Discrete(2)`: 0 for Alice, 1 for Bob.
+    * `round` `Discrete(horizon, start=1)`: the current round.
+    * `phase` `Discrete(2)`: 0 while an offer is awaited, 1 while a response is awaited.
+    * `offer` `Box(0, 1, (1,), float32)`: Alice's share in the latest offer (0 before any).
+    * `money` `Box(0, money, (1,), float32)`: the sum being split.
+    * `own_discount`, `other_discount` `Box(0, 1, (1,), float32)`: discount factors; the other's
+      is 0 under incomplete information, when `other_discount_known` (`Discrete(2)`) is 0.
+    * `horizon` `Discrete(horizon + 1)`: the last round when announced, else 0.
+    * `messages_allowed` `Discrete(2)`: whether offers carry messages.
+    * `last_message` `FreeText(message_length)`: the other player's latest offer message.
+    * `decision_mask` `Box(0, 1, (3,), int8)`: allowed decisions now, `[offer, accept, reject]`
+      (all 0 when it is not this agent's turn).
+
+    Dict action spaces take their mask as a dict, so the mask `api_test` and `Dict.sample` use is
+    `info["action_mask"] = {"decision": <int8 mask>, "alice_share": None, "message": None}`, the
+    mask of the agent's next decision (a waiting agent's next decision is always a response); the
+    observation has no `action_mask` key. Each agent's observation dict is built once and updated
+    in place: a returned observation is a live view, valid until the next `step` (copy it to keep
+    it). Masks and info dicts are shared between steps: read them, don't write them. Discrete
+    values are Python ints. The bounds of `round` and `horizon` reveal the horizon even when it is
+    not announced (text players are not told it).
+
+    ## Action space
+    Both agents: `Dict({"decision": Discrete(3), "alice_share": Box(0, 1, (1,), float32),
+    "message": FreeText(message_length)})`. `decision` 0 offers Alice `alice_share` of the money
+    (Bob gets the rest), 1 accepts the offer on the table, 2 rejects it. A proposer's action is
+    always read as an offer of `alice_share`, whatever its `decision`; a responder's `offer` (0)
+    counts as a rejection (the counteroffer comes next round). `message` is delivered, normalised
+    (NFC, at most `message_length` characters), with offers when `messages` is on and ignored
+    otherwise; responses carry no message (as in GLEE). An action outside the space raises
+    ValueError naming the agent and the space: `env()` checks the whole space, the raw env
+    (stepped by the engine) only the decision and the share, which is cheap.
+
+    ## Rewards
+    Paid to both agents when the game ends, in money units: a deal at Alice share p in round t
+    pays Alice `money·δ_A^(t-1)·p` and Bob `money·δ_B^(t-1)·(1-p)`; no deal pays 0 to both.
+
+    ## Episode end
+    Both agents terminate on an acceptance or on a rejection in round `horizon`. With
+    `max_cycles` below `horizon`, both are truncated after a rejection in round `max_cycles` (each
+    agent acts once per round), with the metrics of no deal.
+
+    ## Parameters
+    Keyword-only; a value out of range raises ValueError naming the parameter.
+
+    * `money` (float > 0, default 10_000): the sum to split (GLEE: 1e2, 1e4, 1e6).
+    * `discount_alice`, `discount_bob` (float in (0, 1], default 0.9): δ_A and δ_B.
+    * `horizon` (int >= 1, default 99): the round cap (GLEE's "infinite" games: 99, unannounced).
+    * `announce_horizon` (bool or None, default None): whether players know `horizon`; None means
+      GLEE's rule, announced iff `horizon <= 20`.
+    * `complete_information` (bool, default True): whether each player knows the other's δ.
+    * `messages` (bool, default False): whether offers carry free-text messages.
+    * `message_length` (int >= 1, default 500): the longest message kept.
+    * `max_cycles` (int >= 1 or None, default None): truncate after this many rounds.
+    * `render_mode` (None or "ansi").
+
+    ## Metrics
+    `info["metrics"]` of both agents at the end, a flat dict of floats (None where undefined),
+    with the paper's definitions, not GLEE code's no-deal values: `deal` (1 or 0), `round` (the
+    agreement round; the last round played without a deal), `alice_share` (p; None without a
+    deal), `self_gain_alice` δ_A^(t-1)·p, `self_gain_bob` δ_B^(t-1)·(1-p), `efficiency` (their
+    sum), `fairness` 1-4(p-1/2)² (no deal: gains 0, efficiency 0, fairness 1), `spe_alice_share`
+    (Alice's subgame-perfect round-1 share: backward induction when the horizon is announced,
+    Rubinstein's (1-δ_B)/(1-δ_A·δ_B) when not; None when unannounced with δ_A = δ_B = 1, where
+    every split is an equilibrium) and `regret_alice_share` |p - spe| (None when either is).
+
+    Undefined metrics are None rather than NaN because PettingZoo's `seed_test` compares infos
+    with `==` and NaN != NaN; tables store None as null (NaN in pandas).
+
+    ## Version history
+    * v0: initial version.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {
+        "name": "bargaining_v0",
+        "render_modes": ["ansi"],
+        "is_parallelizable": False,
+    }
+    protocol: BargainingProtocol = BargainingProtocol()
+
+    def __init__(
+        self,
+        *,
+        money: float = 10_000.0,
+        discount_alice: float = 0.9,
+        discount_bob: float = 0.9,
+        horizon: int = 99,
+        announce_horizon: bool | None = None,
+        complete_information: bool = True,
+        messages: bool = False,
+        message_length: int = 500,
+        max_cycles: int | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        EzPickle.__init__(
+            self,
+            money=money,
+            discount_alice=discount_alice,
+            discount_bob=discount_bob,
+            horizon=horizon,
+            announce_horizon=announce_horizon,
+            complete_information=complete_information,
+            messages=messages,
+            message_length=message_length,
+            max_cycles=max_cycles,
+            render_mode=render_mode,
+        )
+        super().__init__()
+        _check_parameters(
+            money=money,
+            discount_alice=discount_alice,
+            discount_bob=discount_bob,
+            horizon=horizon,
+            announce_horizon=announce_horizon,
+            complete_information=complete_information,
+            messages=messages,
+            message_length=message_length,
+            max_cycles=max_cycles,
+            render_mode=render_mode,
+        )
+        self.money = float(money)
+        self.discounts = {ALICE: float(discount_alice), BOB: float(discount_bob)}
+        self.horizon = int(horizon)
+        self.announced = horizon <= ANNOUNCE_LIMIT if announce_horizon is None else announce_horizon
+        self.complete_information = complete_information
+        self.messages = messages
+        self.message_length = int(message_length)
+        self.max_cycles = max_cycles
+        self.render_mode = render_mode
+        if self.message_length != self.protocol.message_length:
+            self.protocol = BargainingProtocol(message_length=self.message_length)
+        spe = spe_alice_share(
+            self.discounts[ALICE], self.discounts[BOB], self.horizon, self.announced
+        )
+        self.spe_alice_share: float | None = None if math.isnan(spe) else spe
+        # The round that ends the game after a rejection, and whether it is a truncation.
+        self._last_round = min(self.horizon, max_cycles or self.horizon)
+        self._cut_short = self._last_round < self.horizon
+
+        self.possible_agents = list(AGENTS)
+        self.observation_spaces = {agent: self._observation_space() for agent in AGENTS}
+        self.action_spaces = {agent: self._action_space() for agent in AGENTS}
+        self._observations = {agent: self._initial_observation(agent) for agent in AGENTS}
+        self._propose_infos = {a: {"action_mask": _mask_info(PROPOSE_MASK)} for a in AGENTS}
+        self._respond_infos = {a: {"action_mask": _mask_info(RESPOND_MASK)} for a in AGENTS}
+        self._first_infos = {ALICE: self._propose_infos[ALICE], BOB: self._respond_infos[BOB]}
+        self._inbox = {ALICE: "", BOB: ""}
+        self._reset_seed: int | None = None
+        self._np_random: np.random.Generator | None = None
+        self.reset()
+
+    # Spaces -------------------------------------------------------------------------------------
+
+    def _observation_space(self) -> Dict:
+        return Dict(
+            {
+                "role": Discrete(2),
+                "round": Discrete(self.horizon, start=1),
+                "phase": Discrete(2),
+                "offer": Box(0.0, 1.0, shape=(1,), dtype=np.float32),
+                "money": Box(0.0, np.float32(self.money), shape=(1,), dtype=np.float32),
+                "own_discount": Box(0.0, 1.0, shape=(1,), dtype=np.float32),
+                "other_discount": Box(0.0, 1.0, shape=(1,), dtype=np.float32),
+                "other_discount_known": Discrete(2),
+                "horizon": Discrete(self.horizon + 1),
+                "messages_allowed": Discrete(2),
+                "last_message": FreeText(self.message_length),
+                "decision_mask": Box(0, 1, shape=(3,), dtype=np.int8),
+            }
+        )
+
+    def _action_space(self) -> Dict:
+        return Dict(
+            {
+                "decision": Discrete(3),
+                "alice_share": Box(0.0, 1.0, shape=(1,), dtype=np.float32),
+                "message": FreeText(self.message_length),
+            }
+        )
+
+    def _initial_observation(self, agent: str) -> dict[str, Any]:
+        known = self.complete_information
+        return {
+            "role": AGENTS.index(agent),
+            "round": 1,
+            "phase": PROPOSE,
+            "offer": np.zeros(1, dtype=np.float32),
+            "money": np.array([self.money], dtype=np.float32),
+            "own_discount": np.array([self.discounts[agent]], dtype=np.float32),
+            "other_discount": np.array(
+                [self.discounts[OTHER[agent]] if known else 0.0], dtype=np.float32
+            ),
+            "other_discount_known": int(known),
+            "horizon": self.horizon if self.announced else 0,
+            "messages_allowed": int(self.messages),
+            "last_message": "",
+            "decision_mask": NO_DECISION,
+        }
+
+    def observation_space(self, agent: str) -> Dict:
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str) -> Dict:
+        return self.action_spaces[agent]
+
+    @property
+    def np_random(self) -> np.random.Generator:
+        """A generator seeded by the last ``reset(seed=...)``, made on first use (the rules
+        draw nothing, so resets stay cheap)."""
+        if self._np_random is None:
+            self._np_random, _ = make_rng(self._reset_seed)
+        return self._np_random
+
+    # Episode ------------------------------------------------------------------------------------
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
+        if seed is not None:
+            self._reset_seed = seed
+            self._np_random = None
+        self.agents = [ALICE, BOB]
+        self.rewards = _ZEROS.copy()
+        self._cumulative_rewards = _ZEROS.copy()
+        self.terminations = _FALSES.copy()
+        self.truncations = _FALSES.copy()
+        self.infos = self._first_infos.copy()
+        self.agent_selection = ALICE
+        self._round = 1
+        self._phase = PROPOSE
+        self._offer = 0.0
+        self._mask = PROPOSE_MASK  # the selected agent's decision mask
+        self._over = False
+        self._deal = False
+        if self.messages:
+            self._inbox[ALICE] = self._inbox[BOB] = ""
+
+    def observe(self, agent: str) -> dict[str, Any]:
+        """``agent``'s observation, updated in place (a live view; see the class docstring)."""
+        observation = self._observations[agent]
+        observation["round"] = self._round
+        observation["phase"] = self._phase
+        observation["offer"][0] = self._offer
+        observation["decision_mask"] = self._mask if agent == self.agent_selection else NO_DECISION
+        if self.messages:
+            observation["last_message"] = self._inbox[agent]
+        return observation
+
+    def step(self, action: Any) -> None:
+        agent = self.agent_selection
+        if self._over:
+            self._remove_finished(agent, action)
+            return
+        try:
+            decision = operator.index(action["decision"])
+            share = action["alice_share"]
+            alice_share = share.item() if type(share) is np.ndarray else _only_item(share)
+            valid = 0 <= decision <= REJECT and 0.0 <= alice_share <= 1.0
+        except (TypeError, KeyError, IndexError, ValueError):
+            valid = False
+        if not valid:
+            space = self.action_spaces[agent]
+            raise ValueError(f"{agent}: action {action!r} is not in {space}")
+        if self._phase == PROPOSE:
+            self._propose(agent, alice_share, action)
+        elif decision == ACCEPT:
+            self._finish(deal=True)
+        elif self._round == self._last_round:
+            self._finish(deal=False)
+        else:  # rejected: the responder proposes next round
+            self._round += 1
+            self._phase = PROPOSE
+            self._mask = PROPOSE_MASK
+            self.infos[agent] = self._propose_infos[agent]
+
+    def _propose(self, agent: str, alice_share: float, action: Any) -> None:
+        other = OTHER[agent]
+        self._offer = alice_share
+        if self.messages:
+            self._inbox[other] = normalize_text(action.get("message", ""), self.message_length)
+        self._phase = RESPOND
+        self._mask = RESPOND_MASK
+        self.infos[agent] = self._respond_infos[agent]  # its next decision is a response
+        self.agent_selection = other
+
+    def _finish(self, deal: bool) -> None:
+        """Pay both agents, end (or truncate) the episode and publish the metrics."""
+        metrics = self._metrics(deal)
+        self._over = True
+        self._deal = deal
+        self._mask = NO_DECISION
+        ended = self.truncations if self._cut_short and not deal else self.terminations
+        ended[ALICE] = ended[BOB] = True
+        rewards, cumulative = self.rewards, self._cumulative_rewards
+        rewards[ALICE] = cumulative[ALICE] = self.money * metrics["self_gain_alice"]
+        rewards[BOB] = cumulative[BOB] = self.money * metrics["self_gain_bob"]
+        self.infos[ALICE] = {"metrics": metrics}
+        self.infos[BOB] = {"metrics": metrics.copy()}
+        self.agent_selection = OTHER[self.agent_selection]
+
+    def _metrics(self, deal: bool) -> dict[str, float | None]:
+        spe = self.spe_alice_share
+        if not deal:
+            return {
+                "deal": 0.0,
+                "round": float(self._round),
+                "alice_share": None,
+                "self_gain_alice": 0.0,
+                "self_gain_bob": 0.0,
+                "efficiency": 0.0,
+                "fairness": 1.0,
+                "spe_alice_share": spe,
+                "regret_alice_share": None,
+            }
+        share = self._offer
+        delay = self._round - 1
+        gain_alice = self.discounts[ALICE] ** delay * share
+        gain_bob = self.discounts[BOB] ** delay * (1.0 - share)
+        return {
+            "deal": 1.0,
+            "round": float(self._round),
+            "alice_share": share,
+            "self_gain_alice": gain_alice,
+            "self_gain_bob": gain_bob,
+            "efficiency": gain_alice + gain_bob,
+            "fairness": 1.0 - 4.0 * (share - 0.5) ** 2,
+            "spe_alice_share": spe,
+            "regret_alice_share": None if spe is None else abs(share - spe),
+        }
+
+    def _remove_finished(self, agent: str, action: Any) -> None:
+        """PettingZoo's dead step, without its scans: both agents finish together."""
+        if action is not None:
+            raise ValueError(f"{agent}: the game is over, so the only valid action is None")
+        del self.rewards[agent], self._cumulative_rewards[agent], self.infos[agent]
+        del self.terminations[agent], self.truncations[agent]
+        self.agents.remove(agent)
+        if self.agents:
+            self.agent_selection = self.agents[0]
+            self.rewards[self.agent_selection] = 0.0
+
+    # Rendering ----------------------------------------------------------------------------------
+
+    def render(self) -> str | None:
+        if self.render_mode is None:
+            logger.warn("render() called without a render_mode; pass render_mode='ansi'.")
+            return None
+        share = self._offer
+        offer = f"Alice {share:.1%} / Bob {1.0 - share:.1%}"
+        if not self._over:
+            actor = NAMES[self.agent_selection]
+            doing = "proposes" if self._phase == PROPOSE else f"considers the offer {offer}"
+            return f"round {self._round}: {actor} {doing}"
+        if self._deal:
+            return f"deal in round {self._round}: {offer}"
+        return f"no deal after round {self._round}"
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def _only_item(values: Any) -> float:
+    """The one number in a sequence (the slow path for shares given as lists)."""
+    if len(values) != 1:
+        raise ValueError("expected exactly one share")
+    return float(values[0])
+
+
+def _mask_info(decision_mask: np.ndarray) -> dict[str, Any]:
+    """``info["action_mask"]`` shaped like the action space, as ``Dict.sample`` takes it."""
+    return {"decision": decision_mask, "alice_share": None, "message": None}
+
+
+def _check_parameters(
+    *,
+    money: float,
+    discount_alice: float,
+    discount_bob: float,
+    horizon: int,
+    announce_horizon: bool | None,
+    complete_information: bool,
+    messages: bool,
+    message_length: int,
+    max_cycles: int | None,
+    render_mode: str | None,
+) -> None:
+    """Raise ValueError naming the first parameter out of its allowed range."""
+    if not (_is_real(money) and math.isfinite(money) and money > 0):
+        raise ValueError(f"money must be a finite number > 0, got {money!r}")
+    for name, delta in (("discount_alice", discount_alice), ("discount_bob", discount_bob)):
+        if not (_is_real(delta) and 0.0 < delta <= 1.0):
+            raise ValueError(f"{name} must be in (0, 1], got {delta!r}")
+    if not (_is_int(horizon) and horizon >= 1):
+        raise ValueError(f"horizon must be an int >= 1, got {horizon!r}")
+    if announce_horizon is not None and not isinstance(announce_horizon, bool):
+        raise ValueError(f"announce_horizon must be True, False or None, got {announce_horizon!r}")
+    for name, flag in (("complete_information", complete_information), ("messages", messages)):
+        if not isinstance(flag, bool):
+            raise ValueError(f"{name} must be True or False, got {flag!r}")
+    if not (_is_int(message_length) and message_length >= 1):
+        raise ValueError(f"message_length must be an int >= 1, got {message_length!r}")
+    if max_cycles is not None and not (_is_int(max_cycles) and max_cycles >= 1):
+        raise ValueError(f"max_cycles must be None or an int >= 1, got {max_cycles!r}")
+    if render_mode not in (None, *raw_env.metadata["render_modes"]):
+        raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)

@@ -1,0 +1,273 @@
+"""The bargaining game's text protocol: 'OFFER alice=<x> bob=<y>' and 'ACCEPT' / 'REJECT'.
+
+Everything a player is told comes from its observation, so the text reveals exactly what the
+structured observation does (the other's discount only under complete information, the horizon
+only when announced).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
+from envs.core.spaces import normalize_text
+from envs.games.bargaining_rules import (
+    ACCEPT,
+    AGENTS,
+    ALICE,
+    NAMES,
+    OFFER,
+    OTHER,
+    REJECT,
+)
+
+_AMOUNT = r"\$?\s*((?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)"
+_KEYED = re.compile(
+    rf"\s*alice\s*[=:]\s*{_AMOUNT}\s*[,;]?\s*bob\s*[=:]\s*{_AMOUNT}\s*"
+    rf"|\s*bob\s*[=:]\s*{_AMOUNT}\s*[,;]?\s*alice\s*[=:]\s*{_AMOUNT}\s*",
+    re.IGNORECASE,
+)
+_POSITIONAL = re.compile(rf"\s*{_AMOUNT}(?:\s*[,;/]\s*|\s+){_AMOUNT}\s*", re.IGNORECASE)
+_OFFER = re.compile(r"offer\b\s*:?(.*?)(?:\bmessage\s*:(.*))?", re.IGNORECASE | re.DOTALL)
+_VERDICT = re.compile(r"(accept|reject)\b[.!]*\s*(?:message\s*:.*)?", re.IGNORECASE | re.DOTALL)
+_WRAPPING = "`'\" \t\n"  # stripped from both ends of a reply
+_ECHO_LENGTH = 80
+_OFFER_FORMAT = "'OFFER alice=<amount> bob=<amount>' (or 'OFFER <alice amount> <bob amount>')"
+_ALICE_SHARES = tuple(tenths / 10 for tenths in range(11))
+
+
+class BargainingProtocol(TextProtocol):
+    """Text for `envs.games.bargaining`; replies are case-insensitive.
+
+    Proposers answer ``OFFER alice=<x> bob=<y>`` or ``OFFER <x> <y>`` (amounts of money summing
+    to the total within a cent plus a millionth of it; ``$`` and thousands commas allowed),
+    optionally followed by ``MESSAGE: <text>`` where messages are allowed. Responders answer
+    ``ACCEPT`` or ``REJECT`` (a trailing ``MESSAGE:`` is tolerated and dropped: responses carry
+    no message).
+    ``message_length`` bounds parsed messages, as the env's action space does.
+    """
+
+    name = "bargaining"
+
+    def __init__(self, message_length: int = 500) -> None:
+        self.message_length = message_length
+
+    def instructions(self, agent: str) -> str:
+        me, other = NAMES[_known(agent)], NAMES[OTHER[agent]]
+        return (
+            f"You are {me}, bargaining with {other} over how to split a sum of money.\n"
+            "Rules:\n"
+            "- Alice proposes a split in odd rounds (1, 3, ...), Bob in even rounds; the other "
+            "player accepts or rejects it.\n"
+            "- An accepted offer ends the game with that split. After a rejection the next round "
+            "starts and the roles swap.\n"
+            "- Delay is costly: a player with discount factor d values money received in round t "
+            "at d^(t-1) of its face value.\n"
+            "- If a last round is announced and its offer is rejected, the game ends and both "
+            "players get nothing.\n"
+            "- Each turn tells you the sum, your discount factor, the other player's if you know "
+            "it, and the last round if it is announced.\n"
+            "Your goal: maximise the discounted value of the money you receive.\n"
+            "Answer formats:\n"
+            f"- To propose: {_OFFER_FORMAT}, with amounts summing to the total; '$' and commas "
+            "are fine. Where messages are allowed you may end with 'MESSAGE: <text>'.\n"
+            "- To respond: 'ACCEPT' or 'REJECT'.\n"
+            "Answer with the command only."
+        )
+
+    def render(self, observation: Any, agent: str) -> str:
+        me, other = NAMES[_known(agent)], NAMES[OTHER[agent]]
+        money = float(observation["money"][0])
+        round_ = int(observation["round"])
+        horizon = int(observation["horizon"])
+        own = float(observation["own_discount"][0])
+        lines = [
+            f"Round {round_}" + (f" of at most {horizon}." if horizon else "."),
+            f"You are {me}; {other} is the other player. The sum to split is {_dollars(money)}.",
+            f"Your discount factor is {own:g}: money you get in this round is worth "
+            f"{own ** (round_ - 1):.1%} of its face value to you.",
+        ]
+        if observation["other_discount_known"]:
+            lines.append(
+                f"{other}'s discount factor is {float(observation['other_discount'][0]):g}."
+            )
+        else:
+            lines.append(f"You do not know {other}'s discount factor.")
+        if horizon:
+            lines.append(f"The game ends with no deal if the offer in round {horizon} is rejected.")
+        else:
+            lines.append("The number of rounds is not announced.")
+        message = observation["last_message"]
+        if message:
+            lines.append(f"{other}'s message: {message!r}")
+        mask = observation["decision_mask"]
+        if mask[OFFER]:
+            lines.extend(self._render_proposal(observation, agent, money, round_))
+        elif mask[ACCEPT]:
+            lines.extend(_render_response(observation, agent, money, round_, horizon, own))
+        else:
+            lines.append(f"It is {other}'s turn; you have nothing to decide now.")
+        return "\n".join(lines)
+
+    def _render_proposal(
+        self, observation: Any, agent: str, money: float, round_: int
+    ) -> list[str]:
+        other = NAMES[OTHER[agent]]
+        lines = []
+        if round_ > 1:
+            lines.append(f"You rejected {other}'s offer: {_split(observation, money)}.")
+        example = _label(money * 0.5, money * 0.5)
+        answer = (
+            f"Make your offer: answer {_OFFER_FORMAT} with amounts summing to "
+            f"{_dollars(money)}, e.g. '{example}'."
+        )
+        if observation["messages_allowed"]:
+            answer += f" You may end with 'MESSAGE: <text>' to write to {other}."
+        lines.append(answer)
+        return lines
+
+    def parse(self, text: str, observation: Any, agent: str) -> Any:
+        reply = text.strip(_WRAPPING)
+        mask = observation["decision_mask"]
+        if mask[OFFER]:
+            return self._parse_offer(reply, observation, agent)
+        if mask[ACCEPT]:
+            return _parse_verdict(reply, observation, agent)
+        raise ActionParseError(f"it is not {NAMES[_known(agent)]}'s turn to decide")
+
+    def _parse_offer(self, reply: str, observation: Any, agent: str) -> dict[str, Any]:
+        money = float(observation["money"][0])
+        expected = f"{_OFFER_FORMAT} with amounts summing to {_plain(money)}"
+        match = _OFFER.fullmatch(reply)
+        if match is None and _VERDICT.fullmatch(reply):
+            raise ActionParseError(
+                f"there is no offer to accept or reject: you propose now; answer {expected}"
+            )
+        alice, bob = _amounts(match.group(1)) if match else (None, None)
+        if alice is None or bob is None:
+            raise ActionParseError(f"expected {expected}, got {_echo(reply)}")
+        total = alice + bob
+        if total <= 0.0 or abs(total - money) > 0.01 + 1e-6 * money:
+            raise ActionParseError(
+                f"the amounts must sum to {_plain(money)}: alice={_plain(alice)} + "
+                f"bob={_plain(bob)} = {_plain(total)}"
+            )
+        message = ""
+        if observation["messages_allowed"] and match.group(2):
+            message = normalize_text(match.group(2).strip(), self.message_length)
+        return _offer_action(alice / total, message)
+
+    def valid_actions(self, observation: Any, agent: str) -> list[ValidAction]:
+        """Proposer: offers giving it 0%, 10%, ..., 100% (least demanding first).
+        Responder: REJECT, then ACCEPT."""
+        mask = observation["decision_mask"]
+        if mask[OFFER]:
+            money = float(observation["money"][0])
+            # Least demanding first: ascending in the proposer's own share.
+            alice_shares = _ALICE_SHARES if _known(agent) == ALICE else _ALICE_SHARES[::-1]
+            labels = [_label(money * share, money - money * share) for share in alice_shares]
+            return [ValidAction(label, self.parse(label, observation, agent)) for label in labels]
+        if mask[ACCEPT]:
+            return [
+                ValidAction("REJECT", _verdict_action(REJECT, observation)),
+                ValidAction("ACCEPT", _verdict_action(ACCEPT, observation)),
+            ]
+        return []
+
+    def safe_default(self, observation: Any, agent: str) -> Any:
+        """Proposer: an even split. Responder: REJECT (no deal is never worse than nothing)."""
+        if observation["decision_mask"][OFFER]:
+            return _offer_action(0.5, "")
+        return _verdict_action(REJECT, observation)
+
+
+def _render_response(
+    observation: Any, agent: str, money: float, round_: int, horizon: int, own: float
+) -> list[str]:
+    other = NAMES[OTHER[agent]]
+    alice_share = float(observation["offer"][0])
+    mine = alice_share if agent == ALICE else 1.0 - alice_share
+    worth = money * mine * own ** (round_ - 1)
+    if round_ == horizon:
+        after = "If you reject, the game ends with no deal and both of you get nothing."
+    else:
+        after = f"If you reject, round {round_ + 1} starts and you propose."
+    return [
+        f"{other} offers: {_split(observation, money)}.",
+        f"If you accept, you get {_dollars(money * mine)}, worth {_dollars(worth)} to you now.",
+        after,
+        "Answer 'ACCEPT' or 'REJECT'.",
+    ]
+
+
+def _known(agent: str) -> str:
+    if agent not in AGENTS:
+        raise ValueError(f"unknown agent {agent!r}; expected one of {list(AGENTS)}")
+    return agent
+
+
+def _split(observation: Any, money: float) -> str:
+    alice_share = float(observation["offer"][0])
+    alice = money * alice_share
+    return f"Alice {_dollars(alice)}, Bob {_dollars(money - alice)}"
+
+
+def _amounts(body: str) -> tuple[float | None, float | None]:
+    """(alice, bob) amounts from an offer's body, or Nones when it is not one of the formats."""
+    keyed = _KEYED.fullmatch(body)
+    if keyed is not None:
+        a1, b1, b2, a2 = keyed.groups()
+        return _number(a1 or a2), _number(b1 or b2)
+    positional = _POSITIONAL.fullmatch(body)
+    if positional is not None:
+        return _number(positional.group(1)), _number(positional.group(2))
+    return None, None
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def _parse_verdict(reply: str, observation: Any, agent: str) -> dict[str, Any]:
+    match = _VERDICT.fullmatch(reply)
+    if match is None:
+        if _OFFER.fullmatch(reply):
+            raise ActionParseError(
+                f"you are responding to {NAMES[OTHER[agent]]}'s offer: answer 'ACCEPT' or "
+                "'REJECT' (after a rejection you propose next round)"
+            )
+        raise ActionParseError(f"expected 'ACCEPT' or 'REJECT', got {_echo(reply)}")
+    decision = ACCEPT if match.group(1).lower() == "accept" else REJECT
+    return _verdict_action(decision, observation)
+
+
+def _offer_action(alice_share: float, message: str) -> dict[str, Any]:
+    share = np.array([min(max(alice_share, 0.0), 1.0)], dtype=np.float32)
+    return {"decision": OFFER, "alice_share": share, "message": message}
+
+
+def _verdict_action(decision: int, observation: Any) -> dict[str, Any]:
+    """A response; its ``alice_share`` repeats the offer on the table (the env ignores it)."""
+    share = np.array(observation["offer"], dtype=np.float32)
+    return {"decision": decision, "alice_share": share, "message": ""}
+
+
+def _label(alice: float, bob: float) -> str:
+    return f"OFFER alice={_plain(alice)} bob={_plain(bob)}"
+
+
+def _plain(amount: float) -> str:
+    """An amount to the cent without trailing zeros: 3000, 30.15."""
+    return f"{amount:.2f}".rstrip("0").rstrip(".")
+
+
+def _dollars(amount: float) -> str:
+    text = f"${amount:,.2f}"
+    return text[:-3] if text.endswith(".00") else text
+
+
+def _echo(text: str) -> str:
+    return repr(text if len(text) <= _ECHO_LENGTH else text[:_ECHO_LENGTH] + "...")
