@@ -25,8 +25,11 @@ $(STAMP): pyproject.toml constraints.txt
 model: $(STAMP)
 	@$(BIN)/mercato models pull
 
+# The quickstart on local Ray: scripted bargaining players plus one cell with the local LLM.
+# A finished run is not played again (delete runs/quickstart, or pass --fresh, to replay it).
 demo: setup
-	$(BIN)/mercato demo
+	$(BIN)/mercato run experiments/quickstart.yaml --out runs/quickstart
+	$(BIN)/mercato report runs/quickstart
 
 test: setup
 	$(BIN)/ruff check .

@@ -132,7 +132,7 @@ def run(
                         on_progress(summary, finished, total)
             finally:
                 models.close()
-        else:
+        elif shards:  # nothing left to play: no need to start Ray or load models
             _run_on_ray(exp, shards, run_dir, workers, address, finished, total, on_progress)
     except BaseException:
         run_dir.update_manifest(status="interrupted", wall_s=time.perf_counter() - started)
@@ -141,7 +141,8 @@ def run(
     return run_dir.path
 
 
-def _ray_init(address: str | None, workers: int | None) -> None:
+def connect_ray(address: str | None, workers: int | None) -> None:
+    """Join the cluster at ``address``, or start a local instance sized to the machine (once)."""
     import ray
 
     if ray.is_initialized():
@@ -151,7 +152,7 @@ def _ray_init(address: str | None, workers: int | None) -> None:
         ray.init(address=address, namespace=RAY_NAMESPACE, log_to_driver=False)
     else:
         ray.init(
-            num_cpus=workers or os.cpu_count(),
+            num_cpus=max(os.cpu_count() or 1, workers or 0),
             namespace=RAY_NAMESPACE,
             include_dashboard=False,
             log_to_driver=False,
@@ -231,7 +232,7 @@ def _run_on_ray(
 ) -> None:
     import ray
 
-    _ray_init(address, workers)
+    connect_ray(address, workers)
     servers = _model_servers(exp)
     task = ray.remote(num_cpus=1, max_retries=3)(_shard_task)
     exp_dict = exp.resolved()

@@ -140,6 +140,59 @@ def bench_llm(
     )
 
 
+@bench_app.command("engine")
+@exits_cleanly
+def bench_engine(
+    episodes: Annotated[
+        int, typer.Option(min=1, help="Episodes for the one-process rates.")
+    ] = 20_000,
+    ray_episodes: Annotated[
+        int, typer.Option(min=1, help="Episodes per Ray scaling run.")
+    ] = 10_000,
+    workers: Annotated[int, typer.Option(min=2, help="Workers to compare with one.")] = 2,
+    llm: Annotated[bool, typer.Option(help="Also measure LLM rollouts (minutes on CPU).")] = True,
+    model: Annotated[str, typer.Option(help="Model spec for the LLM rows.")] = "local",
+    llm_episodes: Annotated[int, typer.Option(min=2, help="Episodes of the batched LLM run.")] = 32,
+) -> None:
+    """Engine speed: env steps/s, recorded rollouts/s, Ray scaling, LLM batching, memory."""
+    from sim import bench_engine as b
+
+    rows: list[b.Rate] = []
+    with b.scratch() as work, b.PeakMemory() as memory:
+        rows.append(b.env_loop(episodes))
+        rows.append(b.recorded_run(episodes, work))
+        one, many = b.ray_run(ray_episodes, 1, work), b.ray_run(ray_episodes, workers, work)
+        rows += [one, many]
+        if llm:
+            sequential = b.llm_rollouts(max(2, llm_episodes // 4), 1, model, work)
+            batched = b.llm_rollouts(llm_episodes, 32, model, work)
+            with b.PeakMemory() as llm_memory:
+                on_ray = b.llm_rollouts(llm_episodes, 32, model, work, workers=workers)
+            rows += [sequential, batched, on_ray]
+    table = Table("measurement", "amount", "seconds", "rate")
+    for r in rows:
+        table.add_row(
+            r.label,
+            f"{r.amount:,.0f} {r.unit}",
+            f"{r.seconds:.2f}",
+            f"{r.per_second:,.1f} {r.unit}/s",
+        )
+    console.print(table)
+    console.print(
+        f"Ray scaling: {workers} workers / 1 worker = {many.per_second / one.per_second:.2f}x"
+    )
+    if llm:
+        ratio = (
+            batched.per_second / sequential.per_second if sequential.per_second else float("nan")
+        )
+        console.print(f"LLM lockstep 32 / one call at a time = {ratio:.2f}x tokens/s")
+        console.print(
+            f"peak resident memory, LLM run on {workers} Ray workers: "
+            f"{llm_memory.peak_bytes / 2**30:.2f} GiB"
+        )
+    console.print(f"peak resident memory, whole benchmark: {memory.peak_bytes / 2**30:.2f} GiB")
+
+
 @app.command("run")
 @exits_cleanly
 def run_experiment(

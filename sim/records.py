@@ -28,9 +28,9 @@ def _default(value: Any) -> Any:
     return repr(value)
 
 
-def to_json(value: Any) -> str:
+def to_json(value: Any, _dumps: Any = orjson.dumps) -> str:
     """Compact JSON for any observation, action or info (numpy arrays become lists)."""
-    return orjson.dumps(value, default=_default, option=_JSON_OPTIONS).decode()
+    return _dumps(value, default=_default, option=_JSON_OPTIONS).decode()
 
 
 STEP_COLUMNS = (

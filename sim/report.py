@@ -138,17 +138,28 @@ def _bar_chart(rows: pd.DataFrame, metric: str, png: Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(max(4.0, 1.1 * len(rows) + 1.5), 4.0), layout="constrained")
+    # Horizontal bars: each cell's full setting fits on one readable line beside its bar.
+    figure = Figure(figsize=(12.0, max(2.5, 0.45 * len(rows) + 1.2)), layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots()
-    x = np.arange(len(rows))
+    y = np.arange(len(rows))
     errors = (rows["ci_high"] - rows["mean"]).fillna(0.0).to_numpy()
-    axes.bar(x, rows["mean"].to_numpy(float), yerr=errors, capsize=4, color="tab:blue")
+    axes.barh(y, rows["mean"].to_numpy(float), xerr=errors, capsize=3, color="tab:blue")
     ticks = [
-        cell_id if label == cell_id else f"{cell_id}\n" + label.replace(", ", "\n")
+        cell_id if label == cell_id else f"{cell_id}  {_short(label)}"
         for cell_id, label in zip(rows["cell_id"], rows["label"], strict=True)
     ]
-    axes.set_xticks(x, ticks, fontsize=8)
-    axes.set_ylabel(metric)
+    axes.set_yticks(y, ticks, fontsize=8)
+    axes.invert_yaxis()  # first cell on top, as in the table
+    axes.set_xlabel(metric)
     axes.set_title(f"{metric}: mean and 95% interval per cell")
     figure.savefig(png, dpi=100)
+
+
+def _short(label: str) -> str:
+    """A cell label compact enough for an axis: policy names lose their family prefix."""
+    parts = []
+    for part in label.split(", "):
+        key, _, value = part.partition("=")
+        parts.append(f"{key}={value.rsplit('/', 1)[-1]}")
+    return ", ".join(parts)

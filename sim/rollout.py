@@ -8,6 +8,7 @@ through `agents.llm.act_together`, so calls to one model go out as one batch.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ class _Episode:
     returns: dict[str, float] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     turns: int = 0
+    rows: int = 0
     llm_calls: int = 0
     llm_tokens: int = 0
     errors: int = 0
@@ -255,10 +257,11 @@ def _row(
     decision: DecisionRecord | None,
 ) -> tuple[Any, ...]:
     """A steps-table row in `sim.records.STEP_COLUMNS` order."""
-    message = action.get("message") or None if isinstance(action, Mapping) else None
-    step = len(episode.steps)
+    message = (action.get("message") or None) if type(action) is dict else None
+    step = episode.rows
+    episode.rows += 1
     common = (
-        episode.job.episode_id, step, agent, role_of(agent), to_json(observation),
+        episode.job.episode_id, step, agent, _role(agent), to_json(observation),
     )  # fmt: skip
     if decision is None:
         return (
@@ -272,6 +275,11 @@ def _row(
         to_json(decision.messages), to_json(decision.replies), decision.status, decision.reasks,
         decision.fallback, decision.prompt_tokens, decision.completion_tokens,
     )  # fmt: skip
+
+
+@functools.cache
+def _role(agent: str) -> str:
+    return role_of(agent)
 
 
 def _result(episode: _Episode) -> EpisodeResult:

@@ -306,9 +306,17 @@ def _steps_table(steps: StepColumns) -> pa.Table:
     arrays = []
     for field in STEP_SCHEMA:
         values = columns[field.name]
-        if field.type == _TEXT:
-            values = [v if v is None or isinstance(v, str) else to_json(v) for v in values]
-        arrays.append(pa.array(values, type=field.type))
+        try:
+            array = pa.array(values, type=field.type)
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            if field.type != _TEXT:
+                raise
+            # a non-string in a text column (rare): store it as JSON
+            array = pa.array(
+                [v if v is None or isinstance(v, str) else to_json(v) for v in values],
+                type=field.type,
+            )
+        arrays.append(array)
     return pa.Table.from_arrays(arrays, schema=STEP_SCHEMA)
 
 
