@@ -14,9 +14,20 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pettingzoo import AECEnv
+from pettingzoo.utils.wrappers import BaseWrapper
+
 from agents.base import Policy
 from agents.llm import DecisionRecord, act_together, role_of
 from sim.records import EpisodeRecord, StepColumns, to_json
+
+
+def innermost_aec(env: Any) -> Any:
+    """``env`` without its PettingZoo wrappers (order and bounds checks cost more than the step),
+    stopping at the last AEC env (for a Parallel env, its ``parallel_to_aec`` view)."""
+    while isinstance(env, BaseWrapper) and isinstance(env.env, AECEnv):
+        env = env.env
+    return env
 
 
 class EnvPool:
@@ -30,8 +41,7 @@ class EnvPool:
     def get(self) -> Any:
         if self._idle:
             return self._idle.pop()
-        env = self.factory()
-        return getattr(env, "unwrapped", env)
+        return innermost_aec(self.factory())
 
     def put(self, env: Any) -> None:
         self._idle.append(env)

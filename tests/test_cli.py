@@ -68,3 +68,49 @@ def test_console_script_is_installed():
         [sys.executable, "-m", "sim.cli", "--help"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0 and "models" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("env: [unclosed", "invalid YAML at line"),
+        (
+            "env: mercato/Nope-v0\nroster: {}\nepisodes: 1\n",
+            "env: 'mercato/Nope-v0' is not registered",
+        ),
+        (
+            "env: mercato/Bargaining-v0\nroster: {alice: bargaining/equilibrium, bob: x}\n"
+            "episodes: 1\n",
+            "roster.bob.policy",
+        ),
+        (
+            "env: mercato/Bargaining-v0\ngrid: {discount_alice: [0.5, 1.5]}\n"
+            "roster: {alice: random, bob: random}\nepisodes: 1\n",
+            "grid.discount_alice[1]",
+        ),
+    ],
+)
+def test_run_refuses_bad_experiments_and_writes_nothing(tmp_path, text, expected):
+    spec = tmp_path / "exp.yaml"
+    spec.write_text(text)
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["run", str(spec), "--workers", "0", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0]
+    assert not out.exists()
+
+
+def test_run_then_report_in_process(tmp_path):
+    spec = tmp_path / "exp.yaml"
+    spec.write_text(
+        "env: mercato/Bargaining-v0\ngrid: {discount_bob: [0.8, 0.9]}\n"
+        "roster: {alice: bargaining/equilibrium, bob: bargaining/equilibrium}\nepisodes: 3\n"
+    )
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["run", str(spec), "--workers", "0", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = runner.invoke(app, ["report", str(out)])
+    assert report.exit_code == 0, report.output
+    assert (out / "report.csv").is_file() and list((out / "plots").glob("*.png"))
+    assert "spe_alice_share" in report.output

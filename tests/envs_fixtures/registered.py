@@ -3,9 +3,17 @@ that name it in ``imports``, so Ray workers register it too)."""
 
 import tests.envs_fixtures.ultimatum_protocol  # noqa: F401  (gives the env its protocol)
 from agents.registry import register_policy
+from envs.core.registry import register_env
 from tests.sim.ultimatum_runs import register_fixtures
 
 register_fixtures()
+register_env(
+    "TestPennies-v0",
+    kind="parallel",
+    entry_point="tests.envs_fixtures.pennies:parallel_env",
+    family="test",
+    summary="Repeated matching pennies (Parallel test fixture).",
+)
 
 
 def _crash_once(env, *, seed: int, marker: str):

@@ -4,9 +4,11 @@ interrupted driver or a dead worker; a separate Ray head as a user's cluster."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -114,23 +116,56 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.ray
-def test_a_separate_ray_head_runs_the_experiment_like_a_cluster(tmp_path, reference):
+@pytest.fixture
+def ray_head(tmp_path):
+    """A separate Ray head on 127.0.0.1, as a user's cluster; only its own processes are stopped
+    afterwards (`ray start --block` tears down what it started), never other Ray instances."""
     port = _free_port()
-    ray_bin = Path(sys.executable).with_name("ray")
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    start = [str(ray_bin), "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}",
-             "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"]  # fmt: skip
-    subprocess.run(start, check=True, capture_output=True, env=env, timeout=120)
+    command = [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block",
+               "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+               "--include-dashboard=false", "--disable-usage-stats"]  # fmt: skip
+    head = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        spec = tmp_path / "exp.yaml"
-        spec.write_text(yaml.safe_dump(experiment()))
-        done = subprocess.run(
-            [sys.executable, "-m", "sim.cli", "run", str(spec), "--address", f"127.0.0.1:{port}",
-             "--out", str(tmp_path / "run")],
-            capture_output=True, text=True, env=env, timeout=300, cwd=Path(__file__).parents[2],
-        )  # fmt: skip
-        assert done.returncode == 0, done.stdout + done.stderr
+        deadline = time.monotonic() + 90
+        while not _listening(port):
+            assert head.poll() is None and time.monotonic() < deadline, "ray head did not start"
+            time.sleep(0.5)
+        yield f"127.0.0.1:{port}"
     finally:
-        subprocess.run([str(ray_bin), "stop", "--force"], capture_output=True, env=env, timeout=120)
+        head.send_signal(signal.SIGTERM)
+        head.wait(timeout=90)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.ray
+def test_a_separate_ray_head_runs_the_experiment_like_a_cluster(ray_head, tmp_path, reference):
+    spec = tmp_path / "exp.yaml"
+    spec.write_text(yaml.safe_dump(experiment()))
+    done = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "run", str(spec), "--address", ray_head,
+         "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[2],
+        env={**os.environ, "RAY_AUTH_MODE": "disabled"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
     assert_same_run(tmp_path / "run", reference)
+
+
+def test_a_parallel_environment_runs_through_its_aec_view(tmp_path):
+    pennies = {
+        "imports": ["tests.envs_fixtures.registered"],
+        "env": "mercato/TestPennies-v0",
+        "grid": {"rounds": [1, 4]},
+        "roster": {"matcher": "random", "mismatcher": "random"},
+        "episodes": 5,
+    }
+    episodes, _ = load(run(pennies, workers=0, out=tmp_path / "run"))
+    assert list(episodes.groupby("cell_id")["steps"].first()) == [2, 8]  # 2 agents x rounds
+    assert episodes["metric_match_rate"].between(0, 1).all()
+    returns = episodes["return_matcher_0"] + episodes["return_mismatcher_0"]
+    assert (returns == 0).all()  # zero-sum, every reward accounted once
