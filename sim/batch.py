@@ -159,7 +159,8 @@ def connect_ray(address: str | None, workers: int | None) -> None:
     if address:
         ray.init(address=address, namespace=RAY_NAMESPACE, log_to_driver=False)
     else:
-        ray.init(
+        ray.init(  # "local": always a fresh instance, never a stale cluster left on this machine
+            address="local",
             num_cpus=max(os.cpu_count() or 1, workers or 0),
             namespace=RAY_NAMESPACE,
             include_dashboard=False,

@@ -39,7 +39,11 @@ class Rate:
 
 
 class PeakMemory:
-    """Samples the resident memory of this process and all its descendants; keeps the peak."""
+    """Samples the memory of this process and all its descendants; keeps the peak.
+
+    Each process counts its proportional set size (PSS: shared pages split among the processes
+    sharing them), so libraries mapped by every Ray worker are not counted once per worker.
+    """
 
     def __init__(self, interval_s: float = 0.1) -> None:
         self.interval_s = interval_s
@@ -55,7 +59,7 @@ class PeakMemory:
             total = 0
             for process in [me, *me.children(recursive=True)]:
                 try:
-                    total += process.memory_info().rss
+                    total += process.memory_full_info().pss
                 except psutil.Error:
                     continue
             self.peak_bytes = max(self.peak_bytes, total)

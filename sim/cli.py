@@ -150,6 +150,7 @@ def bench_engine(
         int, typer.Option(min=1, help="Episodes per Ray scaling run.")
     ] = 10_000,
     workers: Annotated[int, typer.Option(min=2, help="Workers to compare with one.")] = 2,
+    scripted: Annotated[bool, typer.Option(help="Measure scripted play and Ray scaling.")] = True,
     llm: Annotated[bool, typer.Option(help="Also measure LLM rollouts (minutes on CPU).")] = True,
     model: Annotated[str, typer.Option(help="Model spec for the LLM rows.")] = "local",
     llm_episodes: Annotated[int, typer.Option(min=2, help="Episodes of the batched LLM run.")] = 32,
@@ -158,39 +159,39 @@ def bench_engine(
     from sim import bench_engine as b
 
     rows: list[b.Rate] = []
+    notes: list[str] = []
     with b.scratch() as work, b.PeakMemory() as memory:
-        rows.append(b.env_loop(episodes))
-        rows.append(b.recorded_run(episodes, work))
-        one, many = b.ray_run(ray_episodes, 1, work), b.ray_run(ray_episodes, workers, work)
-        rows += [one, many]
+        if scripted:
+            rows.append(b.env_loop(episodes))
+            rows.append(b.recorded_run(episodes, work))
+            one, many = b.ray_run(ray_episodes, 1, work), b.ray_run(ray_episodes, workers, work)
+            rows += [one, many]
+            notes.append(
+                f"Ray scaling: {workers} workers / 1 = {many.per_second / one.per_second:.2f}x"
+            )
         if llm:
-            sequential = b.llm_rollouts(max(2, llm_episodes // 4), 1, model, work)
-            batched = b.llm_rollouts(llm_episodes, 32, model, work)
+            # on Ray first, so this process holds no model of its own while memory is sampled
             with b.PeakMemory() as llm_memory:
                 on_ray = b.llm_rollouts(llm_episodes, 32, model, work, workers=workers)
-            rows += [sequential, batched, on_ray]
+            sequential = b.llm_rollouts(max(2, llm_episodes // 4), 1, model, work)
+            batched = b.llm_rollouts(llm_episodes, 32, model, work)
+            rows += [on_ray, sequential, batched]
+            ratio = batched.per_second / sequential.per_second if sequential.per_second else 0.0
+            notes.append(f"LLM lockstep 32 / one call at a time = {ratio:.2f}x tokens/s")
+            notes.append(
+                f"peak memory (PSS, all processes), LLM run on {workers} Ray workers: "
+                f"{llm_memory.peak_bytes / 2**30:.2f} GiB"
+            )
     table = Table("measurement", "amount", "seconds", "rate")
     for r in rows:
-        table.add_row(
-            r.label,
-            f"{r.amount:,.0f} {r.unit}",
-            f"{r.seconds:.2f}",
-            f"{r.per_second:,.1f} {r.unit}/s",
-        )
+        rate = f"{r.per_second:,.1f} {r.unit}/s"
+        table.add_row(r.label, f"{r.amount:,.0f} {r.unit}", f"{r.seconds:.2f}", rate)
     console.print(table)
-    console.print(
-        f"Ray scaling: {workers} workers / 1 worker = {many.per_second / one.per_second:.2f}x"
+    notes.append(
+        f"peak memory (PSS, all processes), whole benchmark: {memory.peak_bytes / 2**30:.2f} GiB"
     )
-    if llm:
-        ratio = (
-            batched.per_second / sequential.per_second if sequential.per_second else float("nan")
-        )
-        console.print(f"LLM lockstep 32 / one call at a time = {ratio:.2f}x tokens/s")
-        console.print(
-            f"peak resident memory, LLM run on {workers} Ray workers: "
-            f"{llm_memory.peak_bytes / 2**30:.2f} GiB"
-        )
-    console.print(f"peak resident memory, whole benchmark: {memory.peak_bytes / 2**30:.2f} GiB")
+    for note in notes:
+        console.print(note)
 
 
 @app.command("run")

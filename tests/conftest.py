@@ -15,6 +15,12 @@ def ray_local():
     """One local Ray instance for the whole test session (starting one costs about 4 s)."""
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="mercato")
+    ray.init(
+        address="local",  # a fresh instance, never a stale cluster left on the machine
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        namespace="mercato",
+    )
     yield ray
     ray.shutdown()

@@ -9,6 +9,7 @@ of its cached keys and values.
 
 from __future__ import annotations
 
+import copy
 import os
 import random
 import time
@@ -98,9 +99,46 @@ class LocalModel(BaseLanguageModel):
             list(messages), tokenize=False, add_generation_prompt=True
         )
 
-    def _encode(self, texts: list[str]) -> Any:
-        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-        return enc.to(self.device)
+    def _shared_prefix(self, rows: list[list[int]]) -> tuple[int, Any]:
+        """The token prefix common to ``rows`` (0 when too short to pay) and its key/value cache
+        for one row, computed once."""
+        shared = _shared_prefix_length(rows) if len(rows) > 1 else 0
+        if shared < MIN_SHARED_PREFIX:
+            return 0, None
+        with self._torch.inference_mode():
+            prefix = self._torch.tensor([rows[0][:shared]], device=self.device)
+            return shared, self.model(input_ids=prefix, use_cache=True, logits_to_keep=1).cache
+
+    def _shared_prefix_batch(
+        self, rows: list[list[int]], prefix: tuple[int, Any] | None = None
+    ) -> tuple[Any, Any, Any, int]:
+        """Token rows as one batch whose common prefix is computed once.
+
+        Rows of one batch usually share a long prefix (chat template, role prompt, rules), so the
+        prefix runs once and its key/value cache is copied to every row; each row is laid out as
+        prefix, padding, own suffix, with the padding masked out (positions follow the mask). On
+        CPU, where prompt processing is compute-bound, this is most of a batch's prefill.
+        ``prefix`` is a `_shared_prefix` of a superset of ``rows``, to reuse across batches.
+        Returns ``(input_ids, attention_mask, prefix_cache or None, prefix_length)``.
+        """
+        torch = self._torch
+        pad = self.tokenizer.pad_token_id
+        shared, one_row = prefix if prefix is not None else self._shared_prefix(rows)
+        suffixes = [row[shared:] for row in rows]
+        width = max(len(s) for s in suffixes)
+        head = rows[0][:shared]
+        ids = torch.tensor(
+            [head + [pad] * (width - len(s)) + s for s in suffixes], device=self.device
+        )
+        mask = torch.tensor(
+            [[1] * shared + [0] * (width - len(s)) + [1] * len(s) for s in suffixes],
+            device=self.device,
+        )
+        cache = None
+        if one_row is not None:
+            cache = copy.deepcopy(one_row)  # the batch appends to it; the original is reused
+            cache.batch_repeat_interleave(len(rows))
+        return ids, mask, cache, shared
 
     # ---------------------------------------------------------------- generate
 
@@ -124,8 +162,9 @@ class LocalModel(BaseLanguageModel):
 
         torch = self._torch
         started = time.perf_counter()
-        enc = self._encode(prompts)
-        prompt_len = enc["input_ids"].shape[1]
+        rows = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        ids, mask, cache, _ = self._shared_prefix_batch(rows)
+        prompt_len = ids.shape[1]
         seeds = [r.seed if r.seed is not None else self._seeds.getrandbits(63) for r in requests]
         sampler = _RowSampler([r.temperature for r in requests], seeds, self.device)
         stopper = _RowStopper(prompt_len, requests, self.tokenizer)
@@ -137,14 +176,16 @@ class LocalModel(BaseLanguageModel):
         )
         with torch.inference_mode():
             out = self.model.generate(
-                **enc,
+                input_ids=ids,
+                attention_mask=mask,
+                **({"cache": cache} if cache is not None else {}),
                 generation_config=config,
                 logits_processor=LogitsProcessorList([sampler]),
                 stopping_criteria=StoppingCriteriaList([stopper]),
             )
         latency = time.perf_counter() - started
         new_tokens = out[:, prompt_len:].tolist()
-        prompt_counts = enc["attention_mask"].sum(dim=1).tolist()
+        prompt_counts = [len(row) for row in rows]
         completions = []
         for row, r in enumerate(requests):
             tokens, ended_by_eos = self._row_tokens(new_tokens[row], stopper.done_at[row])
@@ -177,9 +218,12 @@ class LocalModel(BaseLanguageModel):
             for r in requests
         ]
         started = time.perf_counter()
+        prefix = self._shared_prefix(prompts)  # once for all requests, reused by every chunk
         scores: list[list[float]] = []
         for chunk in _option_chunks([len(r.options) for r in requests], self.max_batch_size):
-            scores.extend(self._score([prompts[i] for i in chunk], [options[i] for i in chunk]))
+            scores.extend(
+                self._score([prompts[i] for i in chunk], [options[i] for i in chunk], prefix)
+            )
         latency = time.perf_counter() - started
         choices = []
         for i, r in enumerate(requests):
@@ -189,20 +233,19 @@ class LocalModel(BaseLanguageModel):
             choices.append(Choice(best, r.options[best], usage, "loglik", tuple(scores[i])))
         return choices
 
-    def _score(self, prompts: list[list[int]], options: list[list[list[int]]]) -> list[list[float]]:
+    def _score(
+        self, prompts: list[list[int]], options: list[list[list[int]]], prefix: tuple[int, Any]
+    ) -> list[list[float]]:
         """Log-likelihood of each option (its tokens plus the end token) after its prompt.
 
-        Each prompt is run once (left-padded batch); its key/value cache is then copied to every
-        option of that prompt, and all options run as one right-padded batch on top. So a choice
-        among N options costs one prompt plus N short continuations, not N full prompts.
+        Each prompt is run once (a batch sharing its common prefix, see `_shared_prefix_batch`);
+        its key/value cache is then copied to every option of that prompt, and all options run as
+        one right-padded batch on top. So a choice among N options costs one prompt plus N short
+        continuations, not N full prompts.
         """
         torch = self._torch
         pad = self.tokenizer.pad_token_id
-        width = max(len(p) for p in prompts)
-        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.device)
-        mask = torch.tensor(
-            [[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device
-        )
+        ids, mask, prefix_cache, shared = self._shared_prefix_batch(prompts, prefix)
         owner = [r for r, opts in enumerate(options) for _ in opts]
         flat = [o for opts in options for o in opts]
         span = max(len(o) for o in flat)
@@ -213,11 +256,12 @@ class LocalModel(BaseLanguageModel):
         rows = torch.tensor(owner, device=self.device)
         with torch.inference_mode():
             first = self.model(
-                input_ids=ids,
+                input_ids=ids[:, shared:],
                 attention_mask=mask,
-                position_ids=(mask.cumsum(dim=1) - 1).clamp(min=0),
+                position_ids=(mask.cumsum(dim=1) - 1).clamp(min=0)[:, shared:],
                 use_cache=True,
                 logits_to_keep=1,
+                **({"cache": prefix_cache} if prefix_cache is not None else {}),
             )
             cache = first.cache
             cache.batch_select_indices(rows)
@@ -241,6 +285,20 @@ class LocalModel(BaseLanguageModel):
     def close(self) -> None:
         self.model = None
         self.tokenizer = None
+
+
+MIN_SHARED_PREFIX = 16
+"""Shorter common prefixes are not worth a separate forward pass."""
+
+
+def _shared_prefix_length(rows: list[list[int]]) -> int:
+    """Length of the token prefix common to all rows, leaving every row at least one own token."""
+    limit = min(len(row) for row in rows) - 1
+    first = rows[0]
+    length = 0
+    while length < limit and all(row[length] == first[length] for row in rows):
+        length += 1
+    return length
 
 
 def _option_chunks(option_counts: list[int], budget: int) -> list[list[int]]:

@@ -107,3 +107,14 @@ def test_prefix_shared_choice_scores_equal_full_sequence_scoring(timed_model):
             start = len(prompt_ids)
             expected = sum(float(logprobs[start + j - 1, t]) for j, t in enumerate(option_ids))
             assert score == pytest.approx(expected, abs=1e-3)
+
+
+def test_a_shared_prompt_prefix_changes_no_greedy_reply(timed_model):
+    """Rows sharing a long system prompt are prefilled once; each reply must be what it is alone."""
+    model, _ = timed_model
+    system = {"role": "system", "content": "You are a careful shopper. " * 12}
+    asks = ["Name a fruit.", "Offer a price for a bike.", "Say no politely."]
+    batch = [{"messages": [system, {"role": "user", "content": a}], "max_tokens": 10} for a in asks]
+    together = [c.text for c in model.generate(batch)]
+    alone = [model.generate([request])[0].text for request in batch]
+    assert together == alone
