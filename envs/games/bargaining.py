@@ -165,32 +165,21 @@ class raw_env(AECEnv, EzPickle):
         max_cycles: int | None = None,
         render_mode: str | None = None,
     ) -> None:
-        EzPickle.__init__(
-            self,
-            money=money,
-            discount_alice=discount_alice,
-            discount_bob=discount_bob,
-            horizon=horizon,
-            announce_horizon=announce_horizon,
-            complete_information=complete_information,
-            messages=messages,
-            message_length=message_length,
-            max_cycles=max_cycles,
-            render_mode=render_mode,
-        )
+        parameters = {
+            "money": money,
+            "discount_alice": discount_alice,
+            "discount_bob": discount_bob,
+            "horizon": horizon,
+            "announce_horizon": announce_horizon,
+            "complete_information": complete_information,
+            "messages": messages,
+            "message_length": message_length,
+            "max_cycles": max_cycles,
+            "render_mode": render_mode,
+        }
+        EzPickle.__init__(self, **parameters)
         super().__init__()
-        _check_parameters(
-            money=money,
-            discount_alice=discount_alice,
-            discount_bob=discount_bob,
-            horizon=horizon,
-            announce_horizon=announce_horizon,
-            complete_information=complete_information,
-            messages=messages,
-            message_length=message_length,
-            max_cycles=max_cycles,
-            render_mode=render_mode,
-        )
+        _check_parameters(**parameters)
         self.money = float(money)
         self.discounts = {ALICE: float(discount_alice), BOB: float(discount_bob)}
         self.horizon = int(horizon)
