@@ -1,8 +1,8 @@
 """Per-cell outcome tables and plots of a run: the mean of each outcome and its 95% interval.
 
 Outcomes are the episodes table's ``metric_*`` columns (from the env's final info) and
-``return_*`` columns (each agent's utility). The interval is mean ± t(0.975, n-1)·sd/√n (the
-normal 1.96 when scipy is missing); NaNs are dropped first, so ``n`` may differ per outcome.
+``return_*`` columns (each agent's utility). The interval is mean ± t(0.975, n-1)·sd/√n; NaNs
+are dropped first, so ``n`` may differ per outcome.
 """
 
 from __future__ import annotations
@@ -28,10 +28,8 @@ LEVEL = 0.95
 
 def t_quantile(dof: int) -> float:
     """The two-sided 95% quantile of Student's t with ``dof`` degrees of freedom."""
-    try:
-        from scipy.stats import t
-    except ImportError:
-        return 1.96
+    from scipy.stats import t
+
     return float(t.ppf(0.5 + LEVEL / 2, dof))
 
 
