@@ -1,8 +1,9 @@
 """Scripted players (equilibrium and heuristic policies), one module per env family.
 
-Importing this package registers them with `agents.registry` (``bargaining/equilibrium``, ...).
+Importing this package registers them with `agents.registry` (``bargaining/equilibrium``,
+``negotiation/anchoring``, ``persuasion/commitment``, ...).
 """
 
-from agents.scripted.bargaining import EquilibriumPlayer, EvenSplitPlayer, LinearConcessionPlayer
+from agents.scripted import bargaining, negotiation, persuasion
 
-__all__ = ["EquilibriumPlayer", "EvenSplitPlayer", "LinearConcessionPlayer"]
+__all__ = ["bargaining", "negotiation", "persuasion"]

@@ -34,3 +34,20 @@ def _crash_once(env, *, seed: int, marker: str):
 
 
 register_policy("ultimatum/crash-once", _crash_once, envs=("mercato/TestUltimatum-v0",))
+
+
+def _slow_random(env, *, seed: int, delay_s: float = 0.05):
+    """A random player that takes ``delay_s`` per decision: runs long enough to interrupt."""
+    import time
+
+    from agents.base import RandomPolicy
+
+    class SlowRandom(RandomPolicy):
+        def act(self, observation, agent):
+            time.sleep(delay_s)
+            return super().act(observation, agent)
+
+    return SlowRandom(env.action_space, seed=seed)
+
+
+register_policy("ultimatum/slow-random", _slow_random, envs=("mercato/TestUltimatum-v0",))

@@ -1,0 +1,526 @@
+"""`mercato/Negotiation-v0`: bilateral trade by alternating price offers as GLEE plays it (AEC)."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import operator
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium import logger
+from gymnasium.spaces import Box, Dict, Discrete
+from gymnasium.utils import EzPickle
+from pettingzoo import AECEnv
+from pettingzoo.utils import wrappers
+
+from envs.core.seeding import make_rng
+from envs.core.spaces import FreeText, normalize_text
+from envs.core.wrappers import ActionSpaceCheck
+from envs.games.negotiation_protocol import NegotiationProtocol
+from envs.games.negotiation_rules import (
+    ACCEPT,
+    AGENTS,
+    ANNOUNCE_LIMIT,
+    BUYER,
+    NAMES,
+    OTHER,
+    OUTSIDE,
+    PRICE_CAP_MONEY,
+    PROPOSE,
+    RESPOND,
+    SELLER,
+    efficiency,
+    fairness,
+    price_cap,
+    spe_price,
+)
+
+ENV_ID = "mercato/Negotiation-v0"
+MAX_AMOUNT = 1e29
+"""The largest money and value allowed: prices up to 10x this still fit float32."""
+
+
+def env(**kwargs: Any) -> AECEnv:
+    """The negotiation game wrapped like PettingZoo's built-ins: call order enforced, and every
+    action checked against the full action space (ValueError naming the agent and the space)."""
+    return wrappers.OrderEnforcingWrapper(ActionSpaceCheck(raw_env(**kwargs)))
+
+
+def _frozen(values: list[int]) -> np.ndarray:
+    """A read-only int8 mask: shared between steps, so nobody may write to it."""
+    array = np.array(values, dtype=np.int8)
+    array.flags.writeable = False
+    return array
+
+
+PROPOSE_MASK = _frozen([1, 0, 0, 0])
+RESPOND_MASK = _frozen([0, 1, 1, 1])
+NO_DECISION = _frozen([0, 0, 0, 0])
+_ZEROS = {SELLER: 0.0, BUYER: 0.0}
+_FALSES = {SELLER: False, BUYER: False}
+
+
+class raw_env(AECEnv, EzPickle):
+    """A seller and a buyer haggle over the price of a good by alternating offers.
+
+    ## Description
+    Bilateral trade with the rules, parameters and metrics of GLEE's negotiation family (Shapira
+    et al., arXiv 2410.05254): the seller values the good at V_A = `seller_value_factor`·`money`,
+    the buyer at V_B = `buyer_value_factor`·`money`. The seller names a price in odd rounds and the
+    buyer in even rounds; the other accepts (they trade at that price and the game ends), rejects
+    (the next round starts and the rejecting player proposes: GLEE's reject-plus-counteroffer in
+    two turns), or takes the outside option (GLEE's SellToJhon / BuyFromJhon: trading with a third
+    party at one's own value, worth 0; the game ends). A rejection in round `horizon` ends the
+    game with no trade. There is no discounting. Theory (games.md §6.3): with complete
+    information and a known horizon the last proposer takes the whole surplus, and trade is
+    efficient iff V_B > V_A. The game itself has no randomness; `reset`'s seed only seeds the
+    lazily created `np_random`.
+
+    ## Agents
+    `seller_0` proposes in rounds 1, 3, 5, ... and responds in even rounds; `buyer_0` the reverse.
+    Exactly one agent acts at a time.
+
+    ## Observation space
+    `Dict`, one per agent (see `observation_space`); amounts are in money units, and P denotes the
+    price cap max(10·money, 2·V_A, 2·V_B):
+
+    * `role` `Discrete(2)`: 0 for the seller, 1 for the buyer.
+    * `round` `Discrete(horizon, start=1)`: the current round.
+    * `phase` `Discrete(2)`: 0 while an offer is awaited, 1 while a response is awaited.
+    * `offer` `Box(0, P, (1,), float32)`: the price in the latest offer, by either player (0
+      before any): the responder's offer on the table, or the offer a proposer just rejected.
+    * `own_offer` `Box(0, P, (1,), float32)`: this agent's own latest offer (0 before its first,
+      which comes in round 1 for the seller and round 2 for the buyer).
+    * `money` `Box(0, money, (1,), float32)`: the money scale M.
+    * `own_value`, `other_value` `Box(0, P, (1,), float32)`: the players' values of the good; the
+      other's is 0 under incomplete information, when `other_value_known` (`Discrete(2)`) is 0.
+    * `horizon` `Discrete(horizon + 1)`: the last round when announced, else 0.
+    * `messages_allowed` `Discrete(2)`: whether offers carry messages.
+    * `last_message` `FreeText(message_length)`: the other player's latest offer message.
+    * `decision_mask` `Box(0, 1, (4,), int8)`: allowed decisions now, `[offer, accept, reject,
+      outside]` (all 0 when it is not this agent's turn).
+
+    Dict action spaces take their mask as a dict, so the mask `api_test` and `Dict.sample` use is
+    `info["action_mask"] = {"decision": <int8 mask>, "price": None, "message": None}`, the mask of
+    the agent's next decision (a waiting agent's next decision is always a response); the
+    observation has no `action_mask` key. Each agent's observation dict is built once and updated
+    in place: a returned observation is a live view, valid until the next `step` (copy it to keep
+    it). Masks and info dicts are shared between steps: read them, don't write them. Discrete
+    values are Python ints. The bounds of `round` and `horizon` reveal the horizon even when it is
+    not announced (text players are not told it), and P reveals the larger value when a value
+    factor exceeds 5.
+
+    ## Action space
+    Both agents: `Dict({"decision": Discrete(4), "price": Box(0, P, (1,), float32), "message":
+    FreeText(message_length)})`. `decision` 0 offers to trade at `price`, 1 accepts the offer on
+    the table, 2 rejects it, 3 takes the outside option. A proposer's action is always read as an
+    offer of `price`, whatever its `decision`; a responder's `offer` (0) counts as a rejection
+    (its counteroffer comes next round) and its `price` is ignored. `message` is delivered,
+    normalised (NFC, at most `message_length` characters), with offers when `messages` is on and
+    ignored otherwise; responses carry no message (as in GLEE). An action outside the space raises
+    ValueError naming the agent and the space: `env()` checks the whole space, the raw env
+    (stepped by the engine) only the decision and the price, which is cheap.
+
+    ## Rewards
+    Paid to both agents when the game ends, in money units: a trade at price p pays the seller
+    `p - V_A` and the buyer `V_B - p`; no trade (a rejection in the last round, or the outside
+    option) pays 0 to both.
+
+    ## Episode end
+    Both agents terminate on an acceptance, on the outside option, or on a rejection in round
+    `horizon`. With `max_cycles` below `horizon`, both are truncated after a rejection in round
+    `max_cycles` (each agent acts once per round), with the metrics of no trade.
+
+    ## Parameters
+    Keyword-only; a value out of range raises ValueError naming the parameter.
+
+    * `money` (float in (0, 1e29], default 10_000): the money scale M (GLEE: 1e2, 1e4, 1e6).
+    * `seller_value_factor`, `buyer_value_factor` (float > 0, default 1.0): F_A and F_B, so that
+      V_A = F_A·M and V_B = F_B·M (GLEE: 0.8, 1, 1.2, 1.5); F·M at most 1e29.
+    * `horizon` (int >= 1, default 1): the round cap (GLEE: 1, 10, and 30 unannounced for "∞").
+    * `announce_horizon` (bool or None, default None): whether players know `horizon`; None means
+      GLEE's rule, announced iff `horizon <= 20`.
+    * `complete_information` (bool, default True): whether each player knows the other's value.
+    * `messages` (bool, default False): whether offers carry free-text messages.
+    * `message_length` (int >= 1, default 500): the longest message kept.
+    * `max_cycles` (int >= 1 or None, default None): truncate after this many rounds.
+    * `render_mode` (None or "ansi").
+
+    ## Metrics
+    `info["metrics"]` of both agents at the end, a flat dict of floats (None where undefined),
+    with the paper's definitions: `trade` (1 or 0), `outside_option` (1 if a player took it),
+    `round` (the last round played), `price` (p; None without trade), `self_gain_seller`
+    (p - V_A)/M and `self_gain_buyer` (V_B - p)/M (0 without trade), `efficiency` (1 iff V_A >=
+    V_B and no trade, or a trade at V_A <= p <= V_B; else 0), `fairness` 1 - 4((p - p_f)/M)² with
+    p_f = (V_A + V_B)/2 (1 without trade), `spe_price` (the subgame-perfect price when both values
+    and the horizon are known: V_B for odd T, V_A for even T; None without gains from trade,
+    under incomplete information or with an unannounced horizon) and `regret_price`
+    |p - spe_price|/M (None when either is). Prices travel as float32, so p is compared with V_A
+    and V_B allowing a relative 1e-6 of rounding.
+
+    Undefined metrics are None rather than NaN because PettingZoo's `seed_test` compares infos
+    with `==` and NaN != NaN; tables store None as null (NaN in pandas).
+
+    ## Version history
+    * v0: initial version.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {
+        "name": "negotiation_v0",
+        "render_modes": ["ansi"],
+        "is_parallelizable": False,
+    }
+    protocol: NegotiationProtocol = NegotiationProtocol()
+
+    def __init__(
+        self,
+        *,
+        money: float = 10_000.0,
+        seller_value_factor: float = 1.0,
+        buyer_value_factor: float = 1.0,
+        horizon: int = 1,
+        announce_horizon: bool | None = None,
+        complete_information: bool = True,
+        messages: bool = False,
+        message_length: int = 500,
+        max_cycles: int | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        EzPickle.__init__(
+            self,
+            money=money,
+            seller_value_factor=seller_value_factor,
+            buyer_value_factor=buyer_value_factor,
+            horizon=horizon,
+            announce_horizon=announce_horizon,
+            complete_information=complete_information,
+            messages=messages,
+            message_length=message_length,
+            max_cycles=max_cycles,
+            render_mode=render_mode,
+        )
+        super().__init__()
+        _check_parameters(
+            money=money,
+            seller_value_factor=seller_value_factor,
+            buyer_value_factor=buyer_value_factor,
+            horizon=horizon,
+            announce_horizon=announce_horizon,
+            complete_information=complete_information,
+            messages=messages,
+            message_length=message_length,
+            max_cycles=max_cycles,
+            render_mode=render_mode,
+        )
+        self.money = float(money)
+        self.value_factors = {SELLER: float(seller_value_factor), BUYER: float(buyer_value_factor)}
+        self.values = {agent: factor * self.money for agent, factor in self.value_factors.items()}
+        self.horizon = int(horizon)
+        self.announced = horizon <= ANNOUNCE_LIMIT if announce_horizon is None else announce_horizon
+        self.complete_information = complete_information
+        self.messages = messages
+        self.message_length = int(message_length)
+        self.max_cycles = max_cycles
+        self.render_mode = render_mode
+        self.price_cap = price_cap(self.money, self.values[SELLER], self.values[BUYER])
+        if self.message_length != self.protocol.message_length or (
+            self.price_cap != PRICE_CAP_MONEY * self.money
+        ):
+            self.protocol = NegotiationProtocol(
+                message_length=self.message_length, price_cap=self.price_cap
+            )
+        known = self.complete_information and self.announced
+        spe = spe_price(self.values[SELLER], self.values[BUYER], self.horizon)
+        self.spe_price: float | None = spe if known else None
+        # The round that ends the game after a rejection, and whether it is a truncation.
+        self._last_round = min(self.horizon, max_cycles or self.horizon)
+        self._cut_short = self._last_round < self.horizon
+
+        self.possible_agents = list(AGENTS)
+        self.observation_spaces = {agent: self._observation_space() for agent in AGENTS}
+        self.action_spaces = {agent: self._action_space() for agent in AGENTS}
+        # The largest price the action space holds (its float32 bound), for the raw env's check.
+        self._price_high = float(self.action_spaces[SELLER]["price"].high[0])
+        self._observations = {agent: self._initial_observation(agent) for agent in AGENTS}
+        self._propose_infos = {a: {"action_mask": _mask_info(PROPOSE_MASK)} for a in AGENTS}
+        self._respond_infos = {a: {"action_mask": _mask_info(RESPOND_MASK)} for a in AGENTS}
+        self._first_infos = {SELLER: self._propose_infos[SELLER], BUYER: self._respond_infos[BUYER]}
+        self._inbox = {SELLER: "", BUYER: ""}
+        self._own_offers = {SELLER: 0.0, BUYER: 0.0}
+        self._reset_seed: int | None = None
+        self._np_random: np.random.Generator | None = None
+        self.reset()
+
+    # Spaces -------------------------------------------------------------------------------------
+
+    def _price_box(self) -> Box:
+        return Box(0.0, np.float32(self.price_cap), shape=(1,), dtype=np.float32)
+
+    def _observation_space(self) -> Dict:
+        return Dict(
+            {
+                "role": Discrete(2),
+                "round": Discrete(self.horizon, start=1),
+                "phase": Discrete(2),
+                "offer": self._price_box(),
+                "own_offer": self._price_box(),
+                "money": Box(0.0, np.float32(self.money), shape=(1,), dtype=np.float32),
+                "own_value": self._price_box(),
+                "other_value": self._price_box(),
+                "other_value_known": Discrete(2),
+                "horizon": Discrete(self.horizon + 1),
+                "messages_allowed": Discrete(2),
+                "last_message": FreeText(self.message_length),
+                "decision_mask": Box(0, 1, shape=(4,), dtype=np.int8),
+            }
+        )
+
+    def _action_space(self) -> Dict:
+        return Dict(
+            {
+                "decision": Discrete(4),
+                "price": self._price_box(),
+                "message": FreeText(self.message_length),
+            }
+        )
+
+    def _initial_observation(self, agent: str) -> dict[str, Any]:
+        known = self.complete_information
+        return {
+            "role": AGENTS.index(agent),
+            "round": 1,
+            "phase": PROPOSE,
+            "offer": np.zeros(1, dtype=np.float32),
+            "own_offer": np.zeros(1, dtype=np.float32),
+            "money": np.array([self.money], dtype=np.float32),
+            "own_value": np.array([self.values[agent]], dtype=np.float32),
+            "other_value": np.array([self.values[OTHER[agent]] if known else 0.0], np.float32),
+            "other_value_known": int(known),
+            "horizon": self.horizon if self.announced else 0,
+            "messages_allowed": int(self.messages),
+            "last_message": "",
+            "decision_mask": NO_DECISION,
+        }
+
+    def observation_space(self, agent: str) -> Dict:
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str) -> Dict:
+        return self.action_spaces[agent]
+
+    @property
+    def np_random(self) -> np.random.Generator:
+        """A generator seeded by the last ``reset(seed=...)``, made on first use (the rules
+        draw nothing, so resets stay cheap)."""
+        if self._np_random is None:
+            self._np_random, _ = make_rng(self._reset_seed)
+        return self._np_random
+
+    # Episode ------------------------------------------------------------------------------------
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
+        if seed is not None:
+            self._reset_seed = seed
+            self._np_random = None
+        self.agents = [SELLER, BUYER]
+        self.rewards = _ZEROS.copy()
+        self._cumulative_rewards = _ZEROS.copy()
+        self.terminations = _FALSES.copy()
+        self.truncations = _FALSES.copy()
+        self.infos = self._first_infos.copy()
+        self.agent_selection = SELLER
+        self._round = 1
+        self._phase = PROPOSE
+        self._offer = 0.0
+        own_offers = self._own_offers
+        own_offers[SELLER] = own_offers[BUYER] = 0.0
+        self._mask = PROPOSE_MASK  # the selected agent's decision mask
+        self._over = False
+        self._trade = False
+        self._outside: str | None = None  # who took the outside option
+        if self.messages:
+            self._inbox[SELLER] = self._inbox[BUYER] = ""
+
+    def observe(self, agent: str) -> dict[str, Any]:
+        """``agent``'s observation, updated in place (a live view; see the class docstring)."""
+        observation = self._observations[agent]
+        observation["round"] = self._round
+        observation["phase"] = self._phase
+        observation["offer"][0] = self._offer
+        observation["own_offer"][0] = self._own_offers[agent]
+        observation["decision_mask"] = self._mask if agent == self.agent_selection else NO_DECISION
+        if self.messages:
+            observation["last_message"] = self._inbox[agent]
+        return observation
+
+    def step(self, action: Any) -> None:
+        agent = self.agent_selection
+        if self._over:
+            self._remove_finished(agent, action)
+            return
+        try:
+            decision = operator.index(action["decision"])
+            given = action["price"]
+            price = given.item() if type(given) is np.ndarray else _only_item(given)
+            valid = 0 <= decision <= OUTSIDE and 0.0 <= price <= self._price_high
+        except (TypeError, KeyError, IndexError, ValueError):
+            valid = False
+        if not valid:
+            space = self.action_spaces[agent]
+            raise ValueError(f"{agent}: action {action!r} is not in {space}")
+        if self._phase == PROPOSE:
+            self._propose(agent, price, action)
+        elif decision == ACCEPT:
+            self._finish(trade=True)
+        elif decision == OUTSIDE:
+            self._outside = agent
+            self._finish(trade=False)
+        elif self._round == self._last_round:
+            self._finish(trade=False)
+        else:  # rejected: the responder proposes next round
+            self._round += 1
+            self._phase = PROPOSE
+            self._mask = PROPOSE_MASK
+            self.infos[agent] = self._propose_infos[agent]
+
+    def _propose(self, agent: str, price: float, action: Any) -> None:
+        other = OTHER[agent]
+        self._offer = self._own_offers[agent] = price
+        if self.messages:
+            self._inbox[other] = normalize_text(action.get("message", ""), self.message_length)
+        self._phase = RESPOND
+        self._mask = RESPOND_MASK
+        self.infos[agent] = self._respond_infos[agent]  # its next decision is a response
+        self.agent_selection = other
+
+    def _finish(self, trade: bool) -> None:
+        """Pay both agents, end (or truncate) the episode and publish the metrics."""
+        metrics = self._metrics(trade)
+        self._over = True
+        self._trade = trade
+        self._mask = NO_DECISION
+        truncated = self._cut_short and not trade and self._outside is None
+        ended = self.truncations if truncated else self.terminations
+        ended[SELLER] = ended[BUYER] = True
+        rewards, cumulative = self.rewards, self._cumulative_rewards
+        rewards[SELLER] = cumulative[SELLER] = self.money * metrics["self_gain_seller"]
+        rewards[BUYER] = cumulative[BUYER] = self.money * metrics["self_gain_buyer"]
+        self.infos[SELLER] = {"metrics": metrics}
+        self.infos[BUYER] = {"metrics": metrics.copy()}
+        self.agent_selection = OTHER[self.agent_selection]
+
+    def _metrics(self, trade: bool) -> dict[str, float | None]:
+        money, spe = self.money, self.spe_price
+        seller_value, buyer_value = self.values[SELLER], self.values[BUYER]
+        price = self._offer if trade else None
+        return {
+            "trade": float(trade),
+            "outside_option": float(self._outside is not None),
+            "round": float(self._round),
+            "price": price,
+            "self_gain_seller": (self._offer - seller_value) / money if trade else 0.0,
+            "self_gain_buyer": (buyer_value - self._offer) / money if trade else 0.0,
+            # The paper's rule compares values exactly; prices are compared with float32 slack.
+            "efficiency": efficiency(seller_value, buyer_value, price),
+            "fairness": fairness(seller_value, buyer_value, price, money),
+            "spe_price": spe,
+            "regret_price": None if spe is None or price is None else abs(price - spe) / money,
+        }
+
+    def _remove_finished(self, agent: str, action: Any) -> None:
+        """PettingZoo's dead step, without its scans: both agents finish together."""
+        if action is not None:
+            raise ValueError(f"{agent}: the game is over, so the only valid action is None")
+        del self.rewards[agent], self._cumulative_rewards[agent], self.infos[agent]
+        del self.terminations[agent], self.truncations[agent]
+        self.agents.remove(agent)
+        if self.agents:
+            self.agent_selection = self.agents[0]
+            self.rewards[self.agent_selection] = 0.0
+
+    # Rendering ----------------------------------------------------------------------------------
+
+    def render(self) -> str | None:
+        if self.render_mode is None:
+            logger.warn("render() called without a render_mode; pass render_mode='ansi'.")
+            return None
+        price = _dollars(self._offer)
+        if not self._over:
+            actor = NAMES[self.agent_selection]
+            doing = "proposes" if self._phase == PROPOSE else f"considers the price {price}"
+            return f"round {self._round}: {actor} {doing}"
+        if self._trade:
+            return f"trade in round {self._round} at {price}"
+        if self._outside is not None:
+            return (
+                f"no trade: {NAMES[self._outside]} took the outside option in round {self._round}"
+            )
+        return f"no trade after round {self._round}"
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def _dollars(amount: float) -> str:
+    text = f"${amount:,.2f}"
+    return text[:-3] if text.endswith(".00") else text
+
+
+def _only_item(values: Any) -> float:
+    """The one number in a sequence (the slow path for prices given as lists)."""
+    if len(values) != 1:
+        raise ValueError("expected exactly one price")
+    return float(values[0])
+
+
+def _mask_info(decision_mask: np.ndarray) -> dict[str, Any]:
+    """``info["action_mask"]`` shaped like the action space, as ``Dict.sample`` takes it."""
+    return {"decision": decision_mask, "price": None, "message": None}
+
+
+def _check_parameters(
+    *,
+    money: float,
+    seller_value_factor: float,
+    buyer_value_factor: float,
+    horizon: int,
+    announce_horizon: bool | None,
+    complete_information: bool,
+    messages: bool,
+    message_length: int,
+    max_cycles: int | None,
+    render_mode: str | None,
+) -> None:
+    """Raise ValueError naming the first parameter out of its allowed range."""
+    if not (_is_real(money) and 0 < money <= MAX_AMOUNT):
+        raise ValueError(f"money must be a number in (0, {MAX_AMOUNT:g}], got {money!r}")
+    for name, factor in (
+        ("seller_value_factor", seller_value_factor),
+        ("buyer_value_factor", buyer_value_factor),
+    ):
+        if not (_is_real(factor) and math.isfinite(factor) and factor > 0):
+            raise ValueError(f"{name} must be a finite number > 0, got {factor!r}")
+        if factor * money > MAX_AMOUNT:
+            raise ValueError(f"{name} times money must be at most {MAX_AMOUNT:g}, got {factor!r}")
+    if not (_is_int(horizon) and horizon >= 1):
+        raise ValueError(f"horizon must be an int >= 1, got {horizon!r}")
+    if announce_horizon is not None and not isinstance(announce_horizon, bool):
+        raise ValueError(f"announce_horizon must be True, False or None, got {announce_horizon!r}")
+    for name, flag in (("complete_information", complete_information), ("messages", messages)):
+        if not isinstance(flag, bool):
+            raise ValueError(f"{name} must be True or False, got {flag!r}")
+    if not (_is_int(message_length) and message_length >= 1):
+        raise ValueError(f"message_length must be an int >= 1, got {message_length!r}")
+    if max_cycles is not None and not (_is_int(max_cycles) and max_cycles >= 1):
+        raise ValueError(f"max_cycles must be None or an int >= 1, got {max_cycles!r}")
+    if render_mode not in (None, *raw_env.metadata["render_modes"]):
+        raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)

@@ -1,0 +1,245 @@
+"""The persuasion game's text protocol: 'RECOMMEND YES' / 'RECOMMEND NO' and 'BUY' / 'PASS'.
+
+Everything a player is told comes from its observation, so the text reveals exactly what the
+structured observation does (the buyer's value only to a seller with complete information, the
+round-by-round history only to a long-lived buyer).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
+from envs.core.spaces import normalize_text
+from envs.games.persuasion_rules import AGENTS, NO, SELLER, UNKNOWN, YES
+
+_RECOMMEND = re.compile(
+    r"(?:recommend(?:ation)?\b\s*:?\s*)?(yes|no)\b[.!]*\s*(?:message\s*:(.*))?",
+    re.IGNORECASE | re.DOTALL,
+)
+_DECIDE = re.compile(r"(buy|pass|yes|no)\b[.!]*\s*(?:message\s*:(.*))?", re.IGNORECASE | re.DOTALL)
+_WRAPPING = "`'\" \t\n"  # stripped from both ends of a reply
+_ECHO_LENGTH = 80
+_HISTORY_SHOWN = 20  # rounds a long-lived buyer's text lists one by one (the latest)
+_SELLER_FORMAT = "'RECOMMEND YES' or 'RECOMMEND NO'"
+_BUYER_FORMAT = "'BUY' or 'PASS'"
+
+
+class PersuasionProtocol(TextProtocol):
+    """Text for `envs.games.persuasion`; replies are case-insensitive.
+
+    The seller answers ``RECOMMEND YES`` or ``RECOMMEND NO`` (or just ``YES`` / ``NO``); in text
+    mode it may add ``MESSAGE: <text>``, the free text the buyer reads with the recommendation
+    (``RECOMMEND YES MESSAGE: Great value!``). The buyer answers ``BUY`` or ``PASS`` (``YES`` /
+    ``NO`` also do), optionally with ``MESSAGE: <text>`` for the seller in text mode. Messages
+    in binary mode are dropped. ``message_length`` bounds parsed messages, as the env's action
+    space does.
+    """
+
+    name = "persuasion"
+
+    def __init__(self, message_length: int = 500) -> None:
+        self.message_length = message_length
+
+    def instructions(self, agent: str) -> str:
+        rules = (
+            "Rules:\n"
+            "- The game has a fixed number of rounds. In each, a new product is of high quality "
+            "with a known probability, else of low quality.\n"
+            "- The seller sees the quality and recommends buying or not (in some games with a "
+            "message). The buyer then buys at the price or passes, and learns the quality.\n"
+            "- The seller earns the price for every sale. A buyer who buys gains its value of "
+            "the product minus the price: positive for high quality, negative for low.\n"
+        )
+        if _known(agent) == SELLER:
+            return (
+                "You are the seller, recommending products to a buyer round after round.\n"
+                + rules
+                + "Your goal: sell as many products as you can.\n"
+                "Answer format: 'RECOMMEND YES' or 'RECOMMEND NO'; where messages are allowed "
+                "you may end with 'MESSAGE: <text>' to write to the buyer.\n"
+                "Answer with the command only."
+            )
+        return (
+            "You are the buyer, offered a product each round by a seller who knows its quality.\n"
+            + rules
+            + "Your goal: maximise your total gain.\n"
+            "Answer format: 'BUY' or 'PASS'; where messages are allowed you may end with "
+            "'MESSAGE: <text>' to write to the seller.\n"
+            "Answer with the command only."
+        )
+
+    def render(self, observation: Any, agent: str) -> str:
+        is_seller = _known(agent) == SELLER
+        price = float(observation["money"][0])
+        p_high = float(observation["p_high"][0])
+        lines = [
+            f"Round {int(observation['round'])} of {int(observation['rounds'])}.",
+            f"The price is {_dollars(price)}. Each product is of high quality with probability "
+            f"{p_high:.1%}.",
+        ]
+        lines.extend(_render_values(observation, is_seller, price))
+        if is_seller:
+            lines.extend(_render_seller(observation))
+        else:
+            lines.extend(_render_buyer(observation))
+        return "\n".join(lines)
+
+    def parse(self, text: str, observation: Any, agent: str) -> Any:
+        reply = text.strip(_WRAPPING)
+        if _known(agent) == SELLER:
+            if not observation["recommend_mask"].any():
+                raise ActionParseError("it is not the seller's turn to decide")
+            match = _RECOMMEND.fullmatch(reply)
+            if match is None:
+                if _DECIDE.fullmatch(reply):
+                    raise ActionParseError(
+                        f"you are the seller, the buyer buys or passes: answer {_SELLER_FORMAT}"
+                    )
+                raise ActionParseError(f"{_seller_expected(observation)}, got {_echo(reply)}")
+            choice = YES if match.group(1).lower() == "yes" else NO
+            return self._action("recommend", choice, match.group(2), observation)
+        if not observation["decision_mask"].any():
+            raise ActionParseError("it is not the buyer's turn to decide")
+        match = _DECIDE.fullmatch(reply)
+        if match is None:
+            if _RECOMMEND.fullmatch(reply) and reply.lower().startswith("recommend"):
+                raise ActionParseError(
+                    f"you are the buyer, the seller recommends: answer {_BUYER_FORMAT}"
+                )
+            raise ActionParseError(f"expected {_BUYER_FORMAT}, got {_echo(reply)}")
+        choice = YES if match.group(1).lower() in ("buy", "yes") else NO
+        return self._action("decision", choice, match.group(2), observation)
+
+    def _action(self, key: str, choice: int, message: str | None, observation: Any) -> Any:
+        text = ""
+        if observation["text_messages"] and message:
+            text = normalize_text(message.strip(), self.message_length)
+        return {key: choice, "message": text}
+
+    def valid_actions(self, observation: Any, agent: str) -> list[ValidAction]:
+        """Seller: RECOMMEND NO, then RECOMMEND YES. Buyer: PASS, then BUY."""
+        if _known(agent) == SELLER:
+            if not observation["recommend_mask"].any():
+                return []
+            return [
+                ValidAction("RECOMMEND NO", {"recommend": NO, "message": ""}),
+                ValidAction("RECOMMEND YES", {"recommend": YES, "message": ""}),
+            ]
+        if not observation["decision_mask"].any():
+            return []
+        return [
+            ValidAction("PASS", {"decision": NO, "message": ""}),
+            ValidAction("BUY", {"decision": YES, "message": ""}),
+        ]
+
+    def safe_default(self, observation: Any, agent: str) -> Any:
+        """Seller: the truthful recommendation (it sees the quality). Buyer: PASS (passing never
+        loses money)."""
+        if _known(agent) == SELLER:
+            return {"recommend": int(observation["quality_high"]), "message": ""}
+        return {"decision": NO, "message": ""}
+
+
+def _render_values(observation: Any, is_seller: bool, price: float) -> list[str]:
+    high = float(observation["value_high"][0]) * price
+    low = float(observation["value_low"][0]) * price
+    if not is_seller:
+        return [
+            f"To you, a high-quality product is worth {_dollars(high)} and a low-quality one "
+            f"{_dollars(low)}."
+        ]
+    if observation["value_known"]:
+        return [
+            f"To the buyer, a high-quality product is worth {_dollars(high)} and a low-quality "
+            f"one {_dollars(low)}."
+        ]
+    return [
+        "You do not know how much the buyer values a high-quality product; a low-quality one "
+        f"is worth {_dollars(low)} to it."
+    ]
+
+
+def _render_seller(observation: Any) -> list[str]:
+    sold, high_sold = int(observation["sold"]), int(observation["high_sold"])
+    lines = [f"So far the buyer bought {_products(sold)}, {high_sold} of them of high quality."]
+    last = int(observation["last_bought"])
+    if last != UNKNOWN:
+        lines.append("Last round the buyer " + ("bought." if last else "passed."))
+    if observation["text_messages"] and observation["buyer_message"]:
+        lines.append(f"The buyer's last message: {observation['buyer_message']!r}")
+    if not observation["recommend_mask"].any():
+        lines.append("You have nothing to decide now.")
+        return lines
+    quality = "HIGH" if observation["quality_high"] else "LOW"
+    lines.append(f"This round's product is of {quality} quality.")
+    answer = f"Recommend it or not: answer {_SELLER_FORMAT}."
+    if observation["text_messages"]:
+        answer += " You may end with 'MESSAGE: <text>' to write to the buyer."
+    lines.append(answer)
+    return lines
+
+
+def _render_buyer(observation: Any) -> list[str]:
+    lines = _render_history(observation)
+    if not observation["decision_mask"].any():
+        lines.append("You have nothing to decide now.")
+        return lines
+    said = "recommends" if observation["recommendation"] else "does not recommend"
+    lines.append(f"The seller {said} buying this round's product.")
+    if observation["text_messages"]:
+        message = observation["message"]
+        lines.append(f"The seller's message: {message!r}" if message else "No message.")
+    answer = f"Buy it or not: answer {_BUYER_FORMAT}."
+    if observation["text_messages"]:
+        answer += " You may end with 'MESSAGE: <text>' to write to the seller."
+    lines.append(answer)
+    return lines
+
+
+def _render_history(observation: Any) -> list[str]:
+    sold, high_sold = int(observation["sold"]), int(observation["high_sold"])
+    lines = [f"So far you bought {_products(sold)}, {high_sold} of them of high quality."]
+    if not observation["long_memory"]:
+        return lines
+    played = int(observation["played"])
+    first = max(0, played - _HISTORY_SHOWN)
+    if first:
+        lines.append(f"The last {played - first} rounds:")
+    recommended = observation["history_recommended"]
+    bought = observation["history_bought"]
+    quality = observation["history_quality"]
+    for index in range(first, played):
+        lines.append(
+            f"- Round {index + 1}: "
+            + ("recommended" if recommended[index] == YES else "not recommended")
+            + (", you bought" if bought[index] == YES else ", you passed")
+            + (", high quality." if quality[index] == YES else ", low quality.")
+        )
+    return lines
+
+
+def _seller_expected(observation: Any) -> str:
+    if observation["text_messages"]:
+        return f"expected {_SELLER_FORMAT}, optionally followed by 'MESSAGE: <text>'"
+    return f"expected {_SELLER_FORMAT}"
+
+
+def _known(agent: str) -> str:
+    if agent not in AGENTS:
+        raise ValueError(f"unknown agent {agent!r}; expected one of {list(AGENTS)}")
+    return agent
+
+
+def _products(count: int) -> str:
+    return f"{count} product" if count == 1 else f"{count} products"
+
+
+def _dollars(amount: float) -> str:
+    text = f"${amount:,.2f}"
+    return text[:-3] if text.endswith(".00") else text
+
+
+def _echo(text: str) -> str:
+    return repr(text if len(text) <= _ECHO_LENGTH else text[:_ECHO_LENGTH] + "...")
