@@ -207,16 +207,23 @@ def run_experiment(
     out: Annotated[Path | None, typer.Option(help="Run directory (default runs/<name>).")] = None,
     fresh: Annotated[bool, typer.Option(help="Delete the run directory's old contents.")] = False,
 ) -> None:
-    """Play an experiment on Ray; re-running the same command resumes an interrupted run."""
+    """Play an experiment (or a suite of them) on Ray; re-running resumes an interrupted run."""
     from sim.batch import run
     from sim.progress import RunProgress
+    from sim.suite import load_suite, suite_members, suite_name
 
-    with RunProgress(console) as progress:
-        run_dir = run(
-            experiment, workers=workers, address=address, out=out, fresh=fresh,
-            on_progress=progress.update, on_start=progress.start,
-        )  # fmt: skip
-    console.print(f"run directory: {run_dir}")
+    if suite_members(experiment) is None:
+        plan = [(experiment, out)]
+    else:
+        root = out or Path("runs") / suite_name(experiment)
+        plan = [(member, root / member.name) for member in load_suite(experiment)]
+    for item, item_out in plan:
+        with RunProgress(console) as progress:
+            run_dir = run(
+                item, workers=workers, address=address, out=item_out, fresh=fresh,
+                on_progress=progress.update, on_start=progress.start,
+            )  # fmt: skip
+        console.print(f"run directory: {run_dir}")
 
 
 @app.command("demo")
@@ -269,7 +276,18 @@ def _parameters_text(env_id: str) -> str:
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run directory (from `mercato run`).")],
 ) -> None:
-    """Per-cell means and 95% intervals of each outcome; writes report.csv and plots/."""
+    """Per-cell means and 95% intervals of each outcome; writes report.csv and plots/.
+
+    A folder of run directories (a suite's output) gets one report per run.
+    """
+    from sim.store import MANIFEST
+
+    members = sorted(p.parent for p in run_dir.glob(f"*/{MANIFEST}"))
+    for folder in members if not (run_dir / MANIFEST).exists() and members else [run_dir]:
+        _report_one(folder)
+
+
+def _report_one(run_dir: Path) -> None:
     from sim.report import build_report, report_table, write_report
     from sim.store import read_manifest
 
