@@ -14,6 +14,7 @@ from typing import Any
 
 from agents.base import HumanPolicy, Policy, RandomPolicy
 from agents.llm import LLMPolicy
+from agents.prompts import role_prompts
 from envs.core.protocol import protocol_of
 
 PolicyFactory = Callable[..., Policy]
@@ -95,7 +96,7 @@ def _llm(
     *,
     seed: int,
     model: Any,
-    role_prompt: str = "",
+    role_prompt: str | None = None,
     max_reasks: int = 2,
     use_choice_fallback: bool = True,
     max_tokens: int = 96,
@@ -103,7 +104,7 @@ def _llm(
 ) -> Policy:
     return LLMPolicy(
         model,
-        role_prompt,
+        role_prompt if role_prompt is not None else (role_prompts(env) or ""),
         protocol_of(env),
         max_reasks=max_reasks,
         use_choice_fallback=use_choice_fallback,
@@ -116,5 +117,5 @@ def _llm(
 register_policy("random", _random, summary="uniformly random valid actions (seeded)")
 register_policy("human", _human, summary="a person at the terminal, through the text protocol")
 register_policy(
-    "llm", _llm, summary="a language model through the text protocol (model, role_prompt)"
+    "llm", _llm, summary="a language model via the text protocol (model; role_prompt: the game's)"
 )
