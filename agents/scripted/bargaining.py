@@ -31,7 +31,7 @@ class BargainingPlayer(BatchPolicy):
     """Base of the scripted players: subclasses say what share of the money they ask for now
     (`demand`) and the least they accept now (`accept_threshold`, by default the demand).
 
-    Shares are compared with `SHARE_TOLERANCE` of slack, since offers travel as float32.
+    Shares are compared with `SHARE_TOLERANCE` of slack (float64 rounding).
     Deterministic and memoryless across episodes, so the engine shares one per seat.
     """
 
@@ -154,7 +154,7 @@ class LinearConcessionPlayer(BargainingPlayer):
 
 
 def _action(decision: int, alice_share: float) -> dict[str, Any]:
-    share = np.array([alice_share], dtype=np.float32)
+    share = np.array([alice_share], dtype=np.float64)
     share.flags.writeable = False
     return {"decision": decision, "alice_share": share, "message": ""}
 

@@ -64,7 +64,7 @@ class EquilibriumPlayer(NegotiationPlayer):
     trade at p* in round 1. With an unannounced horizon the game has many equilibria; it then
     uses the even split of the surplus, p* = (V_A + V_B)/2.
 
-    Without gains from trade (V_B <= V_A, within float32 rounding) it offers its own value and
+    Without gains from trade (V_B <= V_A, within float64 rounding) it offers its own value and
     accepts only a strictly profitable offer, else takes the outside option: two of them never
     trade, not even at V_A = V_B (indifference breaks toward no trade).
 
@@ -214,7 +214,7 @@ class SplitTheDifferencePlayer(ConcedingPlayer):
 
 
 def _action(decision: int, price: float) -> dict[str, Any]:
-    array = np.array([price], dtype=np.float32)
+    array = np.array([price], dtype=np.float64)
     array.flags.writeable = False
     return {"decision": decision, "price": array, "message": ""}
 

@@ -74,9 +74,9 @@ class raw_env(AECEnv, EzPickle):
     * `role` `Discrete(2)`: 0 for Alice, 1 for Bob.
     * `round` `Discrete(horizon, start=1)`: the current round.
     * `phase` `Discrete(2)`: 0 while an offer is awaited, 1 while a response is awaited.
-    * `offer` `Box(0, 1, (1,), float32)`: Alice's share in the latest offer (0 before any).
-    * `money` `Box(0, money, (1,), float32)`: the sum being split.
-    * `own_discount`, `other_discount` `Box(0, 1, (1,), float32)`: discount factors; the other's
+    * `offer` `Box(0, 1, (1,), float64)`: Alice's share in the latest offer (0 before any).
+    * `money` `Box(0, money, (1,), float64)`: the sum being split.
+    * `own_discount`, `other_discount` `Box(0, 1, (1,), float64)`: discount factors; the other's
       is 0 under incomplete information, when `other_discount_known` (`Discrete(2)`) is 0.
     * `horizon` `Discrete(horizon + 1)`: the last round when announced, else 0.
     * `messages_allowed` `Discrete(2)`: whether offers carry messages.
@@ -94,7 +94,7 @@ class raw_env(AECEnv, EzPickle):
     not announced (text players are not told it).
 
     ## Action space
-    Both agents: `Dict({"decision": Discrete(3), "alice_share": Box(0, 1, (1,), float32),
+    Both agents: `Dict({"decision": Discrete(3), "alice_share": Box(0, 1, (1,), float64),
     "message": FreeText(message_length)})`. `decision` 0 offers Alice `alice_share` of the money
     (Bob gets the rest), 1 accepts the offer on the table, 2 rejects it. A proposer's action is
     always read as an offer of `alice_share`, whatever its `decision`; a responder's `offer` (0)
@@ -219,10 +219,10 @@ class raw_env(AECEnv, EzPickle):
                 "role": Discrete(2),
                 "round": Discrete(self.horizon, start=1),
                 "phase": Discrete(2),
-                "offer": Box(0.0, 1.0, shape=(1,), dtype=np.float32),
-                "money": Box(0.0, np.float32(self.money), shape=(1,), dtype=np.float32),
-                "own_discount": Box(0.0, 1.0, shape=(1,), dtype=np.float32),
-                "other_discount": Box(0.0, 1.0, shape=(1,), dtype=np.float32),
+                "offer": Box(0.0, 1.0, shape=(1,), dtype=np.float64),
+                "money": Box(0.0, np.float64(self.money), shape=(1,), dtype=np.float64),
+                "own_discount": Box(0.0, 1.0, shape=(1,), dtype=np.float64),
+                "other_discount": Box(0.0, 1.0, shape=(1,), dtype=np.float64),
                 "other_discount_known": Discrete(2),
                 "horizon": Discrete(self.horizon + 1),
                 "messages_allowed": Discrete(2),
@@ -235,7 +235,7 @@ class raw_env(AECEnv, EzPickle):
         return Dict(
             {
                 "decision": Discrete(3),
-                "alice_share": Box(0.0, 1.0, shape=(1,), dtype=np.float32),
+                "alice_share": Box(0.0, 1.0, shape=(1,), dtype=np.float64),
                 "message": FreeText(self.message_length),
             }
         )
@@ -246,11 +246,11 @@ class raw_env(AECEnv, EzPickle):
             "role": AGENTS.index(agent),
             "round": 1,
             "phase": PROPOSE,
-            "offer": np.zeros(1, dtype=np.float32),
-            "money": np.array([self.money], dtype=np.float32),
-            "own_discount": np.array([self.discounts[agent]], dtype=np.float32),
+            "offer": np.zeros(1, dtype=np.float64),
+            "money": np.array([self.money], dtype=np.float64),
+            "own_discount": np.array([self.discounts[agent]], dtype=np.float64),
             "other_discount": np.array(
-                [self.discounts[OTHER[agent]] if known else 0.0], dtype=np.float32
+                [self.discounts[OTHER[agent]] if known else 0.0], dtype=np.float64
             ),
             "other_discount_known": int(known),
             "horizon": self.horizon if self.announced else 0,

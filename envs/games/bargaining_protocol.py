@@ -245,13 +245,13 @@ def _parse_verdict(reply: str, observation: Any, agent: str) -> dict[str, Any]:
 
 
 def _offer_action(alice_share: float, message: str) -> dict[str, Any]:
-    share = np.array([min(max(alice_share, 0.0), 1.0)], dtype=np.float32)
+    share = np.array([min(max(alice_share, 0.0), 1.0)], dtype=np.float64)
     return {"decision": OFFER, "alice_share": share, "message": message}
 
 
 def _verdict_action(decision: int, observation: Any) -> dict[str, Any]:
     """A response; its ``alice_share`` repeats the offer on the table (the env ignores it)."""
-    share = np.array(observation["offer"], dtype=np.float32)
+    share = np.array(observation["offer"], dtype=np.float64)
     return {"decision": decision, "alice_share": share, "message": ""}
 
 

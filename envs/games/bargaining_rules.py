@@ -25,8 +25,8 @@ PROPOSE, RESPOND = 0, 1
 ANNOUNCE_LIMIT = 20
 """GLEE's rule: the horizon is announced iff it is at most this many rounds."""
 
-SHARE_TOLERANCE = 1e-6
-"""Shares travel as float32 (about 7 digits), so share comparisons allow this much slack."""
+SHARE_TOLERANCE = 1e-12
+"""Slack for comparing shares (float64 arithmetic on offers and discounts)."""
 
 
 def proposer_of(round_: int) -> str:

@@ -38,7 +38,7 @@ from envs.games.negotiation_rules import (
 
 ENV_ID = "mercato/Negotiation-v0"
 MAX_AMOUNT = 1e29
-"""The largest money and value allowed: prices up to 10x this still fit float32."""
+"""The largest money and value allowed: prices up to 10x this still fit float64."""
 
 
 def env(**kwargs: Any) -> AECEnv:
@@ -88,12 +88,12 @@ class raw_env(AECEnv, EzPickle):
     * `role` `Discrete(2)`: 0 for the seller, 1 for the buyer.
     * `round` `Discrete(horizon, start=1)`: the current round.
     * `phase` `Discrete(2)`: 0 while an offer is awaited, 1 while a response is awaited.
-    * `offer` `Box(0, P, (1,), float32)`: the price in the latest offer, by either player (0
+    * `offer` `Box(0, P, (1,), float64)`: the price in the latest offer, by either player (0
       before any): the responder's offer on the table, or the offer a proposer just rejected.
-    * `own_offer` `Box(0, P, (1,), float32)`: this agent's own latest offer (0 before its first,
+    * `own_offer` `Box(0, P, (1,), float64)`: this agent's own latest offer (0 before its first,
       which comes in round 1 for the seller and round 2 for the buyer).
-    * `money` `Box(0, money, (1,), float32)`: the money scale M.
-    * `own_value`, `other_value` `Box(0, P, (1,), float32)`: the players' values of the good; the
+    * `money` `Box(0, money, (1,), float64)`: the money scale M.
+    * `own_value`, `other_value` `Box(0, P, (1,), float64)`: the players' values of the good; the
       other's is 0 under incomplete information, when `other_value_known` (`Discrete(2)`) is 0.
     * `horizon` `Discrete(horizon + 1)`: the last round when announced, else 0.
     * `messages_allowed` `Discrete(2)`: whether offers carry messages.
@@ -112,7 +112,7 @@ class raw_env(AECEnv, EzPickle):
     factor exceeds 5.
 
     ## Action space
-    Both agents: `Dict({"decision": Discrete(4), "price": Box(0, P, (1,), float32), "message":
+    Both agents: `Dict({"decision": Discrete(4), "price": Box(0, P, (1,), float64), "message":
     FreeText(message_length)})`. `decision` 0 offers to trade at `price`, 1 accepts the offer on
     the table, 2 rejects it, 3 takes the outside option. A proposer's action is always read as an
     offer of `price`, whatever its `decision`; a responder's `offer` (0) counts as a rejection
@@ -156,7 +156,7 @@ class raw_env(AECEnv, EzPickle):
     p_f = (V_A + V_B)/2 (1 without trade), `spe_price` (the subgame-perfect price when both values
     and the horizon are known: V_B for odd T, V_A for even T; None without gains from trade,
     under incomplete information or with an unannounced horizon) and `regret_price`
-    |p - spe_price|/M (None when either is). Prices travel as float32, so p is compared with V_A
+    |p - spe_price|/M (None when either is). Prices travel as float64, so p is compared with V_A
     and V_B allowing a relative 1e-6 of rounding.
 
     Undefined metrics are None rather than NaN because PettingZoo's `seed_test` compares infos
@@ -240,7 +240,7 @@ class raw_env(AECEnv, EzPickle):
         self.possible_agents = list(AGENTS)
         self.observation_spaces = {agent: self._observation_space() for agent in AGENTS}
         self.action_spaces = {agent: self._action_space() for agent in AGENTS}
-        # The largest price the action space holds (its float32 bound), for the raw env's check.
+        # The largest price the action space holds (its float64 bound), for the raw env's check.
         self._price_high = float(self.action_spaces[SELLER]["price"].high[0])
         self._observations = {agent: self._initial_observation(agent) for agent in AGENTS}
         self._propose_infos = {a: {"action_mask": _mask_info(PROPOSE_MASK)} for a in AGENTS}
@@ -255,7 +255,7 @@ class raw_env(AECEnv, EzPickle):
     # Spaces -------------------------------------------------------------------------------------
 
     def _price_box(self) -> Box:
-        return Box(0.0, np.float32(self.price_cap), shape=(1,), dtype=np.float32)
+        return Box(0.0, np.float64(self.price_cap), shape=(1,), dtype=np.float64)
 
     def _observation_space(self) -> Dict:
         return Dict(
@@ -265,7 +265,7 @@ class raw_env(AECEnv, EzPickle):
                 "phase": Discrete(2),
                 "offer": self._price_box(),
                 "own_offer": self._price_box(),
-                "money": Box(0.0, np.float32(self.money), shape=(1,), dtype=np.float32),
+                "money": Box(0.0, np.float64(self.money), shape=(1,), dtype=np.float64),
                 "own_value": self._price_box(),
                 "other_value": self._price_box(),
                 "other_value_known": Discrete(2),
@@ -291,11 +291,11 @@ class raw_env(AECEnv, EzPickle):
             "role": AGENTS.index(agent),
             "round": 1,
             "phase": PROPOSE,
-            "offer": np.zeros(1, dtype=np.float32),
-            "own_offer": np.zeros(1, dtype=np.float32),
-            "money": np.array([self.money], dtype=np.float32),
-            "own_value": np.array([self.values[agent]], dtype=np.float32),
-            "other_value": np.array([self.values[OTHER[agent]] if known else 0.0], np.float32),
+            "offer": np.zeros(1, dtype=np.float64),
+            "own_offer": np.zeros(1, dtype=np.float64),
+            "money": np.array([self.money], dtype=np.float64),
+            "own_value": np.array([self.values[agent]], dtype=np.float64),
+            "other_value": np.array([self.values[OTHER[agent]] if known else 0.0], np.float64),
             "other_value_known": int(known),
             "horizon": self.horizon if self.announced else 0,
             "messages_allowed": int(self.messages),
@@ -421,7 +421,7 @@ class raw_env(AECEnv, EzPickle):
             "price": price,
             "self_gain_seller": (self._offer - seller_value) / money if trade else 0.0,
             "self_gain_buyer": (buyer_value - self._offer) / money if trade else 0.0,
-            # The paper's rule compares values exactly; prices are compared with float32 slack.
+            # The paper's rule compares values exactly; prices are compared with float64 slack.
             "efficiency": efficiency(seller_value, buyer_value, price),
             "fairness": fairness(seller_value, buyer_value, price, money),
             "spe_price": spe,

@@ -254,12 +254,12 @@ def _parse_verdict(reply: str, observation: Any, agent: str) -> dict[str, Any]:
 
 
 def _offer_action(price: float, message: str) -> dict[str, Any]:
-    return {"decision": OFFER, "price": np.array([price], dtype=np.float32), "message": message}
+    return {"decision": OFFER, "price": np.array([price], dtype=np.float64), "message": message}
 
 
 def _verdict_action(decision: int, observation: Any) -> dict[str, Any]:
     """A response; its ``price`` repeats the offer on the table (the env ignores it)."""
-    price = np.array(observation["offer"], dtype=np.float32)
+    price = np.array(observation["offer"], dtype=np.float64)
     return {"decision": decision, "price": price, "message": ""}
 
 

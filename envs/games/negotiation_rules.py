@@ -30,9 +30,8 @@ PRICE_CAP_VALUE = 2.0
 """Prices lie in [0, max(10·money, 2·V_A, 2·V_B)]: a cap of 10·money whenever both value factors
 are at most 5 (all of GLEE's grid), so the bound says nothing about the other's value there."""
 
-PRICE_TOLERANCE = 1e-6
-"""Prices and values travel as float32 (about 7 digits), so comparisons between them allow this
-much slack relative to the largest amount involved (`slack`)."""
+PRICE_TOLERANCE = 1e-12
+"""Relative slack for comparing prices and values (float64 arithmetic), see `slack`."""
 
 
 def price_cap(money: float, seller_value: float, buyer_value: float) -> float:
@@ -44,7 +43,7 @@ def price_cap(money: float, seller_value: float, buyer_value: float) -> float:
 
 def slack(*amounts: float) -> float:
     """How far apart two of these (non-negative) amounts may be and still count as equal, given
-    float32 rounding."""
+    float64 rounding."""
     return PRICE_TOLERANCE * max(amounts)
 
 
@@ -68,7 +67,7 @@ def spe_price(seller_value: float, buyer_value: float, horizon: int) -> float | 
 def efficiency(seller_value: float, buyer_value: float, price: float | None) -> float:
     """The paper's efficiency: 1 iff (V_A >= V_B and no trade) or (trade at V_A <= p <= V_B).
 
-    ``price`` is None without trade; p is compared with `slack`, since it travels as float32.
+    ``price`` is None without trade; p is compared with `slack` (float64 rounding).
     """
     if price is None:
         return 1.0 if seller_value >= buyer_value else 0.0

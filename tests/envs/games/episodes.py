@@ -27,13 +27,13 @@ class Outcome:
 def offer(alice_share: float, message: Any = "") -> dict[str, Any]:
     return {
         "decision": OFFER,
-        "alice_share": np.array([alice_share], dtype=np.float32),
+        "alice_share": np.array([alice_share], dtype=np.float64),
         "message": message,
     }
 
 
 def verdict(decision: int) -> dict[str, Any]:
-    return {"decision": decision, "alice_share": np.zeros(1, dtype=np.float32), "message": ""}
+    return {"decision": decision, "alice_share": np.zeros(1, dtype=np.float64), "message": ""}
 
 
 ACCEPT_ACTION = verdict(ACCEPT)

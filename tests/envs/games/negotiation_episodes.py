@@ -36,11 +36,11 @@ class Outcome:
 
 
 def offer(price: float, message: Any = "") -> dict[str, Any]:
-    return {"decision": OFFER, "price": np.array([price], dtype=np.float32), "message": message}
+    return {"decision": OFFER, "price": np.array([price], dtype=np.float64), "message": message}
 
 
 def verdict(decision: int) -> dict[str, Any]:
-    return {"decision": decision, "price": np.zeros(1, dtype=np.float32), "message": ""}
+    return {"decision": decision, "price": np.zeros(1, dtype=np.float64), "message": ""}
 
 
 ACCEPT_ACTION = verdict(ACCEPT)

@@ -188,8 +188,8 @@ def test_first_observations_and_masks() -> None:
     assert alice["round"] == 1 and alice["phase"] == 0 and alice["role"] == 0 and bob["role"] == 1
     assert alice["decision_mask"].tolist() == [1, 0, 0]
     assert bob["decision_mask"].tolist() == [0, 0, 0]
-    assert alice["own_discount"][0] == np.float32(0.8)
-    assert alice["other_discount"][0] == np.float32(0.95) and alice["other_discount_known"] == 1
+    assert alice["own_discount"][0] == np.float64(0.8)
+    assert alice["other_discount"][0] == np.float64(0.95) and alice["other_discount_known"] == 1
     assert alice["horizon"] == 12 and alice["money"][0] == 10_000
     assert game.infos[ALICE]["action_mask"]["decision"].tolist() == [1, 0, 0]
     assert game.infos[ALICE]["action_mask"]["alice_share"] is None
@@ -208,7 +208,7 @@ def test_responder_sees_the_offer_and_its_mask() -> None:
     observation = game.observe(BOB)
     assert game.agent_selection == BOB
     assert observation["phase"] == 1
-    assert observation["offer"][0] == np.float32(0.7)
+    assert observation["offer"][0] == np.float64(0.7)
     assert observation["decision_mask"].tolist() == [0, 1, 1]
     assert observation["last_message"] == "my best offer"
     assert game.infos[BOB]["action_mask"]["decision"].tolist() == [0, 1, 1]
@@ -219,7 +219,7 @@ def test_incomplete_information_hides_the_other_discount() -> None:
     game.reset(seed=0)
     for agent, own in ((ALICE, 0.8), (BOB, 0.95)):
         observation = game.observe(agent)
-        assert observation["own_discount"][0] == np.float32(own)
+        assert observation["own_discount"][0] == np.float64(own)
         assert observation["other_discount"][0] == 0.0
         assert observation["other_discount_known"] == 0
 
@@ -242,15 +242,15 @@ def test_observations_are_live_views_updated_in_place() -> None:
     first = game.observe(BOB)
     game.step(offer(0.3))
     assert game.observe(BOB) is first
-    assert first["offer"][0] == np.float32(0.3)
+    assert first["offer"][0] == np.float64(0.3)
 
 
 def test_masked_decisions_are_read_sensibly() -> None:
     """A proposer's accept/reject is an offer of its share; a responder's offer is a rejection."""
     game = raw_env()
     game.reset(seed=0)
-    game.step({**ACCEPT_ACTION, "alice_share": np.array([0.6], dtype=np.float32)})
-    assert game.agent_selection == BOB and game.observe(BOB)["offer"][0] == np.float32(0.6)
+    game.step({**ACCEPT_ACTION, "alice_share": np.array([0.6], dtype=np.float64)})
+    assert game.agent_selection == BOB and game.observe(BOB)["offer"][0] == np.float64(0.6)
     game.step(offer(0.2))  # Bob "offers" while responding: a rejection
     assert game.agent_selection == BOB
     assert game.observe(BOB)["round"] == 2 and game.observe(BOB)["phase"] == 0
@@ -264,11 +264,11 @@ def test_masked_decisions_are_read_sensibly() -> None:
     [
         None,
         3,
-        {"decision": 3, "alice_share": np.array([0.5], np.float32), "message": ""},
-        {"decision": 0.0, "alice_share": np.array([0.5], np.float32), "message": ""},
-        {"decision": 0, "alice_share": np.array([1.5], np.float32), "message": ""},
-        {"decision": 0, "alice_share": np.array([np.nan], np.float32), "message": ""},
-        {"decision": 0, "alice_share": np.array([0.2, 0.3], np.float32), "message": ""},
+        {"decision": 3, "alice_share": np.array([0.5], np.float64), "message": ""},
+        {"decision": 0.0, "alice_share": np.array([0.5], np.float64), "message": ""},
+        {"decision": 0, "alice_share": np.array([1.5], np.float64), "message": ""},
+        {"decision": 0, "alice_share": np.array([np.nan], np.float64), "message": ""},
+        {"decision": 0, "alice_share": np.array([0.2, 0.3], np.float64), "message": ""},
         {"decision": 0, "message": ""},
     ],
 )

@@ -50,8 +50,8 @@ def assert_immediate_equilibrium(outcome: Outcome, expected: float) -> None:
     metrics = outcome.metrics
     assert metrics["deal"] == 1.0 and metrics["round"] == 1.0
     assert metrics["alice_share"] == pytest.approx(expected, abs=5e-4)  # the table's 3 decimals
-    assert metrics["alice_share"] == pytest.approx(metrics["spe_alice_share"], abs=1e-6)
-    assert metrics["regret_alice_share"] == pytest.approx(0.0, abs=1e-6)
+    assert metrics["alice_share"] == pytest.approx(metrics["spe_alice_share"], abs=1e-9)
+    assert metrics["regret_alice_share"] == pytest.approx(0.0, abs=1e-9)
     assert metrics["efficiency"] == pytest.approx(1.0)
 
 
@@ -63,7 +63,7 @@ def test_equilibrium_players_reproduce_rubinstein(delta_alice: float, delta_bob:
     outcome = play(game, pair(EquilibriumPlayer()))
     assert_immediate_equilibrium(outcome, TABLE[delta_alice, delta_bob][0])
     rubinstein = (1 - delta_bob) / (1 - delta_alice * delta_bob)
-    assert outcome.metrics["alice_share"] == pytest.approx(rubinstein, abs=1e-6)
+    assert outcome.metrics["alice_share"] == pytest.approx(rubinstein, abs=1e-9)
 
 
 @pytest.mark.parametrize(("delta_alice", "delta_bob"), list(TABLE))

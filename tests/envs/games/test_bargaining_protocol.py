@@ -42,7 +42,7 @@ def same_action(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return (
         a["decision"] == b["decision"]
         and a["message"] == b["message"]
-        and a["alice_share"].dtype == b["alice_share"].dtype == np.float32
+        and a["alice_share"].dtype == b["alice_share"].dtype == np.float64
         and np.array_equal(a["alice_share"], b["alice_share"])
     )
 

@@ -71,9 +71,9 @@ def test_equilibrium_players_reproduce_the_last_proposer_outcome(
     gains_t1, gains_t10, fairness = TABLE[fa, fb]
     expected_price = (fb if horizon == 1 else fa) * money
     assert metrics["trade"] == 1.0 and metrics["outside_option"] == 0.0
-    assert metrics["price"] == pytest.approx(expected_price, rel=1e-7)
+    assert metrics["price"] == pytest.approx(expected_price, rel=1e-12)
     assert metrics["spe_price"] == pytest.approx(expected_price, rel=1e-12)
-    assert metrics["regret_price"] == pytest.approx(0.0, abs=1e-6)
+    assert metrics["regret_price"] == pytest.approx(0.0, abs=1e-12)
     gains = (metrics["self_gain_seller"], metrics["self_gain_buyer"])
     assert gains == pytest.approx(gains_t1 if horizon == 1 else gains_t10, abs=1e-6)
     assert metrics["fairness"] == pytest.approx(fairness, abs=1e-6)

@@ -44,7 +44,7 @@ def same_action(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return (
         a["decision"] == b["decision"]
         and a["message"] == b["message"]
-        and a["price"].dtype == b["price"].dtype == np.float32
+        and a["price"].dtype == b["price"].dtype == np.float64
         and np.array_equal(a["price"], b["price"])
     )
 
@@ -72,14 +72,14 @@ def test_offers_parse_to_a_price(reply: str, agent: str) -> None:
     game, observation = proposing(agent)
     action = PROTOCOL.parse(reply, observation, agent)
     assert action["decision"] == OFFER
-    assert action["price"].tolist() == [9_500.0] and action["price"].dtype == np.float32
+    assert action["price"].tolist() == [9_500.0] and action["price"].dtype == np.float64
     assert action["message"] == ""
     assert game.action_space(agent).contains(action)
 
 
 def test_cents_and_the_cap_are_accepted() -> None:
     _, observation = proposing(SELLER)
-    assert PROTOCOL.parse("OFFER 0.5", observation, SELLER)["price"][0] == np.float32(0.5)
+    assert PROTOCOL.parse("OFFER 0.5", observation, SELLER)["price"][0] == np.float64(0.5)
     assert PROTOCOL.parse("OFFER 0", observation, SELLER)["price"][0] == 0.0
     assert PROTOCOL.parse("OFFER 100,000", observation, SELLER)["price"][0] == 100_000
 
