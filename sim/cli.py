@@ -305,6 +305,29 @@ def _report_one(run_dir: Path) -> None:
     )
 
 
+@app.command("import-glee")
+@exits_cleanly
+def import_glee_command(
+    source_dir: Annotated[
+        Path, typer.Argument(help="GLEE data: game folders (config.json, game.csv).")
+    ],
+    out: Annotated[Path, typer.Option(help="Run directory to create.")],
+    fresh: Annotated[bool, typer.Option(help="Replace an existing run directory.")] = False,
+) -> None:
+    """Import GLEE's released game logs as a run directory (`mercato report` reads it)."""
+    from sim.glee import import_glee
+    from sim.store import read_manifest
+
+    run_dir = import_glee(source_dir, out, fresh=fresh)
+    manifest = read_manifest(run_dir)
+    games, plan = manifest["games"], manifest["plan"]
+    console.print(
+        f"imported {games['imported']} of {games['found']} game(s) into {plan['cells']} cell(s); "
+        f"skipped {games['skipped']}"
+    )
+    console.print(f"run directory: {run_dir}")
+
+
 def main() -> None:
     """Entry point for `python -m sim.cli`."""
     app()

@@ -137,7 +137,7 @@ def _bar_chart(rows: pd.DataFrame, metric: str, png: Path) -> None:
     from matplotlib.figure import Figure
 
     # Horizontal bars: each cell's full setting fits on one readable line beside its bar.
-    figure = Figure(figsize=(12.0, max(2.5, 0.45 * len(rows) + 1.2)), layout="constrained")
+    figure = Figure(figsize=(12.0, max(2.5, 0.45 * len(rows) + 1.2)))
     FigureCanvasAgg(figure)
     axes = figure.subplots()
     y = np.arange(len(rows))
@@ -151,7 +151,7 @@ def _bar_chart(rows: pd.DataFrame, metric: str, png: Path) -> None:
     axes.invert_yaxis()  # first cell on top, as in the table
     axes.set_xlabel(metric)
     axes.set_title(f"{metric}: mean and 95% interval per cell")
-    figure.savefig(png, dpi=100)
+    figure.savefig(png, dpi=100, bbox_inches="tight")  # long labels: grow the canvas to fit
 
 
 def _short(label: str) -> str:

@@ -176,6 +176,43 @@ def open_run(out: str | os.PathLike[str], experiment: Experiment, fresh: bool = 
     return RunDir(path)
 
 
+def create_run(
+    out: str | os.PathLike[str], manifest_fields: dict[str, Any], fresh: bool = False
+) -> RunDir:
+    """Create a run directory without an `Experiment` (e.g. for imported data).
+
+    ``manifest_fields`` must hold ``run_id``, ``name`` and ``cells`` (each cell's ``cell_id``,
+    ``params`` and ``roster``: what the episodes writer's `_layout` needs); ``status``
+    (``running``), ``created``, ``updated``, ``versions`` and ``git_commit`` are filled in unless
+    given. An existing directory is refused unless it is empty, or a run directory and ``fresh``.
+    """
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path}: exists and is not a directory; choose another --out")
+    if (path / MANIFEST).exists() and fresh:
+        shutil.rmtree(path)
+    elif path.exists() and any(path.iterdir()):
+        raise ValueError(
+            f"{path}: not empty; choose another --out (or --fresh for a run directory)"
+        )
+    missing = [key for key in ("run_id", "name", "cells") if key not in manifest_fields]
+    if missing:
+        raise ValueError(f"create_run: manifest fields missing {missing}")
+    for folder in (path / EPISODES, path / STEPS):
+        folder.mkdir(parents=True, exist_ok=True)
+    now = _now()
+    manifest = {
+        "status": "running",
+        "created": now,
+        "updated": now,
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        **manifest_fields,
+    }
+    _write_text_atomic(json.dumps(manifest, indent=2), path / MANIFEST)
+    return RunDir(path)
+
+
 def _resume(path: Path, fingerprint: str) -> RunDir:
     manifest = read_manifest(path)
     if manifest.get("fingerprint") != fingerprint:
