@@ -198,7 +198,15 @@ def test_ctrl_c_on_the_cli_leaves_a_resumable_run(tmp_path):
         str(out),
     ]
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    driver = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    driver = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        # A test run started in the background inherits SIGINT ignored, and Python then installs
+        # no KeyboardInterrupt handler: give the driver the default disposition a terminal has.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120
     while not list((out / "episodes").glob("*.parquet")):
         assert driver.poll() is None and time.monotonic() < deadline, driver.stdout.read()
