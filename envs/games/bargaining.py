@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import math
-import numbers
 import operator
 from typing import Any, ClassVar
 
 import numpy as np
-from gymnasium import logger
 from gymnasium.spaces import Box, Dict, Discrete
-from gymnasium.utils import EzPickle
 from pettingzoo import AECEnv
-from pettingzoo.utils import wrappers
 
-from envs.core.seeding import make_rng
 from envs.core.spaces import FreeText, normalize_text
-from envs.core.wrappers import ActionSpaceCheck
 from envs.games.bargaining_protocol import BargainingProtocol
 from envs.games.bargaining_rules import (
     ACCEPT,
@@ -31,29 +25,33 @@ from envs.games.bargaining_rules import (
     RESPOND,
     spe_alice_share,
 )
+from envs.games.two_player import (
+    TwoPlayerGame,
+    check_common,
+    check_horizon,
+    check_positive,
+    frozen,
+    is_real,
+    offer_infos,
+    only_item,
+    scalar,
+    scalar_box,
+    wrapped,
+)
 
 
 def env(**kwargs: Any) -> AECEnv:
     """The bargaining game wrapped like PettingZoo's built-ins: call order enforced, and every
     action checked against the full action space (ValueError naming the agent and the space)."""
-    return wrappers.OrderEnforcingWrapper(ActionSpaceCheck(raw_env(**kwargs)))
+    return wrapped(raw_env(**kwargs))
 
 
-def _frozen(values: list[int]) -> np.ndarray:
-    """A read-only int8 mask: shared between steps, so nobody may write to it."""
-    array = np.array(values, dtype=np.int8)
-    array.flags.writeable = False
-    return array
+PROPOSE_MASK = frozen([1, 0, 0])
+RESPOND_MASK = frozen([0, 1, 1])
+NO_DECISION = frozen([0, 0, 0])
 
 
-PROPOSE_MASK = _frozen([1, 0, 0])
-RESPOND_MASK = _frozen([0, 1, 1])
-NO_DECISION = _frozen([0, 0, 0])
-_ZEROS = {ALICE: 0.0, BOB: 0.0}
-_FALSES = {ALICE: False, BOB: False}
-
-
-class raw_env(AECEnv, EzPickle):
+class raw_env(TwoPlayerGame):
     """Two players split a sum of money by alternating offers, and delay shrinks its worth.
 
     ## Description
@@ -177,38 +175,25 @@ class raw_env(AECEnv, EzPickle):
             "max_cycles": max_cycles,
             "render_mode": render_mode,
         }
-        EzPickle.__init__(self, **parameters)
-        super().__init__()
-        _check_parameters(**parameters)
-        self.money = float(money)
+        super().__init__(AGENTS, parameters, _check_parameters, rounds=horizon)
         self.discounts = {ALICE: float(discount_alice), BOB: float(discount_bob)}
         self.horizon = int(horizon)
         self.announced = horizon <= ANNOUNCE_LIMIT if announce_horizon is None else announce_horizon
-        self.complete_information = complete_information
         self.messages = messages
-        self.message_length = int(message_length)
-        self.max_cycles = max_cycles
-        self.render_mode = render_mode
         if self.message_length != self.protocol.message_length:
             self.protocol = BargainingProtocol(message_length=self.message_length)
         spe = spe_alice_share(
             self.discounts[ALICE], self.discounts[BOB], self.horizon, self.announced
         )
         self.spe_alice_share: float | None = None if math.isnan(spe) else spe
-        # The round that ends the game after a rejection, and whether it is a truncation.
-        self._last_round = min(self.horizon, max_cycles or self.horizon)
-        self._cut_short = self._last_round < self.horizon
 
-        self.possible_agents = list(AGENTS)
         self.observation_spaces = {agent: self._observation_space() for agent in AGENTS}
         self.action_spaces = {agent: self._action_space() for agent in AGENTS}
         self._observations = {agent: self._initial_observation(agent) for agent in AGENTS}
-        self._propose_infos = {a: {"action_mask": _mask_info(PROPOSE_MASK)} for a in AGENTS}
-        self._respond_infos = {a: {"action_mask": _mask_info(RESPOND_MASK)} for a in AGENTS}
-        self._first_infos = {ALICE: self._propose_infos[ALICE], BOB: self._respond_infos[BOB]}
+        self._propose_infos, self._respond_infos, self._first_infos = offer_infos(
+            AGENTS, "alice_share", PROPOSE_MASK, RESPOND_MASK
+        )
         self._inbox = {ALICE: "", BOB: ""}
-        self._reset_seed: int | None = None
-        self._np_random: np.random.Generator | None = None
         self.reset()
 
     # Spaces -------------------------------------------------------------------------------------
@@ -219,10 +204,10 @@ class raw_env(AECEnv, EzPickle):
                 "role": Discrete(2),
                 "round": Discrete(self.horizon, start=1),
                 "phase": Discrete(2),
-                "offer": Box(0.0, 1.0, shape=(1,), dtype=np.float64),
-                "money": Box(0.0, np.float64(self.money), shape=(1,), dtype=np.float64),
-                "own_discount": Box(0.0, 1.0, shape=(1,), dtype=np.float64),
-                "other_discount": Box(0.0, 1.0, shape=(1,), dtype=np.float64),
+                "offer": scalar_box(1.0),
+                "money": scalar_box(self.money),
+                "own_discount": scalar_box(1.0),
+                "other_discount": scalar_box(1.0),
                 "other_discount_known": Discrete(2),
                 "horizon": Discrete(self.horizon + 1),
                 "messages_allowed": Discrete(2),
@@ -235,7 +220,7 @@ class raw_env(AECEnv, EzPickle):
         return Dict(
             {
                 "decision": Discrete(3),
-                "alice_share": Box(0.0, 1.0, shape=(1,), dtype=np.float64),
+                "alice_share": scalar_box(1.0),
                 "message": FreeText(self.message_length),
             }
         )
@@ -247,11 +232,9 @@ class raw_env(AECEnv, EzPickle):
             "round": 1,
             "phase": PROPOSE,
             "offer": np.zeros(1, dtype=np.float64),
-            "money": np.array([self.money], dtype=np.float64),
-            "own_discount": np.array([self.discounts[agent]], dtype=np.float64),
-            "other_discount": np.array(
-                [self.discounts[OTHER[agent]] if known else 0.0], dtype=np.float64
-            ),
+            "money": scalar(self.money),
+            "own_discount": scalar(self.discounts[agent]),
+            "other_discount": scalar(self.discounts[OTHER[agent]] if known else 0.0),
             "other_discount_known": int(known),
             "horizon": self.horizon if self.announced else 0,
             "messages_allowed": int(self.messages),
@@ -259,38 +242,14 @@ class raw_env(AECEnv, EzPickle):
             "decision_mask": NO_DECISION,
         }
 
-    def observation_space(self, agent: str) -> Dict:
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent: str) -> Dict:
-        return self.action_spaces[agent]
-
-    @property
-    def np_random(self) -> np.random.Generator:
-        """A generator seeded by the last ``reset(seed=...)``, made on first use (the rules
-        draw nothing, so resets stay cheap)."""
-        if self._np_random is None:
-            self._np_random, _ = make_rng(self._reset_seed)
-        return self._np_random
-
     # Episode ------------------------------------------------------------------------------------
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
-        if seed is not None:
-            self._reset_seed = seed
-            self._np_random = None
-        self.agents = [ALICE, BOB]
-        self.rewards = _ZEROS.copy()
-        self._cumulative_rewards = _ZEROS.copy()
-        self.terminations = _FALSES.copy()
-        self.truncations = _FALSES.copy()
-        self.infos = self._first_infos.copy()
-        self.agent_selection = ALICE
+        self._restart(seed, self._first_infos)
         self._round = 1
         self._phase = PROPOSE
         self._offer = 0.0
         self._mask = PROPOSE_MASK  # the selected agent's decision mask
-        self._over = False
         self._deal = False
         if self.messages:
             self._inbox[ALICE] = self._inbox[BOB] = ""
@@ -314,7 +273,7 @@ class raw_env(AECEnv, EzPickle):
         try:
             decision = operator.index(action["decision"])
             share = action["alice_share"]
-            alice_share = share.item() if type(share) is np.ndarray else _only_item(share)
+            alice_share = share.item() if type(share) is np.ndarray else only_item(share)
             valid = 0 <= decision <= REJECT and 0.0 <= alice_share <= 1.0
         except (TypeError, KeyError, IndexError, ValueError):
             valid = False
@@ -346,17 +305,10 @@ class raw_env(AECEnv, EzPickle):
     def _finish(self, deal: bool) -> None:
         """Pay both agents, end (or truncate) the episode and publish the metrics."""
         metrics = self._metrics(deal)
-        self._over = True
         self._deal = deal
         self._mask = NO_DECISION
-        ended = self.truncations if self._cut_short and not deal else self.terminations
-        ended[ALICE] = ended[BOB] = True
-        rewards, cumulative = self.rewards, self._cumulative_rewards
-        rewards[ALICE] = cumulative[ALICE] = self.money * metrics["self_gain_alice"]
-        rewards[BOB] = cumulative[BOB] = self.money * metrics["self_gain_bob"]
-        self.infos[ALICE] = {"metrics": metrics}
-        self.infos[BOB] = {"metrics": metrics.copy()}
-        self.agent_selection = OTHER[self.agent_selection]
+        self._pay(self.money * metrics["self_gain_alice"], self.money * metrics["self_gain_bob"])
+        self._end_episode(metrics, truncated=self._cut_short and not deal)
 
     def _metrics(self, deal: bool) -> dict[str, float | None]:
         spe = self.spe_alice_share
@@ -388,23 +340,9 @@ class raw_env(AECEnv, EzPickle):
             "regret_alice_share": None if spe is None else abs(share - spe),
         }
 
-    def _remove_finished(self, agent: str, action: Any) -> None:
-        """PettingZoo's dead step, without its scans: both agents finish together."""
-        if action is not None:
-            raise ValueError(f"{agent}: the game is over, so the only valid action is None")
-        del self.rewards[agent], self._cumulative_rewards[agent], self.infos[agent]
-        del self.terminations[agent], self.truncations[agent]
-        self.agents.remove(agent)
-        if self.agents:
-            self.agent_selection = self.agents[0]
-            self.rewards[self.agent_selection] = 0.0
-
     # Rendering ----------------------------------------------------------------------------------
 
-    def render(self) -> str | None:
-        if self.render_mode is None:
-            logger.warn("render() called without a render_mode; pass render_mode='ansi'.")
-            return None
+    def _describe(self) -> str:
         share = self._offer
         offer = f"Alice {share:.1%} / Bob {1.0 - share:.1%}"
         if not self._over:
@@ -414,21 +352,6 @@ class raw_env(AECEnv, EzPickle):
         if self._deal:
             return f"deal in round {self._round}: {offer}"
         return f"no deal after round {self._round}"
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-
-def _only_item(values: Any) -> float:
-    """The one number in a sequence (the slow path for shares given as lists)."""
-    if len(values) != 1:
-        raise ValueError("expected exactly one share")
-    return float(values[0])
-
-
-def _mask_info(decision_mask: np.ndarray) -> dict[str, Any]:
-    """``info["action_mask"]`` shaped like the action space, as ``Dict.sample`` takes it."""
-    return {"decision": decision_mask, "alice_share": None, "message": None}
 
 
 def _check_parameters(
@@ -445,29 +368,15 @@ def _check_parameters(
     render_mode: str | None,
 ) -> None:
     """Raise ValueError naming the first parameter out of its allowed range."""
-    if not (_is_real(money) and math.isfinite(money) and money > 0):
-        raise ValueError(f"money must be a finite number > 0, got {money!r}")
+    check_positive("money", money)
     for name, delta in (("discount_alice", discount_alice), ("discount_bob", discount_bob)):
-        if not (_is_real(delta) and 0.0 < delta <= 1.0):
+        if not (is_real(delta) and 0.0 < delta <= 1.0):
             raise ValueError(f"{name} must be in (0, 1], got {delta!r}")
-    if not (_is_int(horizon) and horizon >= 1):
-        raise ValueError(f"horizon must be an int >= 1, got {horizon!r}")
-    if announce_horizon is not None and not isinstance(announce_horizon, bool):
-        raise ValueError(f"announce_horizon must be True, False or None, got {announce_horizon!r}")
-    for name, flag in (("complete_information", complete_information), ("messages", messages)):
-        if not isinstance(flag, bool):
-            raise ValueError(f"{name} must be True or False, got {flag!r}")
-    if not (_is_int(message_length) and message_length >= 1):
-        raise ValueError(f"message_length must be an int >= 1, got {message_length!r}")
-    if max_cycles is not None and not (_is_int(max_cycles) and max_cycles >= 1):
-        raise ValueError(f"max_cycles must be None or an int >= 1, got {max_cycles!r}")
-    if render_mode not in (None, *raw_env.metadata["render_modes"]):
-        raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    check_horizon(horizon, announce_horizon)
+    check_common(
+        flags={"complete_information": complete_information, "messages": messages},
+        message_length=message_length,
+        max_cycles=max_cycles,
+        render_mode=render_mode,
+        render_modes=raw_env.metadata["render_modes"],
+    )

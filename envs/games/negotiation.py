@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import math
-import numbers
 import operator
 from typing import Any, ClassVar
 
 import numpy as np
-from gymnasium import logger
 from gymnasium.spaces import Box, Dict, Discrete
-from gymnasium.utils import EzPickle
 from pettingzoo import AECEnv
-from pettingzoo.utils import wrappers
 
-from envs.core.seeding import make_rng
 from envs.core.spaces import FreeText, normalize_text
-from envs.core.wrappers import ActionSpaceCheck
 from envs.games.negotiation_protocol import NegotiationProtocol
 from envs.games.negotiation_rules import (
     ACCEPT,
@@ -35,6 +28,19 @@ from envs.games.negotiation_rules import (
     price_cap,
     spe_price,
 )
+from envs.games.two_player import (
+    TwoPlayerGame,
+    check_common,
+    check_horizon,
+    check_positive,
+    frozen,
+    is_real,
+    offer_infos,
+    only_item,
+    scalar,
+    scalar_box,
+    wrapped,
+)
 
 ENV_ID = "mercato/Negotiation-v0"
 MAX_AMOUNT = 1e29
@@ -44,24 +50,15 @@ MAX_AMOUNT = 1e29
 def env(**kwargs: Any) -> AECEnv:
     """The negotiation game wrapped like PettingZoo's built-ins: call order enforced, and every
     action checked against the full action space (ValueError naming the agent and the space)."""
-    return wrappers.OrderEnforcingWrapper(ActionSpaceCheck(raw_env(**kwargs)))
+    return wrapped(raw_env(**kwargs))
 
 
-def _frozen(values: list[int]) -> np.ndarray:
-    """A read-only int8 mask: shared between steps, so nobody may write to it."""
-    array = np.array(values, dtype=np.int8)
-    array.flags.writeable = False
-    return array
+PROPOSE_MASK = frozen([1, 0, 0, 0])
+RESPOND_MASK = frozen([0, 1, 1, 1])
+NO_DECISION = frozen([0, 0, 0, 0])
 
 
-PROPOSE_MASK = _frozen([1, 0, 0, 0])
-RESPOND_MASK = _frozen([0, 1, 1, 1])
-NO_DECISION = _frozen([0, 0, 0, 0])
-_ZEROS = {SELLER: 0.0, BUYER: 0.0}
-_FALSES = {SELLER: False, BUYER: False}
-
-
-class raw_env(AECEnv, EzPickle):
+class raw_env(TwoPlayerGame):
     """A seller and a buyer haggle over the price of a good by alternating offers.
 
     ## Description
@@ -187,42 +184,24 @@ class raw_env(AECEnv, EzPickle):
         max_cycles: int | None = None,
         render_mode: str | None = None,
     ) -> None:
-        EzPickle.__init__(
-            self,
-            money=money,
-            seller_value_factor=seller_value_factor,
-            buyer_value_factor=buyer_value_factor,
-            horizon=horizon,
-            announce_horizon=announce_horizon,
-            complete_information=complete_information,
-            messages=messages,
-            message_length=message_length,
-            max_cycles=max_cycles,
-            render_mode=render_mode,
-        )
-        super().__init__()
-        _check_parameters(
-            money=money,
-            seller_value_factor=seller_value_factor,
-            buyer_value_factor=buyer_value_factor,
-            horizon=horizon,
-            announce_horizon=announce_horizon,
-            complete_information=complete_information,
-            messages=messages,
-            message_length=message_length,
-            max_cycles=max_cycles,
-            render_mode=render_mode,
-        )
-        self.money = float(money)
+        parameters = {
+            "money": money,
+            "seller_value_factor": seller_value_factor,
+            "buyer_value_factor": buyer_value_factor,
+            "horizon": horizon,
+            "announce_horizon": announce_horizon,
+            "complete_information": complete_information,
+            "messages": messages,
+            "message_length": message_length,
+            "max_cycles": max_cycles,
+            "render_mode": render_mode,
+        }
+        super().__init__(AGENTS, parameters, _check_parameters, rounds=horizon)
         self.value_factors = {SELLER: float(seller_value_factor), BUYER: float(buyer_value_factor)}
         self.values = {agent: factor * self.money for agent, factor in self.value_factors.items()}
         self.horizon = int(horizon)
         self.announced = horizon <= ANNOUNCE_LIMIT if announce_horizon is None else announce_horizon
-        self.complete_information = complete_information
         self.messages = messages
-        self.message_length = int(message_length)
-        self.max_cycles = max_cycles
-        self.render_mode = render_mode
         self.price_cap = price_cap(self.money, self.values[SELLER], self.values[BUYER])
         if self.message_length != self.protocol.message_length or (
             self.price_cap != PRICE_CAP_MONEY * self.money
@@ -233,29 +212,23 @@ class raw_env(AECEnv, EzPickle):
         known = self.complete_information and self.announced
         spe = spe_price(self.values[SELLER], self.values[BUYER], self.horizon)
         self.spe_price: float | None = spe if known else None
-        # The round that ends the game after a rejection, and whether it is a truncation.
-        self._last_round = min(self.horizon, max_cycles or self.horizon)
-        self._cut_short = self._last_round < self.horizon
 
-        self.possible_agents = list(AGENTS)
         self.observation_spaces = {agent: self._observation_space() for agent in AGENTS}
         self.action_spaces = {agent: self._action_space() for agent in AGENTS}
         # The largest price the action space holds (its float64 bound), for the raw env's check.
         self._price_high = float(self.action_spaces[SELLER]["price"].high[0])
         self._observations = {agent: self._initial_observation(agent) for agent in AGENTS}
-        self._propose_infos = {a: {"action_mask": _mask_info(PROPOSE_MASK)} for a in AGENTS}
-        self._respond_infos = {a: {"action_mask": _mask_info(RESPOND_MASK)} for a in AGENTS}
-        self._first_infos = {SELLER: self._propose_infos[SELLER], BUYER: self._respond_infos[BUYER]}
+        self._propose_infos, self._respond_infos, self._first_infos = offer_infos(
+            AGENTS, "price", PROPOSE_MASK, RESPOND_MASK
+        )
         self._inbox = {SELLER: "", BUYER: ""}
         self._own_offers = {SELLER: 0.0, BUYER: 0.0}
-        self._reset_seed: int | None = None
-        self._np_random: np.random.Generator | None = None
         self.reset()
 
     # Spaces -------------------------------------------------------------------------------------
 
     def _price_box(self) -> Box:
-        return Box(0.0, np.float64(self.price_cap), shape=(1,), dtype=np.float64)
+        return scalar_box(self.price_cap)
 
     def _observation_space(self) -> Dict:
         return Dict(
@@ -265,7 +238,7 @@ class raw_env(AECEnv, EzPickle):
                 "phase": Discrete(2),
                 "offer": self._price_box(),
                 "own_offer": self._price_box(),
-                "money": Box(0.0, np.float64(self.money), shape=(1,), dtype=np.float64),
+                "money": scalar_box(self.money),
                 "own_value": self._price_box(),
                 "other_value": self._price_box(),
                 "other_value_known": Discrete(2),
@@ -293,9 +266,9 @@ class raw_env(AECEnv, EzPickle):
             "phase": PROPOSE,
             "offer": np.zeros(1, dtype=np.float64),
             "own_offer": np.zeros(1, dtype=np.float64),
-            "money": np.array([self.money], dtype=np.float64),
-            "own_value": np.array([self.values[agent]], dtype=np.float64),
-            "other_value": np.array([self.values[OTHER[agent]] if known else 0.0], np.float64),
+            "money": scalar(self.money),
+            "own_value": scalar(self.values[agent]),
+            "other_value": scalar(self.values[OTHER[agent]] if known else 0.0),
             "other_value_known": int(known),
             "horizon": self.horizon if self.announced else 0,
             "messages_allowed": int(self.messages),
@@ -303,40 +276,16 @@ class raw_env(AECEnv, EzPickle):
             "decision_mask": NO_DECISION,
         }
 
-    def observation_space(self, agent: str) -> Dict:
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent: str) -> Dict:
-        return self.action_spaces[agent]
-
-    @property
-    def np_random(self) -> np.random.Generator:
-        """A generator seeded by the last ``reset(seed=...)``, made on first use (the rules
-        draw nothing, so resets stay cheap)."""
-        if self._np_random is None:
-            self._np_random, _ = make_rng(self._reset_seed)
-        return self._np_random
-
     # Episode ------------------------------------------------------------------------------------
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
-        if seed is not None:
-            self._reset_seed = seed
-            self._np_random = None
-        self.agents = [SELLER, BUYER]
-        self.rewards = _ZEROS.copy()
-        self._cumulative_rewards = _ZEROS.copy()
-        self.terminations = _FALSES.copy()
-        self.truncations = _FALSES.copy()
-        self.infos = self._first_infos.copy()
-        self.agent_selection = SELLER
+        self._restart(seed, self._first_infos)
         self._round = 1
         self._phase = PROPOSE
         self._offer = 0.0
         own_offers = self._own_offers
         own_offers[SELLER] = own_offers[BUYER] = 0.0
         self._mask = PROPOSE_MASK  # the selected agent's decision mask
-        self._over = False
         self._trade = False
         self._outside: str | None = None  # who took the outside option
         if self.messages:
@@ -362,7 +311,7 @@ class raw_env(AECEnv, EzPickle):
         try:
             decision = operator.index(action["decision"])
             given = action["price"]
-            price = given.item() if type(given) is np.ndarray else _only_item(given)
+            price = given.item() if type(given) is np.ndarray else only_item(given)
             valid = 0 <= decision <= OUTSIDE and 0.0 <= price <= self._price_high
         except (TypeError, KeyError, IndexError, ValueError):
             valid = False
@@ -397,18 +346,12 @@ class raw_env(AECEnv, EzPickle):
     def _finish(self, trade: bool) -> None:
         """Pay both agents, end (or truncate) the episode and publish the metrics."""
         metrics = self._metrics(trade)
-        self._over = True
         self._trade = trade
         self._mask = NO_DECISION
+        money = self.money
+        self._pay(money * metrics["self_gain_seller"], money * metrics["self_gain_buyer"])
         truncated = self._cut_short and not trade and self._outside is None
-        ended = self.truncations if truncated else self.terminations
-        ended[SELLER] = ended[BUYER] = True
-        rewards, cumulative = self.rewards, self._cumulative_rewards
-        rewards[SELLER] = cumulative[SELLER] = self.money * metrics["self_gain_seller"]
-        rewards[BUYER] = cumulative[BUYER] = self.money * metrics["self_gain_buyer"]
-        self.infos[SELLER] = {"metrics": metrics}
-        self.infos[BUYER] = {"metrics": metrics.copy()}
-        self.agent_selection = OTHER[self.agent_selection]
+        self._end_episode(metrics, truncated)
 
     def _metrics(self, trade: bool) -> dict[str, float | None]:
         money, spe = self.money, self.spe_price
@@ -428,23 +371,9 @@ class raw_env(AECEnv, EzPickle):
             "regret_price": None if spe is None or price is None else abs(price - spe) / money,
         }
 
-    def _remove_finished(self, agent: str, action: Any) -> None:
-        """PettingZoo's dead step, without its scans: both agents finish together."""
-        if action is not None:
-            raise ValueError(f"{agent}: the game is over, so the only valid action is None")
-        del self.rewards[agent], self._cumulative_rewards[agent], self.infos[agent]
-        del self.terminations[agent], self.truncations[agent]
-        self.agents.remove(agent)
-        if self.agents:
-            self.agent_selection = self.agents[0]
-            self.rewards[self.agent_selection] = 0.0
-
     # Rendering ----------------------------------------------------------------------------------
 
-    def render(self) -> str | None:
-        if self.render_mode is None:
-            logger.warn("render() called without a render_mode; pass render_mode='ansi'.")
-            return None
+    def _describe(self) -> str:
         price = _dollars(self._offer)
         if not self._over:
             actor = NAMES[self.agent_selection]
@@ -458,25 +387,10 @@ class raw_env(AECEnv, EzPickle):
             )
         return f"no trade after round {self._round}"
 
-    def close(self) -> None:
-        """Nothing to release."""
-
 
 def _dollars(amount: float) -> str:
     text = f"${amount:,.2f}"
     return text[:-3] if text.endswith(".00") else text
-
-
-def _only_item(values: Any) -> float:
-    """The one number in a sequence (the slow path for prices given as lists)."""
-    if len(values) != 1:
-        raise ValueError("expected exactly one price")
-    return float(values[0])
-
-
-def _mask_info(decision_mask: np.ndarray) -> dict[str, Any]:
-    """``info["action_mask"]`` shaped like the action space, as ``Dict.sample`` takes it."""
-    return {"decision": decision_mask, "price": None, "message": None}
 
 
 def _check_parameters(
@@ -493,34 +407,20 @@ def _check_parameters(
     render_mode: str | None,
 ) -> None:
     """Raise ValueError naming the first parameter out of its allowed range."""
-    if not (_is_real(money) and 0 < money <= MAX_AMOUNT):
+    if not (is_real(money) and 0 < money <= MAX_AMOUNT):
         raise ValueError(f"money must be a number in (0, {MAX_AMOUNT:g}], got {money!r}")
     for name, factor in (
         ("seller_value_factor", seller_value_factor),
         ("buyer_value_factor", buyer_value_factor),
     ):
-        if not (_is_real(factor) and math.isfinite(factor) and factor > 0):
-            raise ValueError(f"{name} must be a finite number > 0, got {factor!r}")
+        check_positive(name, factor)
         if factor * money > MAX_AMOUNT:
             raise ValueError(f"{name} times money must be at most {MAX_AMOUNT:g}, got {factor!r}")
-    if not (_is_int(horizon) and horizon >= 1):
-        raise ValueError(f"horizon must be an int >= 1, got {horizon!r}")
-    if announce_horizon is not None and not isinstance(announce_horizon, bool):
-        raise ValueError(f"announce_horizon must be True, False or None, got {announce_horizon!r}")
-    for name, flag in (("complete_information", complete_information), ("messages", messages)):
-        if not isinstance(flag, bool):
-            raise ValueError(f"{name} must be True or False, got {flag!r}")
-    if not (_is_int(message_length) and message_length >= 1):
-        raise ValueError(f"message_length must be an int >= 1, got {message_length!r}")
-    if max_cycles is not None and not (_is_int(max_cycles) and max_cycles >= 1):
-        raise ValueError(f"max_cycles must be None or an int >= 1, got {max_cycles!r}")
-    if render_mode not in (None, *raw_env.metadata["render_modes"]):
-        raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    check_horizon(horizon, announce_horizon)
+    check_common(
+        flags={"complete_information": complete_information, "messages": messages},
+        message_length=message_length,
+        max_cycles=max_cycles,
+        render_mode=render_mode,
+        render_modes=raw_env.metadata["render_modes"],
+    )

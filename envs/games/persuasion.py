@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import math
-import numbers
 import operator
 from typing import Any, ClassVar
 
 import numpy as np
-from gymnasium import logger
 from gymnasium.spaces import Box, Dict, Discrete
-from gymnasium.utils import EzPickle
 from pettingzoo import AECEnv
-from pettingzoo.utils import wrappers
 
-from envs.core.seeding import make_rng
 from envs.core.spaces import FreeText, normalize_text
-from envs.core.wrappers import ActionSpaceCheck
 from envs.games.persuasion_protocol import PersuasionProtocol
 from envs.games.persuasion_rules import (
     AGENTS,
@@ -28,29 +22,31 @@ from envs.games.persuasion_rules import (
     YES,
     commitment_sale_rate,
 )
+from envs.games.two_player import (
+    TwoPlayerGame,
+    check_common,
+    check_count,
+    check_positive,
+    frozen,
+    is_real,
+    scalar,
+    scalar_box,
+    wrapped,
+)
 
 
 def env(**kwargs: Any) -> AECEnv:
     """The persuasion game wrapped like PettingZoo's built-ins: call order enforced, and every
     action checked against the full action space (ValueError naming the agent and the space)."""
-    return wrappers.OrderEnforcingWrapper(ActionSpaceCheck(raw_env(**kwargs)))
+    return wrapped(raw_env(**kwargs))
 
 
-def _frozen(values: list[int]) -> np.ndarray:
-    """A read-only int8 mask: shared between steps, so nobody may write to it."""
-    array = np.array(values, dtype=np.int8)
-    array.flags.writeable = False
-    return array
-
-
-DECIDE_MASK = _frozen([1, 1])
-NO_DECISION = _frozen([0, 0])
-_ZEROS = {SELLER: 0.0, BUYER: 0.0}
-_FALSES = {SELLER: False, BUYER: False}
+DECIDE_MASK = frozen([1, 1])
+NO_DECISION = frozen([0, 0])
 _HISTORY_KEYS = ("history_recommended", "history_bought", "history_quality")
 
 
-class raw_env(AECEnv, EzPickle):
+class raw_env(TwoPlayerGame):
     """An informed seller recommends products, round after round, to a buyer who learns the truth
     only afterwards: can cheap talk persuade?
 
@@ -183,45 +179,26 @@ class raw_env(AECEnv, EzPickle):
         max_cycles: int | None = None,
         render_mode: str | None = None,
     ) -> None:
-        EzPickle.__init__(
-            self,
-            money=money,
-            p_high=p_high,
-            value_high=value_high,
-            value_low=value_low,
-            rounds=rounds,
-            message_type=message_type,
-            buyer_memory=buyer_memory,
-            complete_information=complete_information,
-            message_length=message_length,
-            max_cycles=max_cycles,
-            render_mode=render_mode,
-        )
-        super().__init__()
-        _check_parameters(
-            money=money,
-            p_high=p_high,
-            value_high=value_high,
-            value_low=value_low,
-            rounds=rounds,
-            message_type=message_type,
-            buyer_memory=buyer_memory,
-            complete_information=complete_information,
-            message_length=message_length,
-            max_cycles=max_cycles,
-            render_mode=render_mode,
-        )
-        self.money = float(money)
+        parameters = {
+            "money": money,
+            "p_high": p_high,
+            "value_high": value_high,
+            "value_low": value_low,
+            "rounds": rounds,
+            "message_type": message_type,
+            "buyer_memory": buyer_memory,
+            "complete_information": complete_information,
+            "message_length": message_length,
+            "max_cycles": max_cycles,
+            "render_mode": render_mode,
+        }
+        super().__init__(AGENTS, parameters, _check_parameters, rounds=rounds)
         self.p_high = float(p_high)
         self.value_high = float(value_high)
         self.value_low = float(value_low)
         self.rounds = int(rounds)
         self.message_type = message_type
         self.buyer_memory = buyer_memory
-        self.complete_information = complete_information
-        self.message_length = int(message_length)
-        self.max_cycles = max_cycles
-        self.render_mode = render_mode
         if self.message_length != self.protocol.message_length:
             self.protocol = PersuasionProtocol(message_length=self.message_length)
         self.commitment_sale_rate = commitment_sale_rate(
@@ -231,11 +208,7 @@ class raw_env(AECEnv, EzPickle):
         self._long_memory = buyer_memory == "long"
         self._gain_high = self.money * (self.value_high - 1.0)
         self._gain_low = self.money * (self.value_low - 1.0)
-        # The round that ends the game, and whether it is a truncation.
-        self._last_round = min(self.rounds, max_cycles or self.rounds)
-        self._cut_short = self._last_round < self.rounds
 
-        self.possible_agents = list(AGENTS)
         self.observation_spaces = {
             SELLER: self._seller_observation_space(),
             BUYER: self._buyer_observation_space(),
@@ -253,8 +226,6 @@ class raw_env(AECEnv, EzPickle):
             SELLER: {"action_mask": {"recommend": DECIDE_MASK, "message": None}},
             BUYER: {"action_mask": {"decision": DECIDE_MASK, "message": None}},
         }
-        self._np_random: np.random.Generator | None = None
-        self._np_random_seed: int | None = None
         self.reset()
 
     # Spaces -------------------------------------------------------------------------------------
@@ -265,10 +236,10 @@ class raw_env(AECEnv, EzPickle):
             "role": Discrete(2),
             "round": Discrete(self.rounds, start=1),
             "rounds": Discrete(self.rounds + 1),
-            "money": Box(0.0, np.float32(self.money), shape=(1,), dtype=np.float32),
-            "p_high": Box(0.0, 1.0, shape=(1,), dtype=np.float32),
-            "value_high": Box(0.0, np.float32(self.value_high), shape=(1,), dtype=np.float32),
-            "value_low": Box(0.0, 1.0, shape=(1,), dtype=np.float32),
+            "money": scalar_box(self.money, np.float32),
+            "p_high": scalar_box(1.0, np.float32),
+            "value_high": scalar_box(self.value_high, np.float32),
+            "value_low": scalar_box(1.0, np.float32),
             "text_messages": Discrete(2),
             "sold": counts,
             "high_sold": counts,
@@ -305,10 +276,10 @@ class raw_env(AECEnv, EzPickle):
             "role": role,
             "round": 1,
             "rounds": self.rounds,
-            "money": np.array([self.money], dtype=np.float32),
-            "p_high": np.array([self.p_high], dtype=np.float32),
-            "value_high": np.array([value_high], dtype=np.float32),
-            "value_low": np.array([self.value_low], dtype=np.float32),
+            "money": scalar(self.money, np.float32),
+            "p_high": scalar(self.p_high, np.float32),
+            "value_high": scalar(value_high, np.float32),
+            "value_low": scalar(self.value_low, np.float32),
             "text_messages": int(self._text),
             "sold": 0,
             "high_sold": 0,
@@ -337,36 +308,15 @@ class raw_env(AECEnv, EzPickle):
             "decision_mask": NO_DECISION,
         }
 
-    def observation_space(self, agent: str) -> Dict:
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent: str) -> Dict:
-        return self.action_spaces[agent]
-
-    @property
-    def np_random(self) -> np.random.Generator:
-        """Nature's generator: seeded by ``reset(seed=...)``, continued by a reset without one."""
-        if self._np_random is None:
-            self._np_random, self._np_random_seed = make_rng(None)
-        return self._np_random
-
     # Episode ------------------------------------------------------------------------------------
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
-        if seed is not None:
-            self._np_random, self._np_random_seed = make_rng(seed)
-        # Nature's draws for every round at once: one call, the same draws as one per round.
+        self._restart(seed, self._play_infos)
+        # Nature's draws for every round at once from `np_random` (seeded by `reset`, continued
+        # by a reset without a seed): one call, the same draws as one per round.
         draws = self.np_random.random(self._last_round) < self.p_high
         self._qualities: list[int] = draws.astype(np.int8).tolist()
-        self.agents = [SELLER, BUYER]
-        self.rewards = _ZEROS.copy()
-        self._cumulative_rewards = _ZEROS.copy()
-        self.terminations = _FALSES.copy()
-        self.truncations = _FALSES.copy()
-        self.infos = self._play_infos.copy()
-        self.agent_selection = SELLER
         self._round = 1
-        self._over = False
         self._recommendation = 0
         self._message = ""
         self._buyer_message = ""
@@ -453,13 +403,7 @@ class raw_env(AECEnv, EzPickle):
 
     def _finish(self) -> None:
         """End (or truncate) the episode and publish the metrics."""
-        metrics = self._metrics()
-        self._over = True
-        ended = self.truncations if self._cut_short else self.terminations
-        ended[SELLER] = ended[BUYER] = True
-        self.infos[SELLER] = {"metrics": metrics}
-        self.infos[BUYER] = {"metrics": metrics.copy()}
-        self.agent_selection = SELLER
+        self._end_episode(self._metrics(), truncated=self._cut_short)
 
     def _metrics(self) -> dict[str, float | None]:
         played = self._round
@@ -481,23 +425,9 @@ class raw_env(AECEnv, EzPickle):
             "regret_sale_rate": abs(sale_rate - self.commitment_sale_rate),
         }
 
-    def _remove_finished(self, agent: str, action: Any) -> None:
-        """PettingZoo's dead step, without its scans: both agents finish together."""
-        if action is not None:
-            raise ValueError(f"{agent}: the game is over, so the only valid action is None")
-        del self.rewards[agent], self._cumulative_rewards[agent], self.infos[agent]
-        del self.terminations[agent], self.truncations[agent]
-        self.agents.remove(agent)
-        if self.agents:
-            self.agent_selection = self.agents[0]
-            self.rewards[self.agent_selection] = 0.0
-
     # Rendering ----------------------------------------------------------------------------------
 
-    def render(self) -> str | None:
-        if self.render_mode is None:
-            logger.warn("render() called without a render_mode; pass render_mode='ansi'.")
-            return None
+    def _describe(self) -> str:
         if self._over:
             return (
                 f"over after {self._round} rounds: {self._sold} sold, {self._high_sold} of them "
@@ -509,9 +439,6 @@ class raw_env(AECEnv, EzPickle):
             return head + "the seller decides whether to recommend it"
         said = "recommends" if self._recommendation else "does not recommend"
         return head + f"the seller {said} it; the buyer decides"
-
-    def close(self) -> None:
-        """Nothing to release."""
 
 
 def _check_parameters(
@@ -529,41 +456,28 @@ def _check_parameters(
     render_mode: str | None,
 ) -> None:
     """Raise ValueError naming the first parameter out of its allowed range."""
-    if not (_is_real(money) and math.isfinite(money) and money > 0):
-        raise ValueError(f"money must be a finite number > 0, got {money!r}")
-    if not (_is_real(p_high) and 0.0 <= p_high <= 1.0):
+    check_positive("money", money)
+    if not (is_real(p_high) and 0.0 <= p_high <= 1.0):
         raise ValueError(f"p_high must be in [0, 1], got {p_high!r}")
-    if not (_is_real(value_high) and math.isfinite(value_high) and value_high > 1.0):
+    if not (is_real(value_high) and math.isfinite(value_high) and value_high > 1.0):
         raise ValueError(
             f"value_high must be a finite number > 1, got {value_high!r}: at value_high <= 1 "
             "even a high-quality product is worth no more than its price, so buying never pays"
         )
-    if not (_is_real(value_low) and 0.0 <= value_low < 1.0):
+    if not (is_real(value_low) and 0.0 <= value_low < 1.0):
         raise ValueError(
             f"value_low must be in [0, 1) (a low-quality product is worth less than its price), "
             f"got {value_low!r}"
         )
-    if not (_is_int(rounds) and rounds >= 1):
-        raise ValueError(f"rounds must be an int >= 1, got {rounds!r}")
+    check_count("rounds", rounds)
     if message_type not in MESSAGE_TYPES:
         raise ValueError(f"message_type must be one of {MESSAGE_TYPES}, got {message_type!r}")
     if buyer_memory not in BUYER_MEMORIES:
         raise ValueError(f"buyer_memory must be one of {BUYER_MEMORIES}, got {buyer_memory!r}")
-    if not isinstance(complete_information, bool):
-        raise ValueError(
-            f"complete_information must be True or False, got {complete_information!r}"
-        )
-    if not (_is_int(message_length) and message_length >= 1):
-        raise ValueError(f"message_length must be an int >= 1, got {message_length!r}")
-    if max_cycles is not None and not (_is_int(max_cycles) and max_cycles >= 1):
-        raise ValueError(f"max_cycles must be None or an int >= 1, got {max_cycles!r}")
-    if render_mode not in (None, *raw_env.metadata["render_modes"]):
-        raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    check_common(
+        flags={"complete_information": complete_information},
+        message_length=message_length,
+        max_cycles=max_cycles,
+        render_mode=render_mode,
+        render_modes=raw_env.metadata["render_modes"],
+    )
