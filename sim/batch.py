@@ -248,18 +248,16 @@ def _run_on_ray(
     limit = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     queue = list(shards)
     in_flight: list[Any] = []
-    try:
-        while queue or in_flight:
-            while queue and len(in_flight) < limit:
-                shard = queue.pop(0)
-                in_flight.append(task.remote(exp_dict, shard, str(run_dir.path), servers))
-            ready, in_flight = ray.wait(in_flight, num_returns=1)
-            for ref in ready:
-                summary = ray.get(ref)
-                finished += summary.episodes
-                if on_progress:
-                    on_progress(summary, finished, total)
-    except BaseException:
-        for ref in in_flight:
-            ray.cancel(ref, force=True)
-        raise
+    # On Ctrl-C the in-flight shards are left alone: the job's workers stop when this driver
+    # exits, and a shard is written whole or not at all. (Force-cancelling them raced Ray's own
+    # task bookkeeping and could abort the driver.)
+    while queue or in_flight:
+        while queue and len(in_flight) < limit:
+            shard = queue.pop(0)
+            in_flight.append(task.remote(exp_dict, shard, str(run_dir.path), servers))
+        ready, in_flight = ray.wait(in_flight, num_returns=1)
+        for ref in ready:
+            summary = ray.get(ref)
+            finished += summary.episodes
+            if on_progress:
+                on_progress(summary, finished, total)

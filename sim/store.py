@@ -368,14 +368,20 @@ def _episodes_base(manifest: dict[str, Any]) -> pa.Schema:
 # --- files ---
 
 
+def _temporary(path: Path) -> Path:
+    """A private ``*.tmp`` name beside ``path``: two writers of one shard (a retried task and a
+    straggler) never share a half-written file; the last rename wins, whole."""
+    return path.with_name(f"{path.name}.{os.getpid()}.{uuid4().hex[:8]}.tmp")
+
+
 def _write_atomic(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = _temporary(path)
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, path)
 
 
 def _write_text_atomic(text: str, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = _temporary(path)
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
