@@ -14,6 +14,7 @@ import numpy as np
 
 from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
 from envs.core.spaces import normalize_text
+from envs.core.text import REPLY_WRAPPING, dollars, echo, known_agent, plain_amount
 from envs.games.bargaining_rules import (
     ACCEPT,
     AGENTS,
@@ -33,8 +34,6 @@ _KEYED = re.compile(
 _POSITIONAL = re.compile(rf"\s*{_AMOUNT}(?:\s*[,;/]\s*|\s+){_AMOUNT}\s*", re.IGNORECASE)
 _OFFER = re.compile(r"offer\b\s*:?(.*?)(?:\bmessage\s*:(.*))?", re.IGNORECASE | re.DOTALL)
 _VERDICT = re.compile(r"(accept|reject)\b[.!]*\s*(?:message\s*:.*)?", re.IGNORECASE | re.DOTALL)
-_WRAPPING = "`'\" \t\n"  # stripped from both ends of a reply
-_ECHO_LENGTH = 80
 _OFFER_FORMAT = "'OFFER alice=<amount> bob=<amount>' (or 'OFFER <alice amount> <bob amount>')"
 _ALICE_SHARES = tuple(tenths / 10 for tenths in range(11))
 
@@ -56,7 +55,7 @@ class BargainingProtocol(TextProtocol):
         self.message_length = message_length
 
     def instructions(self, agent: str) -> str:
-        me, other = NAMES[_known(agent)], NAMES[OTHER[agent]]
+        me, other = NAMES[known_agent(agent, AGENTS)], NAMES[OTHER[agent]]
         return (
             f"You are {me}, bargaining with {other} over how to split a sum of money.\n"
             "Rules:\n"
@@ -79,14 +78,14 @@ class BargainingProtocol(TextProtocol):
         )
 
     def render(self, observation: Any, agent: str) -> str:
-        me, other = NAMES[_known(agent)], NAMES[OTHER[agent]]
+        me, other = NAMES[known_agent(agent, AGENTS)], NAMES[OTHER[agent]]
         money = float(observation["money"][0])
         round_ = int(observation["round"])
         horizon = int(observation["horizon"])
         own = float(observation["own_discount"][0])
         lines = [
             f"Round {round_}" + (f" of at most {horizon}." if horizon else "."),
-            f"You are {me}; {other} is the other player. The sum to split is {_dollars(money)}.",
+            f"You are {me}; {other} is the other player. The sum to split is {dollars(money)}.",
             f"Your discount factor is {own:g}: money you get in this round is worth "
             f"{own ** (round_ - 1):.1%} of its face value to you.",
         ]
@@ -122,7 +121,7 @@ class BargainingProtocol(TextProtocol):
         example = _label(money * 0.5, money * 0.5)
         answer = (
             f"Make your offer: answer {_OFFER_FORMAT} with amounts summing to "
-            f"{_dollars(money)}, e.g. '{example}'."
+            f"{dollars(money)}, e.g. '{example}'."
         )
         if observation["messages_allowed"]:
             answer += f" You may end with 'MESSAGE: <text>' to write to {other}."
@@ -130,17 +129,17 @@ class BargainingProtocol(TextProtocol):
         return lines
 
     def parse(self, text: str, observation: Any, agent: str) -> Any:
-        reply = text.strip(_WRAPPING)
+        reply = text.strip(REPLY_WRAPPING)
         mask = observation["decision_mask"]
         if mask[OFFER]:
             return self._parse_offer(reply, observation, agent)
         if mask[ACCEPT]:
             return _parse_verdict(reply, observation, agent)
-        raise ActionParseError(f"it is not {NAMES[_known(agent)]}'s turn to decide")
+        raise ActionParseError(f"it is not {NAMES[known_agent(agent, AGENTS)]}'s turn to decide")
 
     def _parse_offer(self, reply: str, observation: Any, agent: str) -> dict[str, Any]:
         money = float(observation["money"][0])
-        expected = f"{_OFFER_FORMAT} with amounts summing to {_plain(money)}"
+        expected = f"{_OFFER_FORMAT} with amounts summing to {plain_amount(money)}"
         match = _OFFER.fullmatch(reply)
         if match is None and _VERDICT.fullmatch(reply):
             raise ActionParseError(
@@ -148,12 +147,12 @@ class BargainingProtocol(TextProtocol):
             )
         alice, bob = _amounts(match.group(1)) if match else (None, None)
         if alice is None or bob is None:
-            raise ActionParseError(f"expected {expected}, got {_echo(reply)}")
+            raise ActionParseError(f"expected {expected}, got {echo(reply)}")
         total = alice + bob
         if total <= 0.0 or abs(total - money) > 0.01 + 1e-6 * money:
             raise ActionParseError(
-                f"the amounts must sum to {_plain(money)}: alice={_plain(alice)} + "
-                f"bob={_plain(bob)} = {_plain(total)}"
+                f"the amounts must sum to {plain_amount(money)}: alice={plain_amount(alice)} + "
+                f"bob={plain_amount(bob)} = {plain_amount(total)}"
             )
         message = ""
         if observation["messages_allowed"] and match.group(2):
@@ -167,7 +166,9 @@ class BargainingProtocol(TextProtocol):
         if mask[OFFER]:
             money = float(observation["money"][0])
             # Least demanding first: ascending in the proposer's own share.
-            alice_shares = _ALICE_SHARES if _known(agent) == ALICE else _ALICE_SHARES[::-1]
+            alice_shares = (
+                _ALICE_SHARES if known_agent(agent, AGENTS) == ALICE else _ALICE_SHARES[::-1]
+            )
             labels = [_label(money * share, money - money * share) for share in alice_shares]
             return [ValidAction(label, self.parse(label, observation, agent)) for label in labels]
         if mask[ACCEPT]:
@@ -197,22 +198,16 @@ def _render_response(
         after = f"If you reject, round {round_ + 1} starts and you propose."
     return [
         f"{other} offers: {_split(observation, money)}.",
-        f"If you accept, you get {_dollars(money * mine)}, worth {_dollars(worth)} to you now.",
+        f"If you accept, you get {dollars(money * mine)}, worth {dollars(worth)} to you now.",
         after,
         "Answer 'ACCEPT' or 'REJECT'.",
     ]
 
 
-def _known(agent: str) -> str:
-    if agent not in AGENTS:
-        raise ValueError(f"unknown agent {agent!r}; expected one of {list(AGENTS)}")
-    return agent
-
-
 def _split(observation: Any, money: float) -> str:
     alice_share = float(observation["offer"][0])
     alice = money * alice_share
-    return f"Alice {_dollars(alice)}, Bob {_dollars(money - alice)}"
+    return f"Alice {dollars(alice)}, Bob {dollars(money - alice)}"
 
 
 def _amounts(body: str) -> tuple[float | None, float | None]:
@@ -239,7 +234,7 @@ def _parse_verdict(reply: str, observation: Any, agent: str) -> dict[str, Any]:
                 f"you are responding to {NAMES[OTHER[agent]]}'s offer: answer 'ACCEPT' or "
                 "'REJECT' (after a rejection you propose next round)"
             )
-        raise ActionParseError(f"expected 'ACCEPT' or 'REJECT', got {_echo(reply)}")
+        raise ActionParseError(f"expected 'ACCEPT' or 'REJECT', got {echo(reply)}")
     decision = ACCEPT if match.group(1).lower() == "accept" else REJECT
     return _verdict_action(decision, observation)
 
@@ -256,18 +251,4 @@ def _verdict_action(decision: int, observation: Any) -> dict[str, Any]:
 
 
 def _label(alice: float, bob: float) -> str:
-    return f"OFFER alice={_plain(alice)} bob={_plain(bob)}"
-
-
-def _plain(amount: float) -> str:
-    """An amount to the cent without trailing zeros: 3000, 30.15."""
-    return f"{amount:.2f}".rstrip("0").rstrip(".")
-
-
-def _dollars(amount: float) -> str:
-    text = f"${amount:,.2f}"
-    return text[:-3] if text.endswith(".00") else text
-
-
-def _echo(text: str) -> str:
-    return repr(text if len(text) <= _ECHO_LENGTH else text[:_ECHO_LENGTH] + "...")
+    return f"OFFER alice={plain_amount(alice)} bob={plain_amount(bob)}"

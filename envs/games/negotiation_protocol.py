@@ -14,6 +14,7 @@ import numpy as np
 
 from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
 from envs.core.spaces import normalize_text
+from envs.core.text import REPLY_WRAPPING, dollars, echo, known_agent, plain_amount
 from envs.games.negotiation_rules import (
     ACCEPT,
     AGENTS,
@@ -32,8 +33,6 @@ _VERDICT = re.compile(
     r"(accept|reject|outside(?:\s+option)?|walk\s+away)\b[.!]*\s*(?:message\s*:.*)?",
     re.IGNORECASE | re.DOTALL,
 )
-_WRAPPING = "`'\" \t\n"  # stripped from both ends of a reply
-_ECHO_LENGTH = 80
 _RESPONSES = "'ACCEPT', 'REJECT' or 'OUTSIDE'"
 _GRID_TENTHS = range(5, 16)  # valid_actions' price grid: 0.5, 0.6, ..., 1.5 times the money
 
@@ -58,7 +57,7 @@ class NegotiationProtocol(TextProtocol):
         self.price_cap = price_cap
 
     def instructions(self, agent: str) -> str:
-        me, other = NAMES[_known(agent)], NAMES[OTHER[agent]]
+        me, other = NAMES[known_agent(agent, AGENTS)], NAMES[OTHER[agent]]
         if agent == SELLER:
             goal = "sell the good for as much as possible above your own value"
         else:
@@ -87,18 +86,18 @@ class NegotiationProtocol(TextProtocol):
         )
 
     def render(self, observation: Any, agent: str) -> str:
-        me, other = NAMES[_known(agent)], NAMES[OTHER[agent]]
+        me, other = NAMES[known_agent(agent, AGENTS)], NAMES[OTHER[agent]]
         round_ = int(observation["round"])
         horizon = int(observation["horizon"])
         own = float(observation["own_value"][0])
         lines = [
             f"Round {round_}" + (f" of at most {horizon}." if horizon else "."),
             f"You are the {me}; the {other} is the other player.",
-            f"You value the good at {_dollars(own)}.",
+            f"You value the good at {dollars(own)}.",
         ]
         if observation["other_value_known"]:
             lines.append(
-                f"The {other} values it at {_dollars(float(observation['other_value'][0]))}."
+                f"The {other} values it at {dollars(float(observation['other_value'][0]))}."
             )
         else:
             lines.append(f"You do not know the {other}'s value of the good.")
@@ -121,13 +120,15 @@ class NegotiationProtocol(TextProtocol):
         return "\n".join(lines)
 
     def parse(self, text: str, observation: Any, agent: str) -> Any:
-        reply = text.strip(_WRAPPING)
+        reply = text.strip(REPLY_WRAPPING)
         mask = observation["decision_mask"]
         if mask[OFFER]:
             return self._parse_offer(reply, observation)
         if mask[ACCEPT]:
             return _parse_verdict(reply, observation, agent)
-        raise ActionParseError(f"it is not the {NAMES[_known(agent)]}'s turn to decide")
+        raise ActionParseError(
+            f"it is not the {NAMES[known_agent(agent, AGENTS)]}'s turn to decide"
+        )
 
     def _cap(self, observation: Any) -> float:
         if self.price_cap is not None:
@@ -136,7 +137,7 @@ class NegotiationProtocol(TextProtocol):
 
     def _parse_offer(self, reply: str, observation: Any) -> dict[str, Any]:
         cap = self._cap(observation)
-        expected = f"'OFFER <price>' with a price from 0 to {_plain(cap)}"
+        expected = f"'OFFER <price>' with a price from 0 to {plain_amount(cap)}"
         match = _OFFER.fullmatch(reply)
         if match is None and _VERDICT.fullmatch(reply):
             raise ActionParseError(
@@ -144,10 +145,12 @@ class NegotiationProtocol(TextProtocol):
             )
         amount = _AMOUNT.fullmatch(match.group(1)) if match else None
         if amount is None:
-            raise ActionParseError(f"expected {expected}, got {_echo(reply)}")
+            raise ActionParseError(f"expected {expected}, got {echo(reply)}")
         price = float(amount.group(1).replace(",", ""))
         if price > cap:
-            raise ActionParseError(f"the price must be at most {_plain(cap)}, got {_plain(price)}")
+            raise ActionParseError(
+                f"the price must be at most {plain_amount(cap)}, got {plain_amount(price)}"
+            )
         message = ""
         if observation["messages_allowed"] and match.group(2):
             message = normalize_text(match.group(2).strip(), self.message_length)
@@ -183,7 +186,7 @@ def _render_proposal(observation: Any, agent: str, round_: int) -> list[str]:
     other = NAMES[OTHER[agent]]
     lines = []
     if round_ > 1:
-        lines.append(f"You rejected the {other}'s offer of {_dollars(_on_table(observation))}.")
+        lines.append(f"You rejected the {other}'s offer of {dollars(_on_table(observation))}.")
     own = float(observation["own_value"][0])
     answer = f"Name your price: answer 'OFFER <price>', e.g. '{_label(own)}'."
     if observation["messages_allowed"]:
@@ -198,14 +201,14 @@ def _render_response(
     other = NAMES[OTHER[agent]]
     price = _on_table(observation)
     gain = price - own if agent == SELLER else own - price
-    outcome = f"gain {_dollars(gain)}" if gain >= 0 else f"lose {_dollars(-gain)}"
+    outcome = f"gain {dollars(gain)}" if gain >= 0 else f"lose {dollars(-gain)}"
     if round_ == horizon:
         after = "If you reject, the game ends without a trade and both of you gain nothing."
     else:
         after = f"If you reject, round {round_ + 1} starts and you name a price."
     elsewhere = "sell elsewhere" if agent == SELLER else "buy elsewhere"
     return [
-        f"The {other} offers to trade at {_dollars(price)}.",
+        f"The {other} offers to trade at {dollars(price)}.",
         f"If you accept, you trade at that price and {outcome}.",
         after,
         f"If you take the outside option, you {elsewhere} at your own value: the game ends "
@@ -229,12 +232,6 @@ def _offer_labels(observation: Any, agent: str) -> list[str]:
     return labels
 
 
-def _known(agent: str) -> str:
-    if agent not in AGENTS:
-        raise ValueError(f"unknown agent {agent!r}; expected one of {list(AGENTS)}")
-    return agent
-
-
 def _on_table(observation: Any) -> float:
     return float(observation["offer"][0])
 
@@ -247,7 +244,7 @@ def _parse_verdict(reply: str, observation: Any, agent: str) -> dict[str, Any]:
                 f"you are responding to the {NAMES[OTHER[agent]]}'s offer: answer {_RESPONSES} "
                 "(after a rejection you name a price next round)"
             )
-        raise ActionParseError(f"expected {_RESPONSES}, got {_echo(reply)}")
+        raise ActionParseError(f"expected {_RESPONSES}, got {echo(reply)}")
     word = match.group(1)[0].lower()
     decision = ACCEPT if word == "a" else REJECT if word == "r" else OUTSIDE
     return _verdict_action(decision, observation)
@@ -264,18 +261,4 @@ def _verdict_action(decision: int, observation: Any) -> dict[str, Any]:
 
 
 def _label(price: float) -> str:
-    return f"OFFER {_plain(price)}"
-
-
-def _plain(amount: float) -> str:
-    """An amount to the cent without trailing zeros: 3000, 30.15."""
-    return f"{amount:.2f}".rstrip("0").rstrip(".")
-
-
-def _dollars(amount: float) -> str:
-    text = f"${amount:,.2f}"
-    return text[:-3] if text.endswith(".00") else text
-
-
-def _echo(text: str) -> str:
-    return repr(text if len(text) <= _ECHO_LENGTH else text[:_ECHO_LENGTH] + "...")
+    return f"OFFER {plain_amount(price)}"

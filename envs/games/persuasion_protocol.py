@@ -12,6 +12,7 @@ from typing import Any
 
 from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
 from envs.core.spaces import normalize_text
+from envs.core.text import REPLY_WRAPPING, dollars, echo, known_agent
 from envs.games.persuasion_rules import AGENTS, NO, SELLER, UNKNOWN, YES
 
 _RECOMMEND = re.compile(
@@ -19,8 +20,6 @@ _RECOMMEND = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _DECIDE = re.compile(r"(buy|pass|yes|no)\b[.!]*\s*(?:message\s*:(.*))?", re.IGNORECASE | re.DOTALL)
-_WRAPPING = "`'\" \t\n"  # stripped from both ends of a reply
-_ECHO_LENGTH = 80
 _HISTORY_SHOWN = 20  # rounds a long-lived buyer's text lists one by one (the latest)
 _SELLER_FORMAT = "'RECOMMEND YES' or 'RECOMMEND NO'"
 _BUYER_FORMAT = "'BUY' or 'PASS'"
@@ -52,7 +51,7 @@ class PersuasionProtocol(TextProtocol):
             "- The seller earns the price for every sale. A buyer who buys gains its value of "
             "the product minus the price: positive for high quality, negative for low.\n"
         )
-        if _known(agent) == SELLER:
+        if known_agent(agent, AGENTS) == SELLER:
             return (
                 "You are the seller, recommending products to a buyer round after round.\n"
                 + rules
@@ -71,12 +70,12 @@ class PersuasionProtocol(TextProtocol):
         )
 
     def render(self, observation: Any, agent: str) -> str:
-        is_seller = _known(agent) == SELLER
+        is_seller = known_agent(agent, AGENTS) == SELLER
         price = float(observation["money"][0])
         p_high = float(observation["p_high"][0])
         lines = [
             f"Round {int(observation['round'])} of {int(observation['rounds'])}.",
-            f"The price is {_dollars(price)}. Each product is of high quality with probability "
+            f"The price is {dollars(price)}. Each product is of high quality with probability "
             f"{p_high:.1%}.",
         ]
         lines.extend(_render_values(observation, is_seller, price))
@@ -87,8 +86,8 @@ class PersuasionProtocol(TextProtocol):
         return "\n".join(lines)
 
     def parse(self, text: str, observation: Any, agent: str) -> Any:
-        reply = text.strip(_WRAPPING)
-        if _known(agent) == SELLER:
+        reply = text.strip(REPLY_WRAPPING)
+        if known_agent(agent, AGENTS) == SELLER:
             if not observation["recommend_mask"].any():
                 raise ActionParseError("it is not the seller's turn to decide")
             match = _RECOMMEND.fullmatch(reply)
@@ -97,7 +96,7 @@ class PersuasionProtocol(TextProtocol):
                     raise ActionParseError(
                         f"you are the seller, the buyer buys or passes: answer {_SELLER_FORMAT}"
                     )
-                raise ActionParseError(f"{_seller_expected(observation)}, got {_echo(reply)}")
+                raise ActionParseError(f"{_seller_expected(observation)}, got {echo(reply)}")
             choice = YES if match.group(1).lower() == "yes" else NO
             return self._action("recommend", choice, match.group(2), observation)
         if not observation["decision_mask"].any():
@@ -108,7 +107,7 @@ class PersuasionProtocol(TextProtocol):
                 raise ActionParseError(
                     f"you are the buyer, the seller recommends: answer {_BUYER_FORMAT}"
                 )
-            raise ActionParseError(f"expected {_BUYER_FORMAT}, got {_echo(reply)}")
+            raise ActionParseError(f"expected {_BUYER_FORMAT}, got {echo(reply)}")
         choice = YES if match.group(1).lower() in ("buy", "yes") else NO
         return self._action("decision", choice, match.group(2), observation)
 
@@ -120,7 +119,7 @@ class PersuasionProtocol(TextProtocol):
 
     def valid_actions(self, observation: Any, agent: str) -> list[ValidAction]:
         """Seller: RECOMMEND NO, then RECOMMEND YES. Buyer: PASS, then BUY."""
-        if _known(agent) == SELLER:
+        if known_agent(agent, AGENTS) == SELLER:
             if not observation["recommend_mask"].any():
                 return []
             return [
@@ -137,7 +136,7 @@ class PersuasionProtocol(TextProtocol):
     def safe_default(self, observation: Any, agent: str) -> Any:
         """Seller: the truthful recommendation (it sees the quality). Buyer: PASS (passing never
         loses money)."""
-        if _known(agent) == SELLER:
+        if known_agent(agent, AGENTS) == SELLER:
             return {"recommend": int(observation["quality_high"]), "message": ""}
         return {"decision": NO, "message": ""}
 
@@ -147,17 +146,17 @@ def _render_values(observation: Any, is_seller: bool, price: float) -> list[str]
     low = float(observation["value_low"][0]) * price
     if not is_seller:
         return [
-            f"To you, a high-quality product is worth {_dollars(high)} and a low-quality one "
-            f"{_dollars(low)}."
+            f"To you, a high-quality product is worth {dollars(high)} and a low-quality one "
+            f"{dollars(low)}."
         ]
     if observation["value_known"]:
         return [
-            f"To the buyer, a high-quality product is worth {_dollars(high)} and a low-quality "
-            f"one {_dollars(low)}."
+            f"To the buyer, a high-quality product is worth {dollars(high)} and a low-quality "
+            f"one {dollars(low)}."
         ]
     return [
         "You do not know how much the buyer values a high-quality product; a low-quality one "
-        f"is worth {_dollars(low)} to it."
+        f"is worth {dollars(low)} to it."
     ]
 
 
@@ -226,20 +225,5 @@ def _seller_expected(observation: Any) -> str:
     return f"expected {_SELLER_FORMAT}"
 
 
-def _known(agent: str) -> str:
-    if agent not in AGENTS:
-        raise ValueError(f"unknown agent {agent!r}; expected one of {list(AGENTS)}")
-    return agent
-
-
 def _products(count: int) -> str:
     return f"{count} product" if count == 1 else f"{count} products"
-
-
-def _dollars(amount: float) -> str:
-    text = f"${amount:,.2f}"
-    return text[:-3] if text.endswith(".00") else text
-
-
-def _echo(text: str) -> str:
-    return repr(text if len(text) <= _ECHO_LENGTH else text[:_ECHO_LENGTH] + "...")

@@ -1,0 +1,34 @@
+"""Small helpers every text protocol needs: quoting a bad reply in an error, writing money, and
+checking the agent a protocol is asked about."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+REPLY_WRAPPING = "`'\" \t\n"
+"""Stripped from both ends of a reply before parsing (models like to quote their answers)."""
+
+ECHO_LENGTH = 80
+
+
+def echo(text: str) -> str:
+    """A reply quoted for an error message, cut to `ECHO_LENGTH` characters."""
+    return repr(text if len(text) <= ECHO_LENGTH else text[:ECHO_LENGTH] + "...")
+
+
+def plain_amount(amount: float) -> str:
+    """An amount to the cent without trailing zeros, for answer formats: 3000, 30.15."""
+    return f"{amount:.2f}".rstrip("0").rstrip(".")
+
+
+def dollars(amount: float) -> str:
+    """An amount as people read it: $10,000, $30.15."""
+    text = f"${amount:,.2f}"
+    return text[:-3] if text.endswith(".00") else text
+
+
+def known_agent(agent: str, agents: Collection[str]) -> str:
+    """``agent`` itself, or a ValueError naming the agents the protocol knows."""
+    if agent not in agents:
+        raise ValueError(f"unknown agent {agent!r}; expected one of {list(agents)}")
+    return agent
