@@ -19,6 +19,7 @@ from typing import Any
 
 from sim.experiment import Experiment, Shard, load_experiment
 from sim.llm.server import is_served_per_node
+from sim.records import StepColumns
 from sim.rollout import EnvPool, EpisodeJob, play
 from sim.roster import ModelPool, plan_roster
 from sim.store import RunDir, open_run
@@ -95,9 +96,7 @@ def play_shard(
     )
 
 
-def _merged_steps(results: list[Any]) -> Any:
-    from sim.records import StepColumns
-
+def _merged_steps(results: list[Any]) -> StepColumns:
     steps = StepColumns()
     for result in results:
         steps.extend(result.steps)

@@ -35,8 +35,11 @@ def test_models_list_shows_the_bundled_model():
 
 
 def test_envs_lists_registered_environments():
-    result = runner.invoke(app, ["envs"])
+    result = runner.invoke(app, ["envs"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
+    for env_id in ("mercato/Bargaining-v0", "mercato/Negotiation-v0", "mercato/Persuasion-v0"):
+        assert env_id in result.output
+    assert "discount_alice=0.9" in result.output
 
 
 @pytest.mark.parametrize(
