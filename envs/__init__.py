@@ -2,6 +2,7 @@
 PettingZoo's registry, and `list_envs` describes them."""
 
 import envs.games  # noqa: F401
+import envs.marketplace  # noqa: F401
 from envs.core.registry import list_envs
 
 # Each family package registers its ids when imported. Import each one here as it lands

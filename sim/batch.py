@@ -39,19 +39,15 @@ class ShardSummary:
 
 
 def make_env(env_id: str, params: Mapping[str, Any]) -> Any:
-    """A registered environment as an AEC env (the rollout strips its wrappers).
-
-    A Parallel-only environment is played through PettingZoo's ``parallel_to_aec`` view (its
-    agents then decide one after another within a step; LLM calls still batch across instances).
-    """
+    """A registered environment: its AEC form (the rollout strips its wrappers), or for a
+    Parallel-only environment the Parallel env itself (the rollout steps it natively)."""
     import pettingzoo
-    from pettingzoo.utils.conversions import parallel_to_aec
 
     import envs
 
     kinds = {info.kind for info in envs.list_envs() if info.id == env_id}
     if kinds == {"parallel"}:
-        return parallel_to_aec(pettingzoo.make("parallel", env_id, **params))
+        return pettingzoo.make("parallel", env_id, **params)
     return pettingzoo.make("aec", env_id, **params)
 
 

@@ -194,6 +194,49 @@ def bench_engine(
         console.print(note)
 
 
+@bench_app.command("market")
+@exits_cleanly
+def bench_market(
+    scales: Annotated[
+        str, typer.Option(help="Comma-separated customer counts (businesses are 3x).")
+    ] = "100,10000",
+    domain: Annotated[str, typer.Option(help="restaurants or contractors.")] = "restaurants",
+    algorithm: Annotated[str, typer.Option(help="Search algorithm of the customers.")] = "lexical",
+    seed: Annotated[int, typer.Option(help="Market and episode seed.")] = 0,
+) -> None:
+    """One scripted marketplace episode per scale, one core each: time, ticks, peak memory."""
+    from sim.bench_market import REFERENCE_100_300_S, measure
+
+    try:
+        counts = [int(part) for part in scales.split(",") if part.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"--scales must be comma-separated ints, got {scales!r}") from None
+    table = Table(
+        "market", "build s", "episode s", "ticks", "decisions", "welfare / optimal", "peak RSS GiB"
+    )
+    for count in counts:
+        console.print(f"playing {count}/{3 * count} ...")
+        t = measure(count, domain=domain, seed=seed, algorithm=algorithm)
+        ratio = t.welfare / t.optimal_welfare if t.optimal_welfare else float("nan")
+        table.add_row(
+            f"{t.customers}/{t.businesses}", f"{t.build_s:.2f}", f"{t.episode_s:.3f}",
+            str(t.ticks), f"{t.decisions:,}", f"{ratio:.3f}", f"{t.peak_rss_gib:.2f}",
+        )  # fmt: skip
+        if count <= 1000:
+            v = measure(count, domain=domain, seed=seed, algorithm=algorithm, text=True)
+            table.add_row(
+                f"{v.customers}/{v.businesses} + text views", f"{v.build_s:.2f}",
+                f"{v.episode_s:.3f}", str(v.ticks), f"{v.decisions:,}",
+                f"{v.welfare / v.optimal_welfare:.3f}", f"{v.peak_rss_gib:.2f}",
+            )  # fmt: skip
+        if count == 100:
+            console.print(
+                f"100/300 episode: {t.episode_s:.3f} s vs the reference platform's "
+                f"{REFERENCE_100_300_S} s (Postgres) = {REFERENCE_100_300_S / t.episode_s:,.0f}x"
+            )
+    console.print(table)
+
+
 @app.command("run")
 @exits_cleanly
 def run_experiment(

@@ -1,9 +1,15 @@
-"""Play episodes of any registered AEC environment, many instances in lockstep.
+"""Play episodes of any registered environment (AEC or Parallel), many instances in lockstep.
 
-Scripted episodes run one after another in a tight loop on the unwrapped env. When any player
+Scripted AEC episodes run one after another in a tight loop on the unwrapped env. When any player
 wants batches (an `LLMPolicy`), up to ``lockstep`` episodes advance together: at each tick every
 pending decision of every instance and agent is collected, and all LLM decisions are served
 through `agents.llm.act_together`, so calls to one model go out as one batch.
+
+Parallel envs are stepped natively: every agent that decides this step (all live agents, or
+those the env's ``deciding_agents()`` names; the others get its ``idle_action``) is asked at once,
+so one step of a 100-customer market sends its LLM decisions as one batch, merged with those of
+the other instances in lockstep. Only decisions are recorded as step rows; the rewards of steps
+an agent sat out accrue to its next row.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pettingzoo import AECEnv
+from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils.wrappers import BaseWrapper
 
 from agents.base import Policy
@@ -25,6 +31,8 @@ from sim.records import EpisodeRecord, StepColumns, to_json
 def innermost_aec(env: Any) -> Any:
     """``env`` without its PettingZoo wrappers (order and bounds checks cost more than the step),
     stopping at the last AEC env (for a Parallel env, its ``parallel_to_aec`` view)."""
+    if isinstance(env, ParallelEnv):
+        return env
     while isinstance(env, BaseWrapper) and isinstance(env.env, AECEnv):
         env = env.env
     return env
@@ -37,6 +45,12 @@ class EnvPool:
     def __init__(self, factory: Callable[[], Any]) -> None:
         self.factory = factory
         self._idle: list[Any] = []
+
+    def probe(self) -> Any:
+        """An instance to inspect (it stays in the pool)."""
+        if not self._idle:
+            self._idle.append(self.get())
+        return self._idle[-1]
 
     def get(self) -> Any:
         if self._idle:
@@ -83,6 +97,9 @@ class _Episode:
     metrics: dict[str, float] = field(default_factory=dict)
     turns: int = 0
     rows: int = 0
+    observations: dict[str, Any] = field(default_factory=dict)
+    infos: dict[str, Any] = field(default_factory=dict)
+    pending: dict[str, float] = field(default_factory=dict)
     llm_calls: int = 0
     llm_tokens: int = 0
     errors: int = 0
@@ -97,7 +114,10 @@ def play(
     if first is None:
         return
     jobs_all = _chain(first, pending)
-    if any(getattr(p, "wants_batches", False) for p in first.policies.values()):
+    batching = any(getattr(p, "wants_batches", False) for p in first.policies.values())
+    if isinstance(first.envs.probe(), ParallelEnv):
+        yield from _play_parallel(jobs_all, lockstep if batching else 1, record_steps)
+    elif batching:
         yield from _play_lockstep(jobs_all, lockstep, record_steps)
     else:
         for job in jobs_all:
@@ -112,8 +132,12 @@ def _chain(first: EpisodeJob, rest: Iterator[EpisodeJob]) -> Iterator[EpisodeJob
 def _start(job: EpisodeJob) -> _Episode:
     env = job.envs.get()
     started = time.perf_counter()
-    env.reset(seed=job.seed)
-    return _Episode(job, env, StepColumns(), started, {a: 0.0 for a in env.possible_agents})
+    reset = env.reset(seed=job.seed)
+    episode = _Episode(job, env, StepColumns(), started, {a: 0.0 for a in env.possible_agents})
+    if isinstance(env, ParallelEnv):
+        episode.observations, episode.infos = reset
+        episode.pending = dict.fromkeys(env.possible_agents, 0.0)
+    return episode
 
 
 def _play_one(job: EpisodeJob, record_steps: bool) -> EpisodeResult:
@@ -181,26 +205,7 @@ def _pending_decisions(running: list[_Episode], record_steps: bool) -> list[_Dec
 
 def _decide_and_step(decisions: list[_Decision], record_steps: bool) -> None:
     """Ask every policy for its decisions (LLM ones together), then step each env."""
-    batched: dict[int, list[_Decision]] = {}
-    for d in decisions:
-        policy = d.episode.job.policies[d.agent]
-        if getattr(policy, "wants_batches", False):
-            batched.setdefault(id(policy), []).append(d)
-        else:
-            d.action = policy.act(d.observation, d.agent)
-    if batched:
-        groups = list(batched.values())
-        policies = [g[0].episode.job.policies[g[0].agent] for g in groups]
-        answers = act_together(
-            [
-                (p, [(d.observation, d.agent) for d in g])
-                for p, g in zip(policies, groups, strict=True)
-            ]
-        )
-        for policy, group, actions in zip(policies, groups, answers, strict=True):
-            records = policy.pop_records()
-            for d, action, record in zip(group, actions, records, strict=True):
-                d.action, d.record = action, record
+    _decide(decisions)
     for d in decisions:
         _take_turn(d.episode, d.agent, d.observation, d.action, d.record, record_steps)
 
@@ -216,10 +221,7 @@ def _take_turn(
     env = episode.env
     reward = float(env._cumulative_rewards[agent])
     episode.returns[agent] += reward
-    if decision is not None:
-        episode.llm_calls += len(decision.replies) + (1 if decision.choice_options else 0)
-        episode.llm_tokens += decision.prompt_tokens + decision.completion_tokens
-        episode.errors += len(decision.errors)
+    _charge(episode, decision)
     if record_steps:
         episode.steps.append(
             _row(
@@ -285,6 +287,112 @@ def _row(
         to_json(decision.messages), to_json(decision.replies), decision.status, decision.reasks,
         decision.fallback, decision.prompt_tokens, decision.completion_tokens,
     )  # fmt: skip
+
+
+# Parallel envs ---------------------------------------------------------------------------------
+
+
+def _play_parallel(
+    jobs: Iterator[EpisodeJob], width: int, record_steps: bool
+) -> Iterator[EpisodeResult]:
+    running: list[_Episode] = []
+    while True:
+        while len(running) < width:
+            job = next(jobs, None)
+            if job is None:
+                break
+            running.append(_start(job))
+        if not running:
+            return
+        decisions = []
+        for episode in running:
+            env = episode.env
+            deciding = env.deciding_agents() if hasattr(env, "deciding_agents") else env.agents
+            observations = episode.observations
+            decisions += [_Decision(episode, agent, observations[agent]) for agent in deciding]
+        _decide(decisions)
+        by_episode: dict[int, dict[str, Any]] = {id(e): {} for e in running}
+        for d in decisions:
+            _record_decision(d, record_steps)
+            by_episode[id(d.episode)][d.agent] = d.action
+        still = []
+        for episode in running:
+            _step_parallel(episode, by_episode[id(episode)], record_steps)
+            if episode.env.agents:
+                still.append(episode)
+            else:
+                yield _result(episode)
+        running = still
+
+
+def _record_decision(d: _Decision, record_steps: bool) -> None:
+    episode, agent = d.episode, d.agent
+    reward = episode.pending[agent]
+    episode.pending[agent] = 0.0
+    _charge(episode, d.record)
+    if record_steps:
+        info = episode.infos.get(agent, {})
+        episode.steps.append(
+            _row(episode, agent, d.observation, d.action, reward, False, False, info, d.record)
+        )
+    episode.turns += 1
+
+
+def _step_parallel(episode: _Episode, actions: dict[str, Any], record_steps: bool) -> None:
+    """One parallel step (agents that did not decide take the env's ``idle_action``); agents
+    that are done get their final row (action null)."""
+    env = episode.env
+    idle = getattr(env, "idle_action", None)
+    if idle is not None:
+        actions = {a: actions.get(a, idle) for a in env.agents}
+    observations, rewards, terminations, truncations, infos = env.step(actions)
+    pending, returns = episode.pending, episode.returns
+    for agent, reward in rewards.items():
+        if reward:
+            pending[agent] += reward
+            returns[agent] += reward
+    episode.observations, episode.infos = observations, infos
+    for agent, info in infos.items():
+        if not (terminations.get(agent) or truncations.get(agent)):
+            continue
+        if not episode.metrics and isinstance(info, Mapping) and "metrics" in info:
+            episode.metrics = dict(info["metrics"])
+        if record_steps:
+            row = _row(
+                episode, agent, observations.get(agent), None, pending[agent],
+                bool(terminations[agent]), bool(truncations[agent]), info, None,
+            )  # fmt: skip
+            episode.steps.append(row)
+        pending[agent] = 0.0
+
+
+def _decide(decisions: list[_Decision]) -> None:
+    """Every decision's action: scripted ones directly, LLM ones batched per policy."""
+    batched: dict[int, list[_Decision]] = {}
+    for d in decisions:
+        policy = d.episode.job.policies[d.agent]
+        if getattr(policy, "wants_batches", False):
+            batched.setdefault(id(policy), []).append(d)
+        else:
+            d.action = policy.act(d.observation, d.agent)
+    if not batched:
+        return
+    groups = list(batched.values())
+    policies = [g[0].episode.job.policies[g[0].agent] for g in groups]
+    answers = act_together(
+        [(p, [(d.observation, d.agent) for d in g]) for p, g in zip(policies, groups, strict=True)]
+    )
+    for policy, group, actions in zip(policies, groups, answers, strict=True):
+        records = policy.pop_records()
+        for d, action, record in zip(group, actions, records, strict=True):
+            d.action, d.record = action, record
+
+
+def _charge(episode: _Episode, decision: DecisionRecord | None) -> None:
+    if decision is not None:
+        episode.llm_calls += len(decision.replies) + (1 if decision.choice_options else 0)
+        episode.llm_tokens += decision.prompt_tokens + decision.completion_tokens
+        episode.errors += len(decision.errors)
 
 
 @functools.cache

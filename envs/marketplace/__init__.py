@@ -1,0 +1,19 @@
+"""The agentic marketplace after Magentic Marketplace: ``import envs.marketplace`` registers
+``mercato/Marketplace-v0`` (`envs.marketplace.env`).
+
+Modules: `market` (the data model), `domains` and `generator` (seeded markets and the study
+designs), `manipulation` (description conditions), `baselines` (optimal, pick-cheapest, random),
+`search` (simple, lexical, perfect, semantic), `ledger` (proposals, payments, rules), `world`
+(the Mesa model on a networkx graph), `views` and `protocol` (what LLM players read and write),
+`outcomes` (utility, welfare and metrics), `env` (the PettingZoo Parallel env).
+"""
+
+from envs.core.registry import register_env
+
+register_env(
+    "Marketplace-v0",
+    kind="parallel",
+    entry_point="envs.marketplace.env:parallel_env",
+    family="marketplace",
+    summary="Assistants buy for customers from businesses: search, proposals, payments (Magentic)",
+)

@@ -1,0 +1,144 @@
+"""What an agent reads: the bounded text view of its situation, for LLM and human players.
+
+The view summarises rather than replays: the request and budget, the latest search page (name,
+rating, description, the price of the customer's order there, amenities), the last few messages,
+the open proposals, and the outcome of the last action. Its size is bounded by the bandwidth and
+the slot counts, however long the episode runs (the reference re-rendered the whole trajectory).
+"""
+
+from __future__ import annotations
+
+from envs.marketplace.ledger import REASONS, Proposal
+from envs.marketplace.market import Business, Market
+from envs.marketplace.world import MarketWorld, Shop, Shopper
+
+MENU_SHOWN = 8
+MESSAGES_SHOWN = 5
+DESCRIPTION_CHARS = 600
+
+
+def money(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def item_list(market: Market, items: tuple[int, ...] | list[int]) -> str:
+    names = market.domain.items
+    return ", ".join(names[i] for i in items) if items else "none"
+
+
+def _amenities(market: Market, business: Business) -> str:
+    names = market.domain.amenities
+    return ", ".join(names[a] for a in sorted(business.amenities)) or "none"
+
+
+def listing(market: Market, business: Business, wanted: tuple[int, ...]) -> str:
+    """One search hit: name, rating, description, prices of the wanted items, amenities."""
+    names = market.domain.items
+    menu = business.menu
+    wanted_lines = [
+        f"{names[i]} {money(menu[i])}" if i in menu else f"{names[i]} (not offered)" for i in wanted
+    ]
+    others = [i for i in menu if i not in wanted]
+    shown = ", ".join(f"{names[i]} {money(menu[i])}" for i in others[:MENU_SHOWN])
+    more = f" and {len(others) - MENU_SHOWN} more" if len(others) > MENU_SHOWN else ""
+    description = business.description[:DESCRIPTION_CHARS]
+    return (
+        f"- business_{business.index} {business.name} (rating {business.rating:.2f})\n"
+        f"  {description}\n"
+        f"  Your items: {'; '.join(wanted_lines)}\n"
+        f"  Other items: {shown or 'none'}{more}\n"
+        f"  Amenities: {_amenities(market, business)}"
+    )
+
+
+def proposal_line(market: Market, proposal: Proposal) -> str:
+    names = market.domain.items
+    lines = ", ".join(
+        f"{q} x {names[i]} @ {money(p)}"
+        for i, q, p in zip(proposal.items, proposal.quantities, proposal.unit_prices, strict=True)
+    )
+    return (
+        f"- proposal #{proposal.id} from business_{proposal.business}: {lines}; "
+        f"total {money(proposal.total)}; pay by tick {proposal.expires}"
+    )
+
+
+def _last_action(trader: Shopper | Shop) -> str:
+    if trader.last_kind == "none":
+        return "Last action: none yet."
+    outcome = "accepted" if trader.status == 0 else f"REJECTED ({REASONS[trader.status]}: "
+    outcome += "" if trader.status == 0 else f"{trader.detail})"
+    return f"Last action: {trader.last_kind}, {outcome}."
+
+
+def _messages(trader: Shopper | Shop) -> list[str]:
+    recent = trader.inbox[-MESSAGES_SHOWN:]
+    if not recent:
+        return ["Messages: none."]
+    lines = [f"Messages (last {len(recent)} of {len(trader.inbox)}):"]
+    lines += [f"- tick {m.tick}, {m.sender}: {m.text}" for m in recent]
+    return lines
+
+
+def customer_view(world: MarketWorld, shopper: Shopper, live: list[Proposal]) -> str:
+    """The customer assistant's situation as text."""
+    market = world.market
+    customer = market.customers[shopper.index]
+    lines = [
+        f"Tick {world.tick} (day {world.day}). You are {shopper.name}'s shopping assistant.",
+        f"Request: {customer.request}",
+        f"Needed items: {item_list(market, customer.items)}. "
+        f"Required amenities: {', '.join(market.domain.amenities[a] for a in customer.amenities)}.",
+        f"Budget left: {money(world.ledger.budget_left[shopper.index])}.",
+    ]
+    page = shopper.page
+    if page is None:
+        lines.append("Search results: none yet (search first).")
+    else:
+        lines.append(
+            f"Search results ({page.algorithm} for {shopper.query!r}, page {page.page}, "
+            f"{len(page.businesses)} of {page.total}):"
+        )
+        businesses = market.businesses
+        lines += [listing(market, businesses[b], customer.items) for b in page.businesses]
+    lines += _messages(shopper)
+    if live:
+        lines.append("Open proposals:")
+        lines += [proposal_line(market, p) for p in live]
+    else:
+        lines.append("Open proposals: none.")
+    paid = [p for p in world.ledger.payments if p.customer == shopper.index]
+    if paid:
+        lines.append("Paid: " + ", ".join(f"#{p.proposal} ({money(p.amount)})" for p in paid))
+    lines.append(_last_action(shopper))
+    return "\n".join(lines)
+
+
+def business_view(world: MarketWorld, shop: Shop) -> str:
+    """The business's situation as text: its listing, floor prices and who waits for it."""
+    market = world.market
+    business = market.businesses[shop.index]
+    names = market.domain.items
+    menu = ", ".join(
+        f"{names[i]} {money(p)} (floor {money(business.floor(i))})"
+        for i, p in business.menu.items()
+    )
+    lines = [
+        f"Tick {world.tick} (day {world.day}). You run {shop.name}, {business.name}.",
+        f"Your listing: {business.description[:DESCRIPTION_CHARS]}",
+        f"Menu (list price, lowest acceptable price): {menu}",
+        f"Amenities: {_amenities(market, business)}",
+        f"Revenue so far: {money(world.ledger.revenue[shop.index])}.",
+    ]
+    if shop.waiting:
+        lines.append("Customers waiting for your answer:")
+        for customer, message in sorted(shop.waiting.items()):
+            asked = item_list(market, message.items)
+            lines.append(
+                f"- customer_{customer} (tick {message.tick}) asks for {asked}: {message.text}"
+            )
+    else:
+        lines.append("Customers waiting for your answer: none.")
+    lines += _messages(shop)
+    lines.append(_last_action(shop))
+    return "\n".join(lines)
