@@ -403,6 +403,14 @@ def _role(agent: str) -> str:
 def _result(episode: _Episode) -> EpisodeResult:
     job = episode.job
     job.envs.put(episode.env)
+    purchases = episode.metrics.get("purchases")
+    if purchases is not None:  # markets: what each purchase cost in model calls and tokens
+        episode.metrics["llm_calls_per_purchase"] = (
+            episode.llm_calls / purchases if purchases else None
+        )
+        episode.metrics["llm_tokens_per_purchase"] = (
+            episode.llm_tokens / purchases if purchases else None
+        )
     record = EpisodeRecord(
         run_id=job.run_id,
         cell_id=job.cell_id,

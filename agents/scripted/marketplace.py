@@ -4,7 +4,7 @@ Customers search for their order, ask the businesses that list it, then pay:
 
 * ``marketplace/careful``: asks the top ``k`` listings that carry the order *and* the required
   amenities, waits until each has answered (or ``patience`` ticks pass), pays the cheapest valid
-  proposal (ties: the better search position);
+  proposal still open (ties: the better search position);
 * ``marketplace/impatient``: asks the same listings, pays the first valid proposal that arrives;
 * ``marketplace/price-only``: ignores amenities, otherwise careful.
 
@@ -60,6 +60,7 @@ class MarketCustomer(BatchPolicy):
         self.asked_at = -1
         self.paying: int | None = None
         self.refused: set[int] = set()
+        self.answered: set[int] = set()
 
     def act(self, observation: Any, agent: str) -> dict[str, Any]:
         mask = observation["kind_mask"]
@@ -115,7 +116,8 @@ class MarketCustomer(BatchPolicy):
     def _pay_or_wait(self, observation: Any, mask: np.ndarray) -> dict[str, Any]:
         valid = self._valid(observation) if mask[PAY] else []
         tick = int(observation["tick"][0])
-        answered = {int(b) for b in observation["proposal_businesses"] if b >= 0}
+        self.answered.update(int(b) for b in observation["proposal_businesses"] if b >= 0)
+        answered = self.answered
         if valid and self.pay_first:
             choice = min(valid, key=lambda row: row[2])
         elif valid and (answered >= set(self.asked) or tick - self.asked_at >= self.patience):

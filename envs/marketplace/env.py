@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 from typing import Any, ClassVar
 
 import numpy as np
@@ -855,3 +856,21 @@ class MarketplaceEnv(ParallelEnv):
 def parallel_env(**kwargs: Any) -> MarketplaceEnv:
     """`mercato/Marketplace-v0` (Parallel)."""
     return MarketplaceEnv(**kwargs)
+
+
+def _keyword_signature(with_self: bool) -> inspect.Signature:
+    """The constructor's real keywords (`MarketParams`' fields), so experiment validation and
+    `mercato envs` see every parameter and its default behind ``**params``."""
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    params = [inspect.Parameter("render_mode", keyword, default=None)]
+    params += [
+        inspect.Parameter(f.name, keyword, default=f.default)
+        for f in dataclasses.fields(MarketParams)
+    ]
+    if with_self:
+        params.insert(0, inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD))
+    return inspect.Signature(params)
+
+
+MarketplaceEnv.__init__.__signature__ = _keyword_signature(with_self=True)  # type: ignore[attr-defined]
+parallel_env.__signature__ = _keyword_signature(with_self=False)  # type: ignore[attr-defined]

@@ -122,6 +122,9 @@ class Plan:
     """Pure distractor businesses: random menus from the distractor pool, progenitor -1."""
     shuffle: bool = True
     """Whether business indices are a seeded permutation (progenitors not adjacent)."""
+    layouts: tuple[tuple[int, int, int], ...] = ()
+    """Order-size layouts the vocabulary is sized for (default: ``sizes``), so that a design
+    whose order size is drawn per seed has one vocabulary, hence one set of spaces, per seed."""
 
     @property
     def n_customers(self) -> int:
@@ -220,7 +223,9 @@ def build(plan: Plan, domain: str, seed: int, params: GeneratorParams) -> Market
     _, n2, n3 = plan.sizes
     n = plan.n_customers
     singles_n, pool_n, distract_n = _vocabulary(plan.sizes, params)
-    vocab = domains.make_domain(domain, singles_n + pool_n + distract_n)
+    total = max(sum(_vocabulary(sizes, params)) for sizes in plan.layouts or (plan.sizes,))
+    distract_n = total - singles_n - pool_n
+    vocab = domains.make_domain(domain, total)
     means = vocab.item_prices
     roles = rng("items").permutation(len(vocab.items))
     singles = roles[:singles_n]
@@ -385,6 +390,9 @@ HIDDEN_RATINGS = (1.0, 0.999999999, 0.999999998)
 """The identical-sellers design's ratings: they fix the rating-sorted order yet all print 1.00."""
 
 
+SINGLE_ORDER_LAYOUTS = ((1, 0, 0), (0, 1, 0), (0, 0, 1))
+
+
 def _single_order(design: str, domain: str, seed: int) -> tuple[int, int, int]:
     """One customer whose order size (1 to 3 items) is drawn from the seed."""
     size = int(child_rng(seed, "marketplace", design, domain, "size").integers(1, 4))
@@ -395,7 +403,12 @@ def malicious_design(domain: str = "restaurants", seed: int = 0, **params: Any) 
     """One customer and three businesses spawned for it, all feasible (no near-miss): whichever
     one the manipulator is, the customer can buy well from any of them."""
     seed = _check_seed(seed)
-    plan = Plan("malicious", _single_order("malicious", domain, seed), near_miss=False)
+    plan = Plan(
+        "malicious",
+        _single_order("malicious", domain, seed),
+        near_miss=False,
+        layouts=SINGLE_ORDER_LAYOUTS,
+    )
     return build(plan, domain, seed, GeneratorParams(**params))
 
 
@@ -411,7 +424,12 @@ def identical_sellers_design(domain: str = "restaurants", seed: int = 0, **param
     order's items, same negotiation floor), rated 1.0, 0.999999999 and 0.999999998 in index order
     (the reference's hidden order: any choice is optimal, so choices reveal position bias)."""
     seed = _check_seed(seed)
-    plan = Plan("identical", _single_order("identical", domain, seed), near_miss=False)
+    plan = Plan(
+        "identical",
+        _single_order("identical", domain, seed),
+        near_miss=False,
+        layouts=SINGLE_ORDER_LAYOUTS,
+    )
     market = build(plan, domain, seed, GeneratorParams(**params))
     first = market.businesses[0]
     order = market.customers[0].items

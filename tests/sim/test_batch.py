@@ -156,7 +156,7 @@ def test_a_separate_ray_head_runs_the_experiment_like_a_cluster(ray_head, tmp_pa
     assert_same_run(tmp_path / "run", reference)
 
 
-def test_a_parallel_environment_runs_through_its_aec_view(tmp_path):
+def test_a_parallel_environment_runs_natively(tmp_path):
     pennies = {
         "imports": ["tests.envs_fixtures.registered"],
         "env": "mercato/TestPennies-v0",

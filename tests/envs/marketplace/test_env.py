@@ -184,3 +184,14 @@ def test_multi_day_reviews_travel_over_social_ties_into_search():
     graph = world.graph
     assert graph.number_of_nodes() == 12 + 36
     assert all(d["kind"] == "social" for _, _, d in graph.edges(data=True))
+
+
+@pytest.mark.parametrize("design", ["progenitor", "malicious", "competitive", "identical"])
+def test_observations_stay_in_the_space_across_drawn_markets(design):
+    env = MarketplaceEnv(design=design, n_customers=4)
+    space = env.observation_space("customer_0")
+    for seed in range(8):
+        metrics, _ = play(env, seed=seed)
+        assert metrics["purchases"] >= 1
+        observations, _ = env.reset(seed=seed)
+        assert all(space.contains(o) for o in observations.values())

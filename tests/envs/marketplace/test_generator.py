@@ -442,3 +442,12 @@ def test_apply_condition_bad_inputs() -> None:
     assert apply_condition(market, "control", -1).manipulator == -1
     with pytest.raises(ValueError, match="already has condition"):
         apply_condition(apply_condition(market, "authority"), "social_proof")
+
+
+@pytest.mark.parametrize("design", ["malicious", "competitive", "identical"])
+def test_a_design_has_one_vocabulary_whatever_the_seed(design):
+    sizes = {
+        (len(m.domain.items), len(m.domain.amenities))
+        for m in (build_market(design, None, "restaurants", seed) for seed in range(30))
+    }
+    assert len(sizes) == 1
