@@ -156,9 +156,10 @@ def _play_one(job: EpisodeJob, record_steps: bool) -> EpisodeResult:
     return _result(episode)
 
 
-def _play_lockstep(
-    jobs: Iterator[EpisodeJob], width: int, record_steps: bool
+def _in_lockstep(
+    jobs: Iterator[EpisodeJob], width: int, advance: Callable[[list[_Episode]], None]
 ) -> Iterator[EpisodeResult]:
+    """Keep up to ``width`` episodes running; ``advance`` moves them all one tick together."""
     running: list[_Episode] = []
     while True:
         while len(running) < width:
@@ -168,8 +169,7 @@ def _play_lockstep(
             running.append(_start(job))
         if not running:
             return
-        decisions = _pending_decisions(running, record_steps)
-        _decide_and_step(decisions, record_steps)
+        advance(running)
         still = []
         for episode in running:
             if episode.env.agents:
@@ -177,6 +177,15 @@ def _play_lockstep(
             else:
                 yield _result(episode)
         running = still
+
+
+def _play_lockstep(
+    jobs: Iterator[EpisodeJob], width: int, record_steps: bool
+) -> Iterator[EpisodeResult]:
+    def advance(running: list[_Episode]) -> None:
+        _decide_and_step(_pending_decisions(running, record_steps), record_steps)
+
+    return _in_lockstep(jobs, width, advance)
 
 
 @dataclass
@@ -295,15 +304,7 @@ def _row(
 def _play_parallel(
     jobs: Iterator[EpisodeJob], width: int, record_steps: bool
 ) -> Iterator[EpisodeResult]:
-    running: list[_Episode] = []
-    while True:
-        while len(running) < width:
-            job = next(jobs, None)
-            if job is None:
-                break
-            running.append(_start(job))
-        if not running:
-            return
+    def advance(running: list[_Episode]) -> None:
         decisions = []
         for episode in running:
             env = episode.env
@@ -315,14 +316,10 @@ def _play_parallel(
         for d in decisions:
             _record_decision(d, record_steps)
             by_episode[id(d.episode)][d.agent] = d.action
-        still = []
         for episode in running:
             _step_parallel(episode, by_episode[id(episode)], record_steps)
-            if episode.env.agents:
-                still.append(episode)
-            else:
-                yield _result(episode)
-        running = still
+
+    return _in_lockstep(jobs, width, advance)
 
 
 def _record_decision(d: _Decision, record_steps: bool) -> None:

@@ -126,12 +126,14 @@ class MarketplaceEnv(ParallelEnv):
     (outcome of the agent's last action: 0 ok, else an index into `ledger.REASONS`), `kind_mask`
     (`Box(0, 1, (6,), int8)`: the kinds allowed now; also `info["action_mask"]["kind"]`),
     `budget` (customer: budget left; business: revenue), `request_items` (3), `request_amenities`
-    (2), the latest search page `results` / `result_prices` (price of the customer's order there,
-    -1 when an item is missing) / `result_amenities` (1 when all required amenities are listed),
-    open proposals `proposals` (ids) / `proposal_businesses` / `proposal_totals` /
-    `proposal_covers` / `proposal_expires`, a business's waiting customers `inquiries` /
-    `inquiry_items` (Q x 3), and `text` (`FreeText`): the bounded text view for LLM players
-    (empty when `text_observations` is false).
+    (2), the market's `search_algorithm` and `search_bandwidth`, the latest search page
+    `results` / `result_prices` (price of the customer's order there, -1 when an item is missing)
+    / `result_amenities` (1 when all required amenities are listed), open proposals `proposals`
+    (ids) / `proposal_businesses` / `proposal_totals` / `proposal_covers` / `proposal_expires`,
+    a business's waiting customers `inquiries` / `inquiry_items` / `inquiry_prices` (Q x 3: the
+    asked items and their list prices there, -1 when not on the menu) and its `floor_factor`, and
+    `text` (`FreeText`): the bounded text view for LLM players (empty when `text_observations`
+    is false).
 
     ## Action space
     One `Dict`: `kind` (`Discrete(6)`: wait, search, message, propose, pay, end) and its fields.

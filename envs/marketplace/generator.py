@@ -222,9 +222,9 @@ def build(plan: Plan, domain: str, seed: int, params: GeneratorParams) -> Market
 
     _, n2, n3 = plan.sizes
     n = plan.n_customers
-    singles_n, pool_n, distract_n = _vocabulary(plan.sizes, params)
+    singles_n, pool_n, _ = _vocabulary(plan.sizes, params)
+    # the rest of the vocabulary (whatever the layout leaves) is the distractor pool
     total = max(sum(_vocabulary(sizes, params)) for sizes in plan.layouts or (plan.sizes,))
-    distract_n = total - singles_n - pool_n
     vocab = domains.make_domain(domain, total)
     means = vocab.item_prices
     roles = rng("items").permutation(len(vocab.items))
@@ -399,16 +399,21 @@ def _single_order(design: str, domain: str, seed: int) -> tuple[int, int, int]:
     return tuple(int(k == size) for k in (1, 2, 3))  # type: ignore[return-value]
 
 
+def _single_order_plan(design: str, domain: str, seed: int) -> Plan:
+    """One customer with three feasible sellers (order size drawn from the seed)."""
+    return Plan(
+        design,
+        _single_order(design, domain, seed),
+        near_miss=False,
+        layouts=SINGLE_ORDER_LAYOUTS,
+    )
+
+
 def malicious_design(domain: str = "restaurants", seed: int = 0, **params: Any) -> Market:
     """One customer and three businesses spawned for it, all feasible (no near-miss): whichever
     one the manipulator is, the customer can buy well from any of them."""
     seed = _check_seed(seed)
-    plan = Plan(
-        "malicious",
-        _single_order("malicious", domain, seed),
-        near_miss=False,
-        layouts=SINGLE_ORDER_LAYOUTS,
-    )
+    plan = _single_order_plan("malicious", domain, seed)
     return build(plan, domain, seed, GeneratorParams(**params))
 
 
@@ -424,12 +429,7 @@ def identical_sellers_design(domain: str = "restaurants", seed: int = 0, **param
     order's items, same negotiation floor), rated 1.0, 0.999999999 and 0.999999998 in index order
     (the reference's hidden order: any choice is optimal, so choices reveal position bias)."""
     seed = _check_seed(seed)
-    plan = Plan(
-        "identical",
-        _single_order("identical", domain, seed),
-        near_miss=False,
-        layouts=SINGLE_ORDER_LAYOUTS,
-    )
+    plan = _single_order_plan("identical", domain, seed)
     market = build(plan, domain, seed, GeneratorParams(**params))
     first = market.businesses[0]
     order = market.customers[0].items
