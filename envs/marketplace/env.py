@@ -45,6 +45,16 @@ QUERY_CHARS, TEXT_CHARS, VIEW_CHARS = 200, 1000, 60_000
 MAX_PAGES, MAX_QUANTITY, MAX_ID = 100, 99, 2**31 - 2
 
 
+# The fields each kind reads (checked against their spaces before a step changes anything).
+FIELDS_OF: dict[int, tuple[str, ...]] = {
+    SEARCH: ("query", "algorithm", "page", "bandwidth"),
+    MESSAGE: ("to",),
+    PROPOSE: ("to", "items", "quantities", "unit_prices", "total", "expiry"),
+    PAY: ("proposal", "total"),
+    END: (),
+}
+
+
 def _frozen(values: list[int] | np.ndarray, dtype: Any = np.int64) -> np.ndarray:
     array = np.array(values, dtype=dtype)
     array.flags.writeable = False
@@ -125,7 +135,8 @@ class MarketplaceEnv(ParallelEnv):
     neither ready nor touched by an event keeps its last observation object), `ready`, `status`
     (outcome of the agent's last action: 0 ok, else an index into `ledger.REASONS`), `kind_mask`
     (`Box(0, 1, (6,), int8)`: the kinds allowed now; also `info["action_mask"]["kind"]`),
-    `budget` (customer: budget left; business: revenue), `request_items` (3), `request_amenities`
+    `budget` (customer: budget left; business: revenue), `paid` (customer: payments made today;
+    business: payments received), `request_items` (3), `request_amenities`
     (2), the market's `search_algorithm` and `search_bandwidth`, the latest search page
     `results` / `result_prices` (price of the customer's order there, -1 when an item is missing)
     / `result_amenities` (1 when all required amenities are listed), open proposals `proposals`
@@ -225,6 +236,7 @@ class MarketplaceEnv(ParallelEnv):
                 "status": Discrete(len(REASONS)),
                 "kind_mask": Box(0, 1, shape=(len(KINDS),), dtype=np.int8),
                 "budget": Box(-np.inf, np.inf, shape=(1,), dtype=f64),
+                "paid": Box(0, np.iinfo(i64).max, shape=(1,), dtype=i64),
                 "request_items": ids(self.n_items - 1, (MAX_ORDER_ITEMS,)),
                 "request_amenities": ids(self.n_amenities - 1, (MAX_ORDER_AMENITIES,)),
                 "results": ids(self.n_businesses - 1, (k,)),
@@ -350,6 +362,7 @@ class MarketplaceEnv(ParallelEnv):
         self._day_markets: list[Market] = []
         self._optima: list[float] = []
         self._revenue_before = [0.0] * self.n_businesses
+        self._sold = [0] * self.n_businesses
         self.log: list[tuple[int, str, str, str, str]] = []
         self._observations: dict[str, Any] = {}
         self._infos: dict[str, Any] = {}
@@ -368,6 +381,7 @@ class MarketplaceEnv(ParallelEnv):
         self._optima.append(self.optimum if day == 0 else optimal_welfare(world.market))
         self._day_end = world.tick + self.params.max_ticks
         self._first_paid = [False] * self.n_customers
+        self._paid = [0] * self.n_customers
         self._order_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for shopper in world.shoppers:
             shopper.done = False
@@ -396,6 +410,8 @@ class MarketplaceEnv(ParallelEnv):
                 if trader in self._ready:
                     self._sleep(trader, tick + self.params.wait_ticks)
                 continue
+            for name in FIELDS_OF[kind]:  # every action checked before any is carried out
+                self._field(trader, action, name)
             acting.append((trader, action))
         if len(acting) > 1:
             order = self._step_rng.permutation(len(acting))
@@ -531,7 +547,9 @@ class MarketplaceEnv(ParallelEnv):
 
     def _message(self, trader: Trader, action: dict[str, Any]) -> None:
         recipients = self._recipients(trader, action)
-        text = normalize_text(action.get("text", ""), TEXT_CHARS)
+        text = normalize_text(
+            self._field(trader, action, "text") if "text" in action else "", TEXT_CHARS
+        )
         items: tuple[int, ...] = ()
         if isinstance(trader, Shopper) and "items" in action:
             items = tuple(
@@ -582,6 +600,8 @@ class MarketplaceEnv(ParallelEnv):
         payment = world.ledger.pay(shopper.index, proposal_id, amount, world.tick)
         proposal = world.ledger.proposals[proposal_id]
         rewards[shopper.name] -= payment.amount
+        self._paid[shopper.index] += 1
+        self._sold[proposal.business] += 1
         if not self._first_paid[shopper.index] and satisfies(world.market, proposal):
             self._first_paid[shopper.index] = True
             rewards[shopper.name] += 2.0 * world.market.customers[shopper.index].value
@@ -708,6 +728,7 @@ class MarketplaceEnv(ParallelEnv):
         mask, mask_dict = self._mask(shopper)
         live = world.ledger.live_for(shopper.index, world.tick)
         obs = self._common(shopper, mask, world.ledger.budget_left[shopper.index])
+        obs["paid"] = np.array([self._paid[shopper.index]], dtype=np.int64)
         obs["request_items"], obs["request_amenities"] = self._order_fields(customer)
         obs.update(self._result_fields(shopper, customer))
         obs.update(self._proposal_fields(live, customer))
@@ -726,6 +747,7 @@ class MarketplaceEnv(ParallelEnv):
         mask, mask_dict = self._mask(shop)
         revenue = self._revenue_before[shop.index] + world.ledger.revenue[shop.index]
         obs = self._common(shop, mask, revenue)
+        obs["paid"] = np.array([self._sold[shop.index]], dtype=np.int64)
         empty = self._empty
         for name in (
             "request_items", "request_amenities", "results", "result_prices", "result_amenities",

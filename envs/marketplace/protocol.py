@@ -225,36 +225,36 @@ class MarketplaceProtocol(TextProtocol):
 
     # Constrained choice --------------------------------------------------------------------------
 
+    def safe_default(self, observation: Any, agent: str) -> Any:
+        """Waiting: it never spends money, and the agent is woken when something arrives."""
+        return self.actions.wait()
+
     def valid_actions(self, observation: Any, agent: str) -> list[ValidAction]:
-        """Waiting first (the safe default), then the sensible moves of the role."""
+        """The sensible moves of the role now, for constrained choice (WAIT when nothing else).
+
+        A business is offered its list-price proposals to the customers waiting for it. A
+        customer is offered to search before it has results, then to ask them, to pay each open
+        proposal, to wait (for answers) once it has results, and END only once it has paid, so
+        a model choosing among these never quits before buying.
+        """
         mask = observation["kind_mask"]
-        actions = [ValidAction("WAIT", self.actions.wait())]
+        wait = ValidAction("WAIT", self.actions.wait())
         names = self.domain.items
+        actions: list[ValidAction] = []
         if _role(observation) == "business":
-            if not mask[PROPOSE]:
-                return actions
-            for row, customer in enumerate(observation["inquiries"]):
-                if customer < 0:
-                    continue
-                asked = [
-                    (int(i), float(p))
-                    for i, p in zip(
-                        observation["inquiry_items"][row], observation["inquiry_prices"][row],
-                        strict=True,
-                    )
-                    if i >= 0 and p >= 0
-                ]  # fmt: skip
-                if asked:
-                    spec = "; ".join(f"{names[i]} @ {p:.2f}" for i, p in asked)
-                    label = f"PROPOSE customer_{int(customer)}: {spec}"
-                    actions.append(ValidAction(label, self.parse(label, observation, agent)))
-            return actions
+            if mask[PROPOSE]:
+                rows = range(len(observation["inquiries"]))
+                offers = (self._offer(observation, agent, row) for row in rows)
+                actions = [offer for offer in offers if offer is not None]
+            return actions or [wait]
+        has_results = bool((observation["results"] >= 0).any())
+        if has_results:
+            actions.append(wait)
         if mask[SEARCH]:
             query = " ".join(names[i] for i in observation["request_items"] if i >= 0)
-            actions.append(
-                ValidAction(f"SEARCH {query}", self.parse(f"SEARCH {query}", observation, agent))
-            )
-        if mask[MESSAGE] and (observation["results"] >= 0).any():
+            label = f"SEARCH {query}"
+            actions.append(ValidAction(label, self.parse(label, observation, agent)))
+        if mask[MESSAGE] and has_results:
             label = "ASK all: Please send me a proposal for my order."
             actions.append(ValidAction(label, self.parse(label, observation, agent)))
         if mask[PAY]:
@@ -262,6 +262,25 @@ class MarketplaceProtocol(TextProtocol):
                 if proposal >= 0:
                     label = f"PAY #{int(proposal)}"
                     actions.append(ValidAction(label, self.parse(label, observation, agent)))
-        if mask[END]:
+        if mask[END] and int(observation["paid"][0]) > 0:
             actions.append(ValidAction("END", self.actions.end()))
-        return actions
+        return actions or [wait]
+
+    def _offer(self, observation: Any, agent: str, row: int) -> ValidAction | None:
+        """A list-price proposal of what inquiry ``row`` asked for and the menu has."""
+        customer = int(observation["inquiries"][row])
+        if customer < 0:
+            return None
+        names = self.domain.items
+        asked = [
+            (int(i), float(p))
+            for i, p in zip(
+                observation["inquiry_items"][row], observation["inquiry_prices"][row], strict=True
+            )
+            if i >= 0 and p >= 0
+        ]
+        if not asked:
+            return None
+        spec = "; ".join(f"{names[i]} @ {p:.2f}" for i, p in asked)
+        label = f"PROPOSE customer_{customer}: {spec}"
+        return ValidAction(label, self.parse(label, observation, agent))

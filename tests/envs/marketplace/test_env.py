@@ -195,3 +195,37 @@ def test_observations_stay_in_the_space_across_drawn_markets(design):
         assert metrics["purchases"] >= 1
         observations, _ = env.reset(seed=seed)
         assert all(space.contains(o) for o in observations.values())
+
+
+def test_visibility_limits_what_a_customer_can_find():
+    env, _, _, build = make_env(n_customers=10, visibility=4, search_algorithm="simple")
+    seen = set(env.world.visible[0].tolist())
+    own = {b.index for b in env.base_market.businesses if b.progenitor == 0}
+    assert own <= seen and len(seen) <= 4 + len(own)
+    assert all(env.world.graph.has_edge("customer_0", f"business_{b}") for b in seen)
+    observations, *_ = env.step({"customer_0": build.search("anything", "simple", bandwidth=10)})
+    found = {int(b) for b in observations["customer_0"]["results"] if b >= 0}
+    assert found and found <= seen
+
+
+def test_text_views_stay_bounded_however_long_the_chat():
+    env, _, _, build = make_env(n_customers=1)
+    shop = env.world.shops[0]
+    for tick in range(40):
+        env.world.tick = tick
+        env._message(env.world.shoppers[0], build.message([0], f"message number {tick}"))
+    env._refresh([shop])
+    text = env._observations["business_0"]["text"]
+    assert "message number 39" in text and "message number 30" not in text
+    assert "Messages (last 5 of 40)" in text
+
+
+def test_a_step_with_one_bad_action_changes_nothing():
+    env, _, _, build = make_env()
+    bad = build.pay(0, 1.0)
+    bad["total"] = np.array([-5.0])
+    with pytest.raises(ValueError, match="customer_1: total"):
+        env.step({"customer_0": build.search("tacos"), "customer_1": bad})
+    assert env.world.tick == 0 and env.log == [] and env.world.counters.searches == 0
+    observations, *_ = env.step({"customer_0": build.search("tacos")})
+    assert env.world.tick == 1 and observations["customer_0"]["results"][0] >= 0

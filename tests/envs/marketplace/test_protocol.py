@@ -125,19 +125,21 @@ def test_errors_are_precise(env):
         parse("   ", obs, "customer_0")
 
 
-def test_valid_actions_parse_to_their_actions_and_wait_comes_first(env):
+def test_valid_actions_are_sensible_and_parse_to_their_actions(env):
+    start = env._observations["customer_0"]
+    labels = [v.label for v in env.protocol.valid_actions(start, "customer_0")]
+    assert len(labels) == 1 and labels[0].startswith("SEARCH ")  # no END, no idle WAIT yet
     customer, (business, business_obs) = customer_with_proposals(env)
-    for agent, observation, kind in (
-        (("customer_0", customer, PAY)),
-        (business, business_obs, PROPOSE),
-    ):
+    cases = (("customer_0", customer, PAY), (business, business_obs, PROPOSE))
+    for agent, observation, kind in cases:
         valid = env.protocol.valid_actions(observation, agent)
-        assert valid[0].label == "WAIT" and valid[0].action["kind"] == WAIT
         assert kind in {v.action["kind"] for v in valid}
+        assert "END" not in [v.label for v in valid]  # nothing paid yet
         for option in valid:
             parsed = env.protocol.parse(option.label, observation, agent)
             assert first_difference(parsed, option.action) is None, option.label
             assert env.action_space(agent).contains(option.action)
+    assert env.protocol.safe_default(customer, "customer_0")["kind"] == WAIT
 
 
 def test_plain_render_without_text_observations():
