@@ -12,9 +12,9 @@ from envs.marketplace.ledger import REASONS, Proposal
 from envs.marketplace.market import Business, Market
 from envs.marketplace.world import MarketWorld, Shop, Shopper
 
-MENU_SHOWN = 8
+MENU_SHOWN = 6
 MESSAGES_SHOWN = 5
-DESCRIPTION_CHARS = 600
+DESCRIPTION_CHARS = 2000  # whole descriptions: the manipulation conditions live in them
 
 
 def money(value: float) -> str:
@@ -39,7 +39,7 @@ def listing(market: Market, business: Business, wanted: tuple[int, ...]) -> str:
         f"{names[i]} {money(menu[i])}" if i in menu else f"{names[i]} (not offered)" for i in wanted
     ]
     others = [i for i in menu if i not in wanted]
-    shown = ", ".join(f"{names[i]} {money(menu[i])}" for i in others[:MENU_SHOWN])
+    shown = ", ".join(names[i] for i in others[:MENU_SHOWN])
     more = f" and {len(others) - MENU_SHOWN} more" if len(others) > MENU_SHOWN else ""
     description = business.description[:DESCRIPTION_CHARS]
     return (
