@@ -1,8 +1,9 @@
 """mercato's environments: ``import envs`` registers every family under ``mercato/`` in
 PettingZoo's registry, and `list_envs` describes them."""
 
-import envs.games  # noqa: F401
-import envs.marketplace  # noqa: F401
+import envs.games
+import envs.marketplace
+import envs.trials  # noqa: F401
 from envs.core.registry import list_envs
 
 # Each family package registers its ids when imported. Import each one here as it lands

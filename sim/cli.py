@@ -346,6 +346,26 @@ def _report_one(run_dir: Path) -> None:
     console.print(
         f"wrote {written[0]}" + (f" and {len(written) - 1} plot(s)" if written[1:] else "")
     )
+    _study_report(run_dir, manifest)
+
+
+def _study_report(run_dir: Path, manifest: dict) -> None:
+    """The study-form table of envs that have one (the manipulation trial's)."""
+    from sim import trial_report
+    from sim.store import load_episodes
+
+    if manifest.get("env") != trial_report.ENV_ID:
+        return
+    table, written = trial_report.study_report(load_episodes(run_dir), run_dir)
+    if table.empty:
+        return
+    rich_table = Table(
+        *table.columns, title="in the study's form (95% intervals over participants)"
+    )
+    for row in table.itertuples(index=False):
+        rich_table.add_row(*(str(v) for v in row))
+    console.print(rich_table)
+    console.print("wrote " + " and ".join(str(p) for p in written))
 
 
 @app.command("import-glee")

@@ -329,11 +329,13 @@ class _EnvTarget:
 
 
 def _load_registries() -> None:
-    """`import envs` registers the envs; env families' scripted players live in agents.scripted."""
+    """`import envs` registers the envs; env families' scripted players live in agents.scripted
+    and simulated people in agents.users."""
     import envs  # noqa: F401
 
-    if importlib.util.find_spec("agents.scripted") is not None:
-        importlib.import_module("agents.scripted")
+    for package in ("agents.scripted", "agents.users"):
+        if importlib.util.find_spec(package) is not None:
+            importlib.import_module(package)
 
 
 def _env_target(env_id: str) -> _EnvTarget:

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-_FILES = ("games.yaml", "marketplace.yaml")
+_FILES = ("games.yaml", "marketplace.yaml", "trials.yaml")
 
 
 @functools.cache

@@ -4,6 +4,6 @@ Importing this package registers them with `agents.registry` (``bargaining/equil
 ``negotiation/anchoring``, ``persuasion/commitment``, ...).
 """
 
-from agents.scripted import bargaining, marketplace, negotiation, persuasion
+from agents.scripted import bargaining, marketplace, negotiation, persuasion, trials
 
-__all__ = ["bargaining", "marketplace", "negotiation", "persuasion"]
+__all__ = ["bargaining", "marketplace", "negotiation", "persuasion", "trials"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import inspect
 from typing import Any, ClassVar
 
 import numpy as np
@@ -12,6 +11,7 @@ from gymnasium.spaces import Box, Dict, Discrete
 from pettingzoo import ParallelEnv
 
 from envs.core.seeding import child_rng, derive_seed, make_rng
+from envs.core.signature import keyword_signature
 from envs.core.spaces import FreeText, normalize_text
 from envs.marketplace.actions import (
     END,
@@ -882,19 +882,5 @@ def parallel_env(**kwargs: Any) -> MarketplaceEnv:
     return MarketplaceEnv(**kwargs)
 
 
-def _keyword_signature(with_self: bool) -> inspect.Signature:
-    """The constructor's real keywords (`MarketParams`' fields), so experiment validation and
-    `mercato envs` see every parameter and its default behind ``**params``."""
-    keyword = inspect.Parameter.KEYWORD_ONLY
-    params = [inspect.Parameter("render_mode", keyword, default=None)]
-    params += [
-        inspect.Parameter(f.name, keyword, default=f.default)
-        for f in dataclasses.fields(MarketParams)
-    ]
-    if with_self:
-        params.insert(0, inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD))
-    return inspect.Signature(params)
-
-
-MarketplaceEnv.__init__.__signature__ = _keyword_signature(with_self=True)  # type: ignore[attr-defined]
-parallel_env.__signature__ = _keyword_signature(with_self=False)  # type: ignore[attr-defined]
+MarketplaceEnv.__init__.__signature__ = keyword_signature(MarketParams, with_self=True)  # type: ignore[attr-defined]
+parallel_env.__signature__ = keyword_signature(MarketParams, with_self=False)  # type: ignore[attr-defined]

@@ -1,0 +1,18 @@
+"""Manipulation trials after Sabour et al. (2025): ``import envs.trials`` registers
+``mercato/ManipulationTrial-v0`` (`envs.trials.env`).
+
+Modules: `scenarios` (the task library and its loader), `tactics` (the 11-tactic taxonomy and
+observed shares), `population` (participant traits), `measures` (HOD, categories, hindsight),
+`views` and `protocol` (what LLM players read and write), `params`, `env`, and `world` (the
+participant population as a Mesa model).
+"""
+
+from envs.core.registry import register_env
+
+register_env(
+    "ManipulationTrial-v0",
+    kind="aec",
+    entry_point="envs.trials.env:env",
+    family="trials",
+    summary="Neutral vs manipulative assistants steer a participant's ratings and choice (Sabour)",
+)
