@@ -3,6 +3,7 @@ PettingZoo's registry, and `list_envs` describes them."""
 
 import envs.games
 import envs.marketplace
+import envs.recommendation
 import envs.trials  # noqa: F401
 from envs.core.registry import list_envs
 

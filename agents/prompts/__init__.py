@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-_FILES = ("games.yaml", "marketplace.yaml", "trials.yaml")
+_FILES = ("games.yaml", "marketplace.yaml", "trials.yaml", "recommendation.yaml")
 
 
 @functools.cache

@@ -4,6 +4,16 @@ Importing this package registers them with `agents.registry` (``bargaining/equil
 ``negotiation/anchoring``, ``persuasion/commitment``, ...).
 """
 
-from agents.scripted import bargaining, marketplace, negotiation, persuasion, trials
+from agents.scripted import (
+    bargaining,
+    feed,
+    marketplace,
+    negotiation,
+    persuasion,
+    recdialogue,
+    trials,
+)
 
-__all__ = ["bargaining", "marketplace", "negotiation", "persuasion", "trials"]
+__all__ = [
+    "bargaining", "feed", "marketplace", "negotiation", "persuasion", "recdialogue", "trials",
+]  # fmt: skip

@@ -1,0 +1,558 @@
+"""`mercato/RecDialogue-v0`: a recommender talks with a simulated user who wants one item (AEC)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium.spaces import Box, Dict, Discrete, Space
+from pettingzoo import AECEnv
+
+from envs.core.seeding import child_rng, derive_seed, make_rng
+from envs.core.signature import keyword_signature
+from envs.core.spaces import FreeText, normalize_text
+from envs.games.two_player import wrapped
+from envs.recommendation.catalog import DOMAINS, Catalog
+from envs.recommendation.catalog_generator import catalog_for
+from envs.recommendation.dialogue_protocol import MESSAGE_CHARS, QUERY_CHARS, DialogueProtocol
+from envs.recommendation.need import Need, draw_need, feature_names, feature_of
+from envs.recommendation.search import CatalogSearch
+
+RECOMMENDER, USER = "recommender_0", "user_0"
+SEARCH, ASK, RECOMMEND, RESPOND = range(4)
+REC_ACTS: tuple[str, ...] = ("search", "ask", "recommend", "respond")
+DISCLOSE, INQUIRE, ANSWER, ACCEPT, REJECT, QUIT = range(6)
+USER_ACTS: tuple[str, ...] = ("disclose", "inquire", "answer", "accept", "reject", "quit")
+SCALES: tuple[str, ...] = ("recommendation", "strategy", "expression")
+TEXT_CHARS, VIEW_CHARS = QUERY_CHARS, 40_000
+SHOWN_TURNS = 8
+
+
+@dataclass(frozen=True)
+class DialogueParams:
+    """Every constructor parameter of `raw_env` (see its docstring)."""
+
+    domain: str = "books"
+    n_items: int = 1000
+    catalog_seed: int | None = 0
+    max_turns: int = 10
+    recommend_size: int = 3
+    search_size: int = 10
+    searches_per_turn: int = 2
+    patience_low: int = 4
+    patience_high: int = 10
+    text_observations: bool = True
+    catalog: Catalog | None = None
+
+    @classmethod
+    def checked(cls, **params: Any) -> DialogueParams:
+        allowed = set(cls.__dataclass_fields__)
+        unknown = sorted(set(params) - allowed)
+        if unknown:
+            raise ValueError(f"unknown parameter {unknown[0]!r}; allowed: {sorted(allowed)}")
+        p = cls(**params)
+        if p.domain not in DOMAINS:
+            raise ValueError(f"domain must be one of {DOMAINS}, got {p.domain!r}")
+        for name, low, high in (
+            ("n_items", 100, 100_000), ("max_turns", 1, 100), ("recommend_size", 1, 50),
+            ("search_size", 1, 100), ("searches_per_turn", 0, 10), ("patience_low", 1, 100),
+            ("patience_high", p.patience_low if isinstance(p.patience_low, int) else 1, 100),
+        ):  # fmt: skip
+            value = getattr(p, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                raise ValueError(f"{name} must be an int in [{low}, {high}], got {value!r}")
+        if p.catalog_seed is not None and (
+            not isinstance(p.catalog_seed, int) or p.catalog_seed < 0
+        ):
+            raise ValueError(f"catalog_seed must be None or an int >= 0, got {p.catalog_seed!r}")
+        if p.catalog is not None and not isinstance(p.catalog, Catalog):
+            raise ValueError(f"catalog must be a Catalog or None, got {type(p.catalog).__name__}")
+        if not isinstance(p.text_observations, bool):
+            raise ValueError(
+                f"text_observations must be true or false, got {p.text_observations!r}"
+            )
+        return p
+
+
+def env(**kwargs: Any) -> AECEnv:
+    """The dialogue wrapped like PettingZoo's built-ins (order enforced, actions checked)."""
+    return wrapped(raw_env(**kwargs))
+
+
+def _frozen(values: Any, dtype: Any) -> np.ndarray:
+    array = np.array(values, dtype=dtype)
+    array.flags.writeable = False
+    return array
+
+
+class raw_env(AECEnv):
+    """Conversational recommendation: find the one item a simulated user has in mind.
+
+    ## Description
+    After the CRS evaluation practice surveyed by Gao et al. (2021), iEvaLM and ECPO's simulator:
+    the user holds a hidden target item from a generated catalog and knows its category and
+    attribute values (its need); the recommender may search the catalog (a tool call that does
+    not use up the user's turn), ask about a feature, recommend items, or just talk. The user
+    answers with a structured dialogue act and an utterance, and rates the recommender's last
+    turn on three 0-5 expectation-confirmation scales (recommendation, strategy, expression) with
+    a short reason. The user's utterances never contain the target's title: the env redacts it
+    and counts the leak.
+
+    ## Agents
+    `recommender_0` moves first each turn (searches, then one ask / recommend / respond);
+    `user_0` replies. A turn is a recommender move and the user's reply.
+
+    ## Observation space
+    `recommender_0`: `turn`, `searches_left`, the last search `results` (ids), `known` (the value
+    code the user has stated for each feature, -1 unknown; features are `category` then the
+    catalog's attributes), `matches` (how many items fit everything stated),
+    `rejected` (items the user turned down), the user's `last_act`,
+    `last_feature`, `last_value`, and `text` (the conversation and search hits). `user_0`:
+    `turn`, its `target` id and `need` (its value code per feature) with `agenda` (the order it
+    discloses them in), `patience`, `pickiness`, `style`, the recommender's `last_act`,
+    `asked` feature, the `recommended` ids and their feature codes, and `text`. Masks in
+    `info["action_mask"]`.
+
+    ## Action space
+    `recommender_0`: `act` (search, ask, recommend, respond), `query` and `use_known` (search:
+    BM25 over the catalog, optionally only among items fitting what the user stated; an empty
+    query lists those by popularity), `feature`
+    (ask), `items` (recommend; -1 padding), `message`. `user_0`: `act` (disclose, inquire,
+    answer, accept, reject, quit), `feature` and `value` (what it discloses, answers or gives as
+    the reason to reject), `item` (the accepted item), `utterance`, `ratings` (3 x 0..5) and
+    `reason`.
+
+    ## Rewards
+    1 to both agents when the user accepts its target, else 0.
+
+    ## Episode end
+    Terminated when the user accepts or quits; truncated after `max_turns` turns.
+
+    ## Parameters
+    `domain` (books, games, restaurants), `n_items` (100..100,000), `catalog_seed` (None: a
+    catalog per reset seed), `max_turns`, `recommend_size`, `search_size`, `searches_per_turn`,
+    `patience_low` / `patience_high` (the user's patience is drawn in this range),
+    `text_observations`, `catalog` (a `Catalog` object instead of a generated one: your own
+    items, or a constructed catalog in tests), `render_mode`.
+
+    ## Metrics
+    `success`, `turns`, `turns_to_success` (None without success), `sr_at_<t>` for t = 1 ..
+    `max_turns` (success by turn t), `recall_retrieved` (the target appeared in a search),
+    `recall_recommended` (it was recommended), `rating_<scale>` means, `asks`, `searches`,
+    `recommendations`, `quit`, `accepted_wrong` (accepted a non-target item), `leaks`.
+
+    ## Version history
+    * v0: first version.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {
+        "name": "rec_dialogue_v0",
+        "render_modes": ["ansi"],
+        "is_parallelizable": False,
+    }
+
+    def __init__(self, render_mode: str | None = None, **params: Any) -> None:
+        super().__init__()
+        if render_mode not in (None, "ansi"):
+            raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+        self.render_mode = render_mode
+        self.params = DialogueParams.checked(**params)
+        p = self.params
+        probe = (
+            p.catalog
+            if p.catalog is not None
+            else catalog_for(p.domain, p.n_items, p.catalog_seed or 0)
+        )
+        self.features = feature_names(probe)
+        self.values = {
+            name: (probe.category_names if name == "category" else probe.attribute_values[name])
+            for name in self.features
+        }
+        self.max_values = max(len(v) for v in self.values.values())
+        self.possible_agents = [RECOMMENDER, USER]
+        self.protocol = DialogueProtocol(self.features, self.values, p.recommend_size)
+        self._spaces()
+        self.agents: list[str] = []
+
+    # Spaces -------------------------------------------------------------------------------------
+
+    def _spaces(self) -> None:
+        p = self.params
+        n = len(p.catalog) if p.catalog is not None else p.n_items
+        f, v, k = len(self.features), self.max_values, p.recommend_size
+        i64 = np.int64
+        self.observation_spaces: dict[str, Space[Any]] = {
+            RECOMMENDER: Dict(
+                {
+                    "turn": Discrete(p.max_turns + 1),
+                    "searches_left": Discrete(p.searches_per_turn + 1),
+                    "results": Box(-1, n - 1, shape=(p.search_size,), dtype=i64),
+                    "known": Box(-1, v - 1, shape=(f,), dtype=i64),
+                    "matches": Box(0, n, shape=(1,), dtype=i64),
+                    "rejected": Box(-1, n - 1, shape=(p.max_turns * k,), dtype=i64),
+                    "last_act": Discrete(len(USER_ACTS) + 1),
+                    "last_feature": Discrete(f + 1),
+                    "last_value": Discrete(v + 1),
+                    "text": FreeText(VIEW_CHARS),
+                }
+            ),
+            USER: Dict(
+                {
+                    "turn": Discrete(p.max_turns + 1),
+                    "target": Box(0, n - 1, shape=(1,), dtype=i64),
+                    "need": Box(0, v - 1, shape=(f,), dtype=i64),
+                    "agenda": Box(0, f - 1, shape=(f,), dtype=i64),
+                    "patience": Box(1, 100, shape=(1,), dtype=i64),
+                    "pickiness": Box(0.0, 1.0, shape=(1,), dtype=np.float64),
+                    "style": Discrete(3),
+                    "last_act": Discrete(len(REC_ACTS) + 1),
+                    "asked": Discrete(f + 1),
+                    "recommended": Box(-1, n - 1, shape=(k,), dtype=i64),
+                    "recommended_features": Box(-1, v - 1, shape=(k, f), dtype=i64),
+                    "text": FreeText(VIEW_CHARS),
+                }
+            ),
+        }
+        self.action_spaces: dict[str, Space[Any]] = {
+            RECOMMENDER: Dict(
+                {
+                    "act": Discrete(len(REC_ACTS)),
+                    "query": FreeText(TEXT_CHARS),
+                    "use_known": Discrete(2),
+                    "feature": Discrete(f),
+                    "items": Box(-1, n - 1, shape=(k,), dtype=i64),
+                    "message": FreeText(MESSAGE_CHARS),
+                }
+            ),
+            USER: Dict(
+                {
+                    "act": Discrete(len(USER_ACTS)),
+                    "feature": Discrete(f),
+                    "value": Discrete(v),
+                    "item": Box(-1, n - 1, shape=(1,), dtype=i64),
+                    "utterance": FreeText(MESSAGE_CHARS),
+                    "ratings": Box(0, 5, shape=(len(SCALES),), dtype=i64),
+                    "reason": FreeText(TEXT_CHARS),
+                }
+            ),
+        }
+        self._rec_masks = {
+            can_search: _frozen([int(can_search), 1, 1, 1], np.int8) for can_search in (0, 1)
+        }
+
+    def observation_space(self, agent: str) -> Space[Any]:
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str) -> Space[Any]:
+        return self.action_spaces[agent]
+
+    # Episode ------------------------------------------------------------------------------------
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
+        self.np_random, self._seed = make_rng(seed)
+        p = self.params
+        if p.catalog is not None:
+            self.catalog: Catalog = p.catalog
+        else:
+            seed_ = (
+                p.catalog_seed if p.catalog_seed is not None else derive_seed(self._seed, "catalog")
+            )
+            self.catalog = catalog_for(p.domain, p.n_items, seed_)
+        self.search = _search_for(self.catalog)
+        patience = (p.patience_low, p.patience_high)
+        self.need: Need = draw_need(self.catalog, child_rng(self._seed, "need"), patience=patience)
+        self.title = self.catalog.titles[self.need.target]
+        self.agents = list(self.possible_agents)
+        self.rewards = dict.fromkeys(self.agents, 0.0)
+        self._cumulative_rewards = dict.fromkeys(self.agents, 0.0)
+        self.terminations = dict.fromkeys(self.agents, False)
+        self.truncations = dict.fromkeys(self.agents, False)
+        self.turn = 0
+        self.searches_left = p.searches_per_turn
+        self.results = np.full(p.search_size, -1, dtype=np.int64)
+        self.known = np.full(len(self.features), -1, dtype=np.int64)
+        self.rejected: list[int] = []
+        self.recommended = np.full(p.recommend_size, -1, dtype=np.int64)
+        self.chat: list[tuple[str, str]] = []
+        self.last_rec_act = len(REC_ACTS)
+        self.asked = len(self.features)
+        self.last_user = (len(USER_ACTS), len(self.features), self.max_values)
+        self.ratings: list[np.ndarray] = []
+        self.success_turn: int | None = None
+        self.counts = {"asks": 0, "searches": 0, "recommendations": 0, "leaks": 0}
+        self.retrieved = self.recommended_ever = False
+        self.accepted_wrong = self.quit = False
+        self.agent_selection = RECOMMENDER
+        self.infos = {RECOMMENDER: self._rec_info(), USER: self._user_info()}
+
+    def _rec_info(self) -> dict[str, Any]:
+        mask = self._rec_masks[int(self.searches_left > 0)]
+        masks = dict.fromkeys(self.action_spaces[RECOMMENDER].spaces)
+        return {"action_mask": {**masks, "act": mask}}
+
+    def _user_info(self) -> dict[str, Any]:
+        return {"action_mask": dict.fromkeys(self.action_spaces[USER].spaces)}
+
+    # Step ---------------------------------------------------------------------------------------
+
+    def step(self, action: Any) -> None:
+        agent = self.agent_selection
+        if self.terminations[agent] or self.truncations[agent]:
+            self._was_dead_step(action)
+            return
+        self._clear_rewards()
+        self._cumulative_rewards[agent] = 0.0
+        if agent == RECOMMENDER:
+            self._recommender_moves(action)
+        else:
+            self._user_replies(action)
+        self._accumulate_rewards()
+
+    def _recommender_moves(self, action: Any) -> None:
+        act = int(action["act"])
+        message = normalize_text(action["message"], MESSAGE_CHARS)
+        if act == SEARCH:
+            if self.searches_left <= 0:
+                raise ValueError(
+                    f"{RECOMMENDER}: no searches left this turn (act search is masked)"
+                )
+            query = normalize_text(action["query"], TEXT_CHARS)
+            ids = self._search(query, bool(action["use_known"]))
+            self.results = np.full(self.params.search_size, -1, dtype=np.int64)
+            self.results[: len(ids)] = ids
+            self.searches_left -= 1
+            self.counts["searches"] += 1
+            self.retrieved |= bool(self.need.target in set(ids.tolist()))
+            self.infos[RECOMMENDER] = self._rec_info()
+            return  # a tool call: the recommender moves again
+        self.last_rec_act = act
+        self.asked = len(self.features)
+        self.recommended = np.full(self.params.recommend_size, -1, dtype=np.int64)
+        if act == ASK:
+            self.asked = int(action["feature"])
+            self.counts["asks"] += 1
+            text = message or f"What {self.features[self.asked].replace('_', ' ')} would you like?"
+        elif act == RECOMMEND:
+            items = [int(i) for i in np.asarray(action["items"]) if i >= 0]
+            items = list(dict.fromkeys(items))[: self.params.recommend_size]
+            self.recommended[: len(items)] = items
+            self.counts["recommendations"] += 1
+            self.recommended_ever |= self.need.target in items
+            shown = "; ".join(self.catalog.describe(i) for i in items) or "nothing"
+            text = (message + " " if message else "") + f"I recommend: {shown}"
+        else:
+            text = message or "..."
+        self.chat.append(("recommender", text))
+        self.agent_selection = USER
+        self.infos[USER] = self._user_info()
+
+    def _user_replies(self, action: Any) -> None:
+        act = int(action["act"])
+        feature, value = int(action["feature"]), int(action["value"])
+        utterance = normalize_text(action["utterance"], MESSAGE_CHARS)
+        if self.title and re.search(re.escape(self.title), utterance, re.IGNORECASE):
+            utterance = re.sub(re.escape(self.title), "[...]", utterance, flags=re.IGNORECASE)
+            self.counts["leaks"] += 1
+        self.chat.append(("user", utterance))
+        self.ratings.append(np.asarray(action["ratings"], dtype=np.int64).copy())
+        if act in (DISCLOSE, ANSWER, REJECT) and value < len(self.values[self.features[feature]]):
+            self.known[feature] = value
+        if act == REJECT:
+            self.rejected += [int(i) for i in self.recommended if i >= 0]
+        self.last_user = (act, feature, value)
+        self.turn += 1
+        self.searches_left = self.params.searches_per_turn
+        ended = False
+        if act == ACCEPT:
+            item = int(np.asarray(action["item"]).ravel()[0])
+            if item == self.need.target:
+                self.success_turn = self.turn
+                self.rewards[RECOMMENDER] += 1.0
+                self.rewards[USER] += 1.0
+            else:
+                self.accepted_wrong = True
+            ended = True
+        elif act == QUIT:
+            self.quit = ended = True
+        if ended or self.turn >= self.params.max_turns:
+            done = self.terminations if ended else self.truncations
+            metrics = self._metrics()
+            for agent in self.agents:
+                done[agent] = True
+                self.infos[agent] = {"metrics": metrics}
+            self.agent_selection = RECOMMENDER
+            return
+        self.agent_selection = RECOMMENDER
+        self.infos[RECOMMENDER] = self._rec_info()
+
+    def _constraints(self) -> dict[str, str]:
+        return {
+            name: self.values[name][int(code)]
+            for name, code in zip(self.features, self.known, strict=True)
+            if code >= 0
+        }
+
+    def _matching(self) -> np.ndarray:
+        """The items consistent with everything the user has stated so far."""
+        constraints = self._constraints()
+        if not constraints:
+            return np.arange(len(self.catalog))
+        return self.search.filter(constraints)
+
+    def _search(self, query: str, use_known: bool) -> np.ndarray:
+        """The search tool: keyword ranking (BM25), optionally only among the items matching the
+        user's stated features; an empty query lists the matching items by popularity."""
+        k = self.params.search_size
+        candidates = self._matching() if use_known else None
+        if query.strip():
+            ids, _ = self.search.keyword(query, k, candidates=candidates)
+            return ids
+        pool = candidates if candidates is not None else np.arange(len(self.catalog))
+        popularity = np.asarray(self.catalog.popularity)[pool]
+        order = np.lexsort((pool, -popularity))[:k]
+        return pool[order]
+
+    # Observations -------------------------------------------------------------------------------
+
+    def observe(self, agent: str) -> Any:
+        if agent == RECOMMENDER:
+            rejected = np.full(self.params.max_turns * self.params.recommend_size, -1, np.int64)
+            tail = self.rejected[-len(rejected) :]
+            rejected[: len(tail)] = tail
+            act, feature, value = self.last_user
+            return {
+                "turn": self.turn,
+                "searches_left": self.searches_left,
+                "results": self.results.copy(),
+                "known": self.known.copy(),
+                "matches": np.array([len(self._matching())], dtype=np.int64),
+                "rejected": rejected,
+                "last_act": act,
+                "last_feature": feature,
+                "last_value": value,
+                "text": self._text(self._recommender_view),
+            }
+        need = self.need
+        codes = np.array([self._code(name, value) for name, value in self._need_in_order()])
+        agenda = np.array([self.features.index(name) for name, _ in need.features], np.int64)
+        recommended_features = np.full(
+            (self.params.recommend_size, len(self.features)), -1, np.int64
+        )
+        for row, item in enumerate(self.recommended):
+            if item >= 0:
+                recommended_features[row] = self._codes_of(int(item))
+        return {
+            "turn": self.turn,
+            "target": np.array([need.target], dtype=np.int64),
+            "need": codes.astype(np.int64),
+            "agenda": agenda,
+            "patience": np.array([need.persona.patience], dtype=np.int64),
+            "pickiness": np.array([need.persona.pickiness], dtype=np.float64),
+            "style": ("terse", "chatty", "formal").index(need.persona.style),
+            "last_act": self.last_rec_act,
+            "asked": self.asked,
+            "recommended": self.recommended.copy(),
+            "recommended_features": recommended_features,
+            "text": self._text(self._user_view),
+        }
+
+    def _need_in_order(self) -> list[tuple[str, str]]:
+        wanted = dict(self.need.features)
+        return [(name, wanted[name]) for name in self.features]
+
+    def _code(self, name: str, value: str) -> int:
+        return self.values[name].index(value)
+
+    def _codes_of(self, item: int) -> np.ndarray:
+        return np.array(
+            [self._code(name, feature_of(self.catalog, item, name)) for name in self.features],
+            dtype=np.int64,
+        )
+
+    def _text(self, view: Any) -> str:
+        return view()[:VIEW_CHARS] if self.params.text_observations else ""
+
+    def _chat_lines(self) -> list[str]:
+        shown = self.chat[-2 * SHOWN_TURNS :]
+        return [f"{who.capitalize()}: {text}" for who, text in shown] or ["(no conversation yet)"]
+
+    def _recommender_view(self) -> str:
+        known = [
+            f"{name}={self.values[name][int(code)]}"
+            for name, code in zip(self.features, self.known, strict=True)
+            if code >= 0
+        ]
+        lines = [
+            f"Turn {self.turn + 1} of {self.params.max_turns}. Help the user find the one item "
+            f"they have in mind from a catalog of {len(self.catalog)} {self.catalog.domain}.",
+            f"What the user has told you: {', '.join(known) or 'nothing yet'}.",
+            f"Features you can ask about: {', '.join(self.features)}.",
+            "Conversation:", *self._chat_lines(),
+        ]  # fmt: skip
+        hits = [int(i) for i in self.results if i >= 0]
+        if hits:
+            lines.append("Last search results:")
+            lines += [f"- {self.catalog.describe(i)}" for i in hits]
+        lines.append(f"Searches left this turn: {self.searches_left}.")
+        return "\n".join(lines)
+
+    def _user_view(self) -> str:
+        need = self.need
+        wants = ", ".join(f"{name.replace('_', ' ')}: {value}" for name, value in need.features)
+        lines = [
+            f"You are looking for one {self.catalog.domain[:-1]}: \"{self.title}\" ({wants}). "
+            "Never say its title; describe what you want instead.",
+            f"Your style: {need.persona.style}; you give up after about {need.persona.patience} "
+            "turns without success.",
+            "Conversation:", *self._chat_lines(),
+        ]  # fmt: skip
+        return "\n".join(lines)
+
+    # Outcomes -----------------------------------------------------------------------------------
+
+    def _metrics(self) -> dict[str, Any]:
+        p = self.params
+        ratings = np.array(self.ratings) if self.ratings else np.zeros((0, len(SCALES)))
+        success = self.success_turn is not None
+        metrics: dict[str, Any] = {
+            "success": float(success),
+            "turns": float(self.turn),
+            "turns_to_success": float(self.success_turn) if success else None,
+            "recall_retrieved": float(self.retrieved),
+            "recall_recommended": float(self.recommended_ever),
+            "quit": float(self.quit),
+            "accepted_wrong": float(self.accepted_wrong),
+            **{k: float(v) for k, v in self.counts.items()},
+        }
+        for t in range(1, p.max_turns + 1):
+            metrics[f"sr_at_{t}"] = float(success and self.success_turn <= t)
+        for i, scale in enumerate(SCALES):
+            metrics[f"rating_{scale}"] = float(ratings[:, i].mean()) if len(ratings) else None
+        return metrics
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi" or not self.agents:
+            return None
+        return "\n".join(self._chat_lines())
+
+    def close(self) -> None:
+        pass
+
+
+_SEARCHES: dict[int, CatalogSearch] = {}
+
+
+def _search_for(catalog: Catalog) -> CatalogSearch:
+    """One search index per catalog object (catalogs are cached and shared)."""
+    search = _SEARCHES.get(id(catalog))
+    if search is None or search.catalog is not catalog:
+        if len(_SEARCHES) > 8:
+            _SEARCHES.clear()
+        search = _SEARCHES[id(catalog)] = CatalogSearch(catalog)
+    return search
+
+
+raw_env.__init__.__signature__ = keyword_signature(DialogueParams, with_self=True)  # type: ignore[attr-defined]
+env.__signature__ = keyword_signature(DialogueParams, with_self=False)  # type: ignore[attr-defined]
