@@ -13,6 +13,7 @@ from pettingzoo import ParallelEnv
 from envs.core.seeding import child_rng, derive_seed, make_rng
 from envs.core.signature import keyword_signature
 from envs.core.spaces import FreeText, normalize_text
+from envs.core.turns import read_only
 from envs.marketplace.actions import (
     END,
     KINDS,
@@ -53,12 +54,6 @@ FIELDS_OF: dict[int, tuple[str, ...]] = {
     PAY: ("proposal", "total"),
     END: (),
 }
-
-
-def _frozen(values: list[int] | np.ndarray, dtype: Any = np.int64) -> np.ndarray:
-    array = np.array(values, dtype=dtype)
-    array.flags.writeable = False
-    return array
 
 
 @functools.lru_cache(maxsize=4)
@@ -293,15 +288,15 @@ class MarketplaceEnv(ParallelEnv):
             "request_items", "request_amenities", "results", "proposals", "proposal_businesses",
             "inquiries", "inquiry_items",
         ):  # fmt: skip
-            empty[name] = _frozen(np.full(space[name].shape, -1))
+            empty[name] = read_only(np.full(space[name].shape, -1))
         for name in ("result_prices", "inquiry_prices"):
-            empty[name] = _frozen(np.full(space[name].shape, -1.0), np.float64)
-        empty["floor_factor"] = _frozen(np.zeros(1), np.float64)
-        empty["search_bandwidth"] = _frozen([self.params.search_bandwidth])
+            empty[name] = read_only(np.full(space[name].shape, -1.0), np.float64)
+        empty["floor_factor"] = read_only(np.zeros(1), np.float64)
+        empty["search_bandwidth"] = read_only([self.params.search_bandwidth])
         for name in ("result_amenities", "proposal_covers"):
-            empty[name] = _frozen(np.zeros(space[name].shape), np.int8)
-        empty["proposal_totals"] = _frozen(np.zeros(space["proposal_totals"].shape), np.float64)
-        empty["proposal_expires"] = _frozen(np.zeros(space["proposal_expires"].shape))
+            empty[name] = read_only(np.zeros(space[name].shape), np.int8)
+        empty["proposal_totals"] = read_only(np.zeros(space["proposal_totals"].shape), np.float64)
+        empty["proposal_expires"] = read_only(np.zeros(space["proposal_expires"].shape))
         return empty
 
     def _make_masks(self) -> dict[str, tuple[np.ndarray, dict[str, Any]]]:
@@ -314,7 +309,7 @@ class MarketplaceEnv(ParallelEnv):
         }
         masks = {}
         for name, row in rows.items():
-            array = _frozen(row, np.int8)
+            array = read_only(row, np.int8)
             as_dict = {key: None for key in self._action_space.spaces}
             as_dict["kind"] = array
             masks[name] = (array, as_dict)
@@ -338,7 +333,7 @@ class MarketplaceEnv(ParallelEnv):
         )
         self.base_market, self.search_index, self.optimum = self._bundle(market_seed)
         self._floor_factors = [
-            _frozen([b.min_price_factor], np.float64) for b in self.base_market.businesses
+            read_only([b.min_price_factor], np.float64) for b in self.base_market.businesses
         ]
         latency_rng = child_rng(self._seed, "latency")
         self.world = MarketWorld(

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from envs.core.turns import refuse_unknown
 from envs.marketplace.market import DOMAINS
 
 ALGORITHMS: tuple[str, ...] = ("simple", "lexical", "perfect", "perfect_items", "semantic")
@@ -110,10 +111,7 @@ class MarketParams:
     @classmethod
     def checked(cls, **params: Any) -> MarketParams:
         """Validated parameters; a ValueError names the first bad one and what is allowed."""
-        allowed = set(cls.__dataclass_fields__)
-        unknown = sorted(set(params) - allowed)
-        if unknown:
-            raise ValueError(f"unknown parameter {unknown[0]!r}; allowed: {sorted(allowed)}")
+        refuse_unknown(cls, params)
         p = cls(**params)
         _require_int("n_customers", p.n_customers, 1, MAX_CUSTOMERS)
         _require_choice("domain", p.domain, DOMAINS)

@@ -13,6 +13,7 @@ from pettingzoo import AECEnv
 from envs.core.seeding import child_rng, derive_seed, make_rng
 from envs.core.signature import keyword_signature
 from envs.core.spaces import FreeText, normalize_text
+from envs.core.turns import TurnTakingEnv, read_only, refuse_unknown
 from envs.games.two_player import wrapped
 from envs.recommendation.catalog import DOMAINS, Catalog
 from envs.recommendation.catalog_generator import catalog_for
@@ -48,10 +49,7 @@ class DialogueParams:
 
     @classmethod
     def checked(cls, **params: Any) -> DialogueParams:
-        allowed = set(cls.__dataclass_fields__)
-        unknown = sorted(set(params) - allowed)
-        if unknown:
-            raise ValueError(f"unknown parameter {unknown[0]!r}; allowed: {sorted(allowed)}")
+        refuse_unknown(cls, params)
         p = cls(**params)
         if p.domain not in DOMAINS:
             raise ValueError(f"domain must be one of {DOMAINS}, got {p.domain!r}")
@@ -81,13 +79,7 @@ def env(**kwargs: Any) -> AECEnv:
     return wrapped(raw_env(**kwargs))
 
 
-def _frozen(values: Any, dtype: Any) -> np.ndarray:
-    array = np.array(values, dtype=dtype)
-    array.flags.writeable = False
-    return array
-
-
-class raw_env(AECEnv):
+class raw_env(TurnTakingEnv):
     """Conversational recommendation: find the one item a simulated user has in mind.
 
     ## Description
@@ -239,7 +231,7 @@ class raw_env(AECEnv):
             ),
         }
         self._rec_masks = {
-            can_search: _frozen([int(can_search), 1, 1, 1], np.int8) for can_search in (0, 1)
+            can_search: read_only([int(can_search), 1, 1, 1], np.int8) for can_search in (0, 1)
         }
 
     def observation_space(self, agent: str) -> Space[Any]:
@@ -297,18 +289,11 @@ class raw_env(AECEnv):
 
     # Step ---------------------------------------------------------------------------------------
 
-    def step(self, action: Any) -> None:
-        agent = self.agent_selection
-        if self.terminations[agent] or self.truncations[agent]:
-            self._was_dead_step(action)
-            return
-        self._clear_rewards()
-        self._cumulative_rewards[agent] = 0.0
+    def _move(self, agent: str, action: Any) -> None:
         if agent == RECOMMENDER:
             self._recommender_moves(action)
         else:
             self._user_replies(action)
-        self._accumulate_rewards()
 
     def _recommender_moves(self, action: Any) -> None:
         act = int(action["act"])

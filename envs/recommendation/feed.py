@@ -11,6 +11,7 @@ from pettingzoo import AECEnv
 from envs.core.seeding import child_rng, derive_seed, make_rng
 from envs.core.signature import keyword_signature
 from envs.core.spaces import FreeText, normalize_text
+from envs.core.turns import TurnTakingEnv, read_only
 from envs.games.two_player import wrapped
 from envs.recommendation.catalog import Catalog
 from envs.recommendation.catalog_generator import catalog_for
@@ -39,13 +40,7 @@ def env(**kwargs: Any) -> AECEnv:
     return wrapped(raw_env(**kwargs))
 
 
-def _frozen(values: Any, dtype: Any) -> np.ndarray:
-    array = np.array(values, dtype=dtype)
-    array.flags.writeable = False
-    return array
-
-
-class raw_env(AECEnv):
+class raw_env(TurnTakingEnv):
     """A feed: a recommender shows slates, a user clicks, skips, asks in words or leaves.
 
     ## Description
@@ -295,36 +290,29 @@ class raw_env(AECEnv):
 
     def _item_columns(self, catalog: Catalog) -> dict[str, np.ndarray]:
         return {
-            "item_category": _frozen(catalog.categories, np.int64),
-            "item_attributes": _frozen(attribute_matrix(catalog), np.int64),
-            "item_price": _frozen(catalog.price, np.float64),
-            "item_quality": _frozen(np.clip(catalog.quality, 0.0, 1.0), np.float64),
-            "item_engagement": _frozen(np.clip(catalog.engagement, 0.0, 1.0), np.float64),
-            "item_popularity": _frozen(np.maximum(catalog.popularity, 0.0), np.float64),
+            "item_category": read_only(catalog.categories, np.int64),
+            "item_attributes": read_only(attribute_matrix(catalog), np.int64),
+            "item_price": read_only(catalog.price, np.float64),
+            "item_quality": read_only(np.clip(catalog.quality, 0.0, 1.0), np.float64),
+            "item_engagement": read_only(np.clip(catalog.engagement, 0.0, 1.0), np.float64),
+            "item_popularity": read_only(np.maximum(catalog.popularity, 0.0), np.float64),
         }
 
     def _allowed_mask(self) -> np.ndarray:
         items = np.arange(len(self.catalog))
-        return _frozen(self.constraints.allowed(self.catalog, items), np.int8)
+        return read_only(self.constraints.allowed(self.catalog, items), np.int8)
 
     def _response_mask(self) -> np.ndarray:
         filled = (self.slate >= 0).astype(np.int8)
-        return _frozen([1, *filled.tolist(), 1, 1], np.int8)
+        return read_only([1, *filled.tolist(), 1, 1], np.int8)
 
     # Step ---------------------------------------------------------------------------------------
 
-    def step(self, action: Any) -> None:
-        agent = self.agent_selection
-        if self.terminations[agent] or self.truncations[agent]:
-            self._was_dead_step(action)
-            return
-        self._clear_rewards()
-        self._cumulative_rewards[agent] = 0.0
+    def _move(self, agent: str, action: Any) -> None:
         if agent == RECOMMENDER:
             self._show(action)
         else:
             self._respond(action)
-        self._accumulate_rewards()
 
     def _show(self, action: Any) -> None:
         raw = np.asarray(action["slate"], dtype=np.int64).ravel()

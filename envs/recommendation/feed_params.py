@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
+from envs.core.turns import refuse_unknown
 from envs.recommendation.catalog import DOMAINS, Catalog
 from envs.recommendation.catalog_generator import MAX_ITEMS, MIN_ITEMS
 from envs.recommendation.commands import CommandParser
@@ -57,10 +58,7 @@ class FeedParams:
 
     @classmethod
     def checked(cls, **params: Any) -> FeedParams:
-        allowed = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - allowed)
-        if unknown:
-            raise ValueError(f"unknown parameter {unknown[0]!r}; allowed: {sorted(allowed)}")
+        refuse_unknown(cls, params)
         p = cls(**params)
         if p.catalog is not None:
             if not isinstance(p.catalog, Catalog) or len(p.catalog) < 1:

@@ -11,6 +11,7 @@ from pettingzoo import AECEnv
 from envs.core.seeding import child_rng, make_rng
 from envs.core.signature import keyword_signature
 from envs.core.spaces import FreeText, normalize_text
+from envs.core.turns import TurnTakingEnv, read_only
 from envs.games.two_player import wrapped
 from envs.trials.measures import TaskRecord, episode_metrics
 from envs.trials.params import AGENT_TYPES, TrialParams
@@ -34,13 +35,7 @@ def env(**kwargs: Any) -> AECEnv:
     return wrapped(raw_env(**kwargs))
 
 
-def _frozen(values: Any, dtype: Any) -> np.ndarray:
-    array = np.array(values, dtype=dtype)
-    array.flags.writeable = False
-    return array
-
-
-class raw_env(AECEnv):
+class raw_env(TurnTakingEnv):
     """A randomized trial of AI-driven manipulation: one participant, one assistant, one decision.
 
     ## Description
@@ -206,7 +201,7 @@ class raw_env(AECEnv):
             ),
         }
         self._end_masks = {
-            allowed: _frozen([1, int(allowed)], np.int8) for allowed in (False, True)
+            allowed: read_only([1, int(allowed)], np.int8) for allowed in (False, True)
         }
 
     def observation_space(self, agent: str) -> Space[Any]:
@@ -227,7 +222,7 @@ class raw_env(AECEnv):
                 raise ValueError(f"options.traits must be {len(TRAITS)} numbers {TRAITS}")
         else:
             self.traits = self.population.draw(child_rng(self._seed, "participant"))
-        self.persona = _frozen(levels(self.traits), np.int64)
+        self.persona = read_only(levels(self.traits), np.int64)
         order = rng.permutation(len(self.scenario_pool))[: self.params.tasks]
         self.plan: list[Scenario] = [self.scenario_pool[int(i)] for i in order]
         self.records: list[TaskRecord] = []
@@ -286,7 +281,7 @@ class raw_env(AECEnv):
         self.infos[ASSISTANT] = info_assistant
         if self.params.principal:
             roles = task.roles_presented()
-            target_mask = _frozen([int(r != 0) for r in roles], np.int8)
+            target_mask = read_only([int(r != 0) for r in roles], np.int8)
             self.infos[PRINCIPAL] = {
                 "action_mask": {"target": target_mask, "payoff": None},
                 "phase": PHASES[self.phase],
@@ -295,13 +290,7 @@ class raw_env(AECEnv):
 
     # Step ---------------------------------------------------------------------------------------
 
-    def step(self, action: Any) -> None:
-        agent = self.agent_selection
-        if self.terminations[agent] or self.truncations[agent]:
-            self._was_dead_step(action)
-            return
-        self._clear_rewards()
-        self._cumulative_rewards[agent] = 0.0
+    def _move(self, agent: str, action: Any) -> None:
         if agent == PRINCIPAL:
             self._set_target(action)
         elif agent == ASSISTANT:
@@ -315,7 +304,6 @@ class raw_env(AECEnv):
             self._post(action)
         else:
             self._hindsight(action)
-        self._accumulate_rewards()
 
     def _set_target(self, action: Any) -> None:
         roles = self.task.roles_presented()

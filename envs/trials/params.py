@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from envs.core.turns import refuse_unknown
 from envs.trials.population import Population
 from envs.trials.scenarios import DOMAINS, Scenario, load_scenarios, scenarios_for
 
@@ -45,10 +46,7 @@ class TrialParams:
 
     @classmethod
     def checked(cls, **params: Any) -> TrialParams:
-        allowed = set(cls.__dataclass_fields__)
-        unknown = sorted(set(params) - allowed)
-        if unknown:
-            raise ValueError(f"unknown parameter {unknown[0]!r}; allowed: {sorted(allowed)}")
+        refuse_unknown(cls, params)
         p = cls(**params)
         if p.domain not in DOMAINS:
             raise ValueError(f"domain must be one of {DOMAINS}, got {p.domain!r}")

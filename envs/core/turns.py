@@ -1,0 +1,47 @@
+"""What turn-taking AEC environments share: read-only arrays, parameter checks, the step frame.
+
+`TurnTakingEnv.step` does PettingZoo's bookkeeping around one move (a finished agent's
+``None`` step, clearing and accumulating rewards) and hands the move to ``_move``, so an env
+writes only its rules. `read_only` makes arrays that are shared between observations safe from
+callers; `refuse_unknown` is the first check of every params dataclass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from pettingzoo import AECEnv
+
+
+def read_only(values: Any, dtype: Any = np.int64) -> np.ndarray:
+    """An array of ``values`` that nobody may write to (shared between steps and agents)."""
+    array = np.array(values, dtype=dtype)
+    array.flags.writeable = False
+    return array
+
+
+def refuse_unknown(params_class: Any, params: Mapping[str, Any]) -> None:
+    """ValueError naming the first parameter that ``params_class`` (a dataclass) does not have."""
+    allowed = set(params_class.__dataclass_fields__)
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise ValueError(f"unknown parameter {unknown[0]!r}; allowed: {sorted(allowed)}")
+
+
+class TurnTakingEnv(AECEnv):
+    """An AEC env whose subclass implements one move: ``_move(agent, action)``."""
+
+    def step(self, action: Any) -> None:
+        agent = self.agent_selection
+        if self.terminations[agent] or self.truncations[agent]:
+            self._was_dead_step(action)
+            return
+        self._clear_rewards()
+        self._cumulative_rewards[agent] = 0.0
+        self._move(agent, action)
+        self._accumulate_rewards()
+
+    def _move(self, agent: str, action: Any) -> None:
+        raise NotImplementedError
