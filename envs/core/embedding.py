@@ -233,3 +233,18 @@ def cached_embeddings(
         Path(tmp).unlink(missing_ok=True)
         raise
     return vectors
+
+
+QUERY_CACHE_SIZE = 4096
+
+
+def query_vector(encoder: TextEncoder, cache: dict[str, np.ndarray], query: str) -> np.ndarray:
+    """``query``'s embedding, remembered in ``cache`` (a plain dict, oldest entry evicted past
+    `QUERY_CACHE_SIZE`): searches repeat their queries, and encoding one costs milliseconds."""
+    vector = cache.get(query)
+    if vector is None:
+        vector = encoder.encode([query])[0]
+        if len(cache) >= QUERY_CACHE_SIZE:
+            cache.pop(next(iter(cache)))
+        cache[query] = vector
+    return vector

@@ -33,6 +33,12 @@ def refuse_unknown(params_class: Any, params: Mapping[str, Any]) -> None:
 class TurnTakingEnv(AECEnv):
     """An AEC env whose subclass implements one move: ``_move(agent, action)``."""
 
+    def __init__(self, render_mode: str | None = None) -> None:
+        super().__init__()
+        if render_mode not in (None, "ansi"):
+            raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+        self.render_mode = render_mode
+
     def step(self, action: Any) -> None:
         agent = self.agent_selection
         if self.terminations[agent] or self.truncations[agent]:

@@ -27,13 +27,12 @@ from itertools import chain
 
 import numpy as np
 
-from envs.core.embedding import TextEncoder, cached_embeddings, sentence_encoder
+from envs.core.embedding import TextEncoder, cached_embeddings, query_vector, sentence_encoder
 from envs.marketplace.market import Business, Customer, Domain, Market
 
 ALGORITHMS = ("simple", "lexical", "perfect", "perfect_items", "semantic")
 SHINGLE = 4
 _BREAK = "\n"  # separates text parts and businesses; queries never contain it (whitespace folded)
-_QUERY_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -404,12 +403,7 @@ class SearchIndex:
                 texts, market_namespace(self.market), encoder=self._encoder
             )
         assert self._encoder is not None
-        vector = self._query_vectors.get(query)
-        if vector is None:
-            vector = self._encoder.encode([query])[0]
-            if len(self._query_vectors) >= _QUERY_CACHE_SIZE:
-                self._query_vectors.pop(next(iter(self._query_vectors)))
-            self._query_vectors[query] = vector
+        vector = query_vector(self._encoder, self._query_vectors, query)
         if ids is None or 4 * len(ids) >= self.size:
             return (self._vectors @ vector).astype(np.float64)
         similarity = np.full(self.size, np.nan)

@@ -146,10 +146,7 @@ class raw_env(TurnTakingEnv):
     }
 
     def __init__(self, render_mode: str | None = None, **params: Any) -> None:
-        super().__init__()
-        if render_mode not in (None, "ansi"):
-            raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
-        self.render_mode = render_mode
+        super().__init__(render_mode)
         self.params = DialogueParams.checked(**params)
         p = self.params
         probe = (

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from envs.core.embedding import TextEncoder, cached_embeddings, sentence_encoder
+from envs.core.embedding import TextEncoder, cached_embeddings, query_vector, sentence_encoder
 from envs.recommendation.catalog import Catalog
 
 METHODS = ("keyword", "semantic")
@@ -46,7 +46,6 @@ _TOKEN = re.compile(r"[^\W_]+")
 _SEPARATOR = "\n"  # between items in the joined corpus; item texts never contain it
 _TOKEN_OR_SEPARATOR = re.compile(r"[^\W_]+|\n")
 _BUILD_CHUNK = 8192
-_QUERY_CACHE_SIZE = 4096
 
 Results = tuple[np.ndarray, np.ndarray]
 """Item ids (int64) and their scores (float64), best first."""
@@ -320,12 +319,7 @@ class CatalogSearch:
                 texts, catalog_namespace(self.catalog), encoder=self._encoder
             )
         assert self._encoder is not None
-        vector = self._query_vectors.get(query)
-        if vector is None:
-            vector = self._encoder.encode([query])[0]
-            if len(self._query_vectors) >= _QUERY_CACHE_SIZE:
-                self._query_vectors.pop(next(iter(self._query_vectors)))
-            self._query_vectors[query] = vector
+        vector = query_vector(self._encoder, self._query_vectors, query)
         if ids is None or 4 * len(ids) >= self.size:
             return self._vectors @ vector
         similarity = np.full(self.size, np.nan, dtype=np.float32)
