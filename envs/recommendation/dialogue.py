@@ -131,9 +131,10 @@ class raw_env(TurnTakingEnv):
 
     ## Metrics
     `success`, `turns`, `turns_to_success` (None without success), `sr_at_<t>` for t = 1 ..
-    `max_turns` (success by turn t), `recall_retrieved` (the target appeared in a search),
-    `recall_recommended` (it was recommended), `rating_<scale>` means, `asks`, `searches`,
-    `recommendations`, `quit`, `accepted_wrong` (accepted a non-target item), `leaks`.
+    `max_turns` (success by turn t), `recall_retrieved` (Recall@`search_size`: the target
+    appeared in a search), `recall_recommended` (Recall@`recommend_size`: it was
+    recommended), `rating_<scale>` means, `asks`, `searches`, `recommendations`, `quit`,
+    `accepted_wrong` (accepted a non-target item), `leaks`.
 
     ## Version history
     * v0: first version.
