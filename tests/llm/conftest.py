@@ -56,11 +56,19 @@ class _Handler(BaseHTTPRequestHandler):
             step = srv.script.pop(0) if srv.script else "ok"
             srv.in_flight += 1
             srv.max_in_flight = max(srv.max_in_flight, srv.in_flight)
+        self._counted = True
         try:
             self._act(step, body)
         finally:
-            with srv.lock:
-                srv.in_flight -= 1
+            self._leave()
+
+    def _leave(self) -> None:
+        """Stop counting this request as in flight (once): before its reply is written, since a
+        client may send its next request the moment the reply arrives."""
+        if getattr(self, "_counted", False):
+            self._counted = False
+            with self.server.lock:
+                self.server.in_flight -= 1
 
     def _act(self, step: str, body: dict[str, Any]) -> None:
         kind, _, arg = step.partition(":")
@@ -90,6 +98,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise AssertionError(f"unknown step {step!r}")
 
     def _send(self, status: int, text: str, headers: dict[str, str] | None = None) -> None:
+        self._leave()
         data = text.encode()
         self.send_response(status)
         for name, value in {"Content-Type": "application/json", **(headers or {})}.items():
