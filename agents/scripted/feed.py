@@ -23,6 +23,7 @@ not change, and with ``similar_rate`` asks for more like an item it loved. Churn
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -387,31 +388,22 @@ def _recommender(kind: str) -> Any:
     return factory
 
 
-def _user(
-    env: Any,
-    *,
-    seed: int,
-    engagement_weight: float = 6.0,
-    quality_weight: float = 0.5,
-    interest_weight: float = 1.5,
-    price_weight: float = 1.5,
-    no_click: float = 5.0,
-    command_rate: float = 0.3,
-    different_rate: float = 0.3,
-    similar_rate: float = 0.15,
-) -> FeedUser:
-    return FeedUser(
-        _feed_protocol(env),
-        seed,
-        engagement_weight=engagement_weight,
-        quality_weight=quality_weight,
-        interest_weight=interest_weight,
-        price_weight=price_weight,
-        no_click=no_click,
-        command_rate=command_rate,
-        different_rate=different_rate,
-        similar_rate=similar_rate,
-    )
+def _user(env: Any, *, seed: int, **options: Any) -> FeedUser:
+    return FeedUser(_feed_protocol(env), seed, **options)
+
+
+# The factory takes FeedUser's keyword options (the registry reads them from this signature).
+_user.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [
+        inspect.Parameter("env", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        inspect.Parameter("seed", inspect.Parameter.KEYWORD_ONLY),
+        *(
+            p
+            for p in inspect.signature(FeedUser.__init__).parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY
+        ),
+    ]
+)
 
 
 RECOMMENDERS = {

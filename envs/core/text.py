@@ -1,8 +1,9 @@
-"""Small helpers every text protocol needs: quoting a bad reply in an error, writing money, and
-checking the agent a protocol is asked about."""
+"""Small helpers every text protocol needs: quoting a bad reply in an error, writing money,
+checking the agent a protocol is asked about, and reading ``KEY: value`` replies."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 
 REPLY_WRAPPING = "`'\" \t\n"
@@ -32,3 +33,14 @@ def known_agent(agent: str, agents: Collection[str]) -> str:
     if agent not in agents:
         raise ValueError(f"unknown agent {agent!r}; expected one of {list(agents)}")
     return agent
+
+
+def keyed_fields(text: str, key: re.Pattern[str], strip: str = " \n;,.") -> dict[str, str]:
+    """``KEY: value`` fields of a reply, keys found by ``key`` (its group 1 is the key name): each
+    value runs to the next key, trimmed of ``strip``; the first occurrence of a key wins."""
+    found = list(key.finditer(text))
+    fields: dict[str, str] = {}
+    for i, match in enumerate(found):
+        end = found[i + 1].start() if i + 1 < len(found) else len(text)
+        fields.setdefault(match.group(1).upper(), text[match.end() : end].strip(strip))
+    return fields

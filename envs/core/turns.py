@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from gymnasium.spaces import Space
 from pettingzoo import AECEnv
 
 
@@ -31,7 +32,11 @@ def refuse_unknown(params_class: Any, params: Mapping[str, Any]) -> None:
 
 
 class TurnTakingEnv(AECEnv):
-    """An AEC env whose subclass implements one move: ``_move(agent, action)``."""
+    """An AEC env whose subclass implements one move, ``_move(agent, action)``, and builds its
+    per-agent ``observation_spaces`` and ``action_spaces`` once."""
+
+    observation_spaces: dict[str, Space[Any]]
+    action_spaces: dict[str, Space[Any]]
 
     def __init__(self, render_mode: str | None = None) -> None:
         super().__init__()
@@ -48,6 +53,12 @@ class TurnTakingEnv(AECEnv):
         self._cumulative_rewards[agent] = 0.0
         self._move(agent, action)
         self._accumulate_rewards()
+
+    def observation_space(self, agent: str) -> Space[Any]:
+        return self.observation_spaces[agent]
+
+    def action_space(self, agent: str) -> Space[Any]:
+        return self.action_spaces[agent]
 
     def _move(self, agent: str, action: Any) -> None:
         raise NotImplementedError

@@ -232,12 +232,6 @@ class raw_env(TurnTakingEnv):
             can_search: read_only([int(can_search), 1, 1, 1], np.int8) for can_search in (0, 1)
         }
 
-    def observation_space(self, agent: str) -> Space[Any]:
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent: str) -> Space[Any]:
-        return self.action_spaces[agent]
-
     # Episode ------------------------------------------------------------------------------------
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
+from envs.core.text import keyed_fields
 
 REC_ACTS = ("search", "ask", "recommend", "respond")
 USER_ACTS = ("disclose", "inquire", "answer", "accept", "reject", "quit")
@@ -45,12 +46,8 @@ recommendation=<0-5> strategy=<0-5> expression=<0-5> REASON: <why>"""
 
 
 def _fields(text: str) -> dict[str, str]:
-    found = list(_KEY.finditer(text))
-    out: dict[str, str] = {}
-    for i, match in enumerate(found):
-        end = found[i + 1].start() if i + 1 < len(found) else len(text)
-        out.setdefault(match.group(1).upper(), text[match.end() : end].strip(" \n;,"))
-    return out
+    """Key -> value text (utterances keep their final full stop)."""
+    return keyed_fields(text, _KEY, strip=" \n;,")
 
 
 class DialogueProtocol(TextProtocol):

@@ -230,12 +230,6 @@ class raw_env(TurnTakingEnv):
             USER: Dict({"response": Discrete(size + 3), "command": FreeText(p.command_length)}),
         }
 
-    def observation_space(self, agent: str) -> Space[Any]:
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent: str) -> Space[Any]:
-        return self.action_spaces[agent]
-
     # Episode ------------------------------------------------------------------------------------
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:

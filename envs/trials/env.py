@@ -201,12 +201,6 @@ class raw_env(TurnTakingEnv):
             allowed: read_only([1, int(allowed)], np.int8) for allowed in (False, True)
         }
 
-    def observation_space(self, agent: str) -> Space[Any]:
-        return self.observation_spaces[agent]
-
-    def action_space(self, agent: str) -> Space[Any]:
-        return self.action_spaces[agent]
-
     # Episode ------------------------------------------------------------------------------------
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
+from envs.core.text import keyed_fields
 from envs.trials.tactics import TACTICS
 
 LETTERS = "ABCD"
@@ -52,12 +53,7 @@ USER_FORMAT = {
 
 def _fields(text: str) -> dict[str, str]:
     """Key -> value text, for every known key in ``text`` (a value runs to the next key)."""
-    found = list(_KEY.finditer(text))
-    fields = {}
-    for i, match in enumerate(found):
-        end = found[i + 1].start() if i + 1 < len(found) else len(text)
-        fields.setdefault(match.group(1).upper(), text[match.end() : end].strip(" \n;,."))
-    return fields
+    return keyed_fields(text, _KEY)
 
 
 def _number(fields: dict[str, str], key: str, low: int, high: int) -> int:

@@ -20,6 +20,7 @@ from envs.marketplace.search import (
     market_namespace,
     shingles,
 )
+from tests.envs.fake_encoder import BagOfWordsEncoder
 
 DOMAIN = Domain(
     name="restaurants",
@@ -311,25 +312,6 @@ def test_a_market_without_text_or_businesses_still_searches() -> None:
 
 
 # ------------------------------------------------------------------------------------ semantic
-
-
-class BagOfWordsEncoder:
-    """A fake encoder: hashed bag of words, so shared words mean similar vectors."""
-
-    model_id = "bag-of-words"
-    dim = 64
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        self.calls += 1
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in text.lower().replace(".", " ").replace(",", " ").split():
-                out[row, sum(word.encode()) % self.dim] += 1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.where(norms == 0, 1.0, norms)
 
 
 def test_semantic_vectors_are_built_lazily_and_cached_on_disk(

@@ -7,7 +7,6 @@ import importlib.util
 import math
 import pickle
 from collections import Counter
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,13 @@ from envs.recommendation.search import (
     semantic_text,
     tokenize,
 )
+from tests.envs.fake_encoder import BagOfWordsEncoder as HashedWords
+
+
+class BagOfWordsEncoder(HashedWords):
+    """The fake encoder over the catalog search's own tokens."""
+
+    words = staticmethod(tokenize)
 
 
 def _no_encoder() -> BagOfWordsEncoder:
@@ -196,25 +202,6 @@ def test_search_dispatches_by_method(search: CatalogSearch) -> None:
 
 
 # ------------------------------------------------------------------------------------ semantic
-
-
-class BagOfWordsEncoder:
-    """A fake encoder: hashed bag of words, so shared words mean similar vectors."""
-
-    model_id = "bag-of-words"
-    dim = 64
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        self.calls += 1
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in tokenize(text):
-                out[row, sum(word.encode()) % self.dim] += 1.0
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.where(norms == 0, 1.0, norms)
 
 
 def test_semantic_vectors_are_built_lazily_and_cached_on_disk(
