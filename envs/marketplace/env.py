@@ -448,7 +448,6 @@ class MarketplaceEnv(ParallelEnv):
         world = self.world
         kind = int(action["kind"])
         trader.last_kind = KINDS[kind]
-        trader.actions += 1
         self._dirty.add(trader)
         try:
             if trader not in self._ready:

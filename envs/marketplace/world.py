@@ -66,7 +66,6 @@ class Trader(mesa.Agent):
         self.status = 0
         self.detail = ""
         self.last_kind = "none"
-        self.actions = 0
 
 
 class Shopper(Trader):
