@@ -1,0 +1,147 @@
+"""RL recipes: mercato envs as standard RL libraries want them, and returns to compare against.
+
+- `flat_view`: a single-agent Gymnasium view (`mercato/<Env>-<Role>-v0`) with a flat Box
+  observation and a ``Discrete(n)`` action grid: what Stable-Baselines3's PPO/DQN take.
+- `flat_pettingzoo` / `rllib_env` / `ppo_config`: a multi-agent env for RLlib with one policy per
+  role. Turn-taking (AEC) envs go through RLlib's ``PettingZooEnv``, which hands the observation
+  only to the agent about to act; PettingZoo's AEC-to-parallel conversion is refused for them (a
+  turn-taking game is not parallelisable), and ``ParallelPettingZooEnv`` is for envs registered
+  as Parallel.
+- `mean_return` / `policy_return`: the average episode return of any actor, or of a registered
+  (e.g. scripted) policy in the learner's seat, over seeded episodes: the baselines a learning
+  curve is read against.
+
+RLlib and Stable-Baselines3 are imported only when used (``pip install 'mercato[rl]'``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import gymnasium
+import numpy as np
+
+from envs.core.action_grid import DiscreteActions
+from envs.core.encoders import FlattenObservation
+from envs.core.pettingzoo_encoders import EncodedAEC
+from envs.core.seeding import derive_seed
+
+
+def flat_view(
+    view_id: str,
+    *,
+    bins: int = 11,
+    ranges: Mapping[str, tuple[float, float]] | None = None,
+    embed_text: bool = False,
+    **make_kwargs: Any,
+) -> gymnasium.Env:
+    """``gymnasium.make(view_id, **make_kwargs)`` with flat observations and grid actions."""
+    import envs  # noqa: F401 (registers the views)
+
+    env = FlattenObservation(gymnasium.make(view_id, **make_kwargs), embed_text=embed_text)
+    return DiscreteActions(env, bins=bins, ranges=ranges)
+
+
+def flat_pettingzoo(
+    env_id: str, *, params: Mapping[str, Any] | None = None, **encoder_options: Any
+) -> EncodedAEC:
+    """The turn-taking env ``env_id`` with every agent's observations flat and actions gridded."""
+    import pettingzoo
+
+    import envs
+
+    kinds = {info.kind for info in envs.list_envs() if info.id == env_id}
+    if "aec" not in kinds:
+        known = sorted({info.id for info in envs.list_envs() if info.kind == "aec"})
+        raise ValueError(f"env_id: {env_id!r} is not a turn-taking (AEC) mercato env; one of {known}")
+    return EncodedAEC(pettingzoo.make("aec", env_id, **dict(params or {})), **encoder_options)
+
+
+def rllib_env(
+    env_id: str, *, params: Mapping[str, Any] | None = None, **encoder_options: Any
+) -> Any:
+    """``env_id`` as an RLlib ``MultiAgentEnv`` (RLlib's ``PettingZooEnv`` over `flat_pettingzoo`)."""
+    from ray.rllib.env.wrappers.pettingzoo_env import PettingZooEnv
+
+    return PettingZooEnv(flat_pettingzoo(env_id, params=params, **encoder_options))
+
+
+def role_of_agent(agent_id: str, *_: Any, **__: Any) -> str:
+    """RLlib's policy mapping: agent ``bob_0`` is played by the module of role ``bob``."""
+    role, _, index = agent_id.rpartition("_")
+    return role if role and index.isdigit() else agent_id
+
+
+def ppo_config(
+    env_id: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    hidden: tuple[int, ...] = (64, 64),
+    seed: int = 0,
+    **encoder_options: Any,
+) -> Any:
+    """An RLlib ``PPOConfig`` for ``env_id`` with one policy (RLModule) per role.
+
+    The env is registered with Ray Tune as ``mercato:<env_id>``; tune the returned config
+    (``.training(...)``, ``.env_runners(...)``) before ``.build_algo()``.
+    """
+    from ray.rllib.algorithms.ppo import PPOConfig
+    from ray.tune.registry import register_env
+
+    probe = flat_pettingzoo(env_id, params=params, **encoder_options)
+    roles = sorted({role_of_agent(agent) for agent in probe.possible_agents})
+    name = f"mercato:{env_id}"
+    register_env(name, lambda _: rllib_env(env_id, params=params, **encoder_options))
+    return (
+        PPOConfig()
+        .environment(name)
+        .multi_agent(policies=set(roles), policy_mapping_fn=role_of_agent)
+        .rl_module(model_config={"fcnet_hiddens": list(hidden)})
+        .debugging(seed=seed)
+    )
+
+
+def mean_return(
+    env: gymnasium.Env, act: Callable[[Any], Any], *, episodes: int = 100, seed: int = 0
+) -> float:
+    """The mean episode return of ``act`` (observation -> action) over seeds ``seed``, ``seed+1``…"""
+    returns = []
+    for episode in range(episodes):
+        observation, _ = env.reset(seed=seed + episode)
+        total, done = 0.0, False
+        while not done:
+            observation, reward, terminated, truncated, _ = env.step(act(observation))
+            total += float(reward)
+            done = terminated or truncated
+        returns.append(total)
+    return float(np.mean(returns))
+
+
+def policy_return(
+    view_id: str,
+    policy: str,
+    *,
+    episodes: int = 100,
+    seed: int = 0,
+    options: Mapping[str, Any] | None = None,
+    **make_kwargs: Any,
+) -> float:
+    """The mean return of the registered policy ``policy`` (e.g. ``bargaining/equilibrium``, or
+    ``random``) playing the learner's seat of ``view_id``, over the same seeds as `mean_return`."""
+    import agents.scripted
+    import agents.users  # noqa: F401
+    import envs  # noqa: F401
+    from agents.registry import make_policy
+
+    env = gymnasium.make(view_id, **make_kwargs)
+    view = env.unwrapped
+    returns = []
+    for episode in range(episodes):
+        player = make_policy(
+            policy, view.env, seed=derive_seed(seed, episode), **dict(options or {})
+        )
+        returns.append(
+            mean_return(env, lambda o: player.act(o, view.learner), episodes=1, seed=seed + episode)
+        )
+    return float(np.mean(returns))
