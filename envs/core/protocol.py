@@ -3,7 +3,8 @@
 Every environment has structured spaces (the truth RL code steps) and one `TextProtocol` that
 renders an observation as text, parses text back into a structured action (raising
 `ActionParseError` with a message precise enough to re-ask with), and lists the valid actions for
-constrained choice. Environments never import agents; agents use the protocol.
+constrained choice. Some also `describe` an action as the reply that parses back to it. Environments
+never import agents; agents use the protocol.
 """
 
 from __future__ import annotations
@@ -61,6 +62,16 @@ class TextProtocol(ABC):
         if not actions:
             raise ActionParseError(f"{self.name}: no valid action for {agent} to default to")
         return actions[0].action
+
+    def describe(self, action: Any, observation: Any, agent: str) -> str:
+        """The reply text that `parse` reads back as ``action``: how a scripted player's decision
+        is written as a model's answer (used to export scripted play as supervised fine-tuning
+        data).
+
+        Written in the answer format of `instructions`; an implementation documents any rounding
+        and how it writes values the env ignores. Protocols without one raise NotImplementedError.
+        """
+        raise NotImplementedError(f"{self.name}: cannot write actions as text")
 
 
 def action_mask_of(observation: Any, info: Mapping[str, Any] | None = None) -> Any:

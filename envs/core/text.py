@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
+from decimal import Decimal
+from typing import Any
+
+from envs.core.spaces import normalize_text
 
 REPLY_WRAPPING = "`'\" \t\n"
 """Stripped from both ends of a reply before parsing (models like to quote their answers)."""
@@ -44,3 +48,20 @@ def keyed_fields(text: str, key: re.Pattern[str], strip: str = " \n;,.") -> dict
         end = found[i + 1].start() if i + 1 < len(found) else len(text)
         fields.setdefault(match.group(1).upper(), text[match.end() : end].strip(strip))
     return fields
+
+
+def exact_amount(amount: float) -> str:
+    """``amount`` in plain decimal notation (no exponent, no trailing zeros) with the fewest digits
+    that read back as exactly the same float: 9500, 0.1, 1234.5678901234567."""
+    text = format(Decimal(repr(float(amount) + 0.0)), "f")  # + 0.0: no "-0"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def reply_message(message: Any, max_length: int) -> str:
+    """``message`` as a reply's ``MESSAGE: <text>`` can carry it: normalised as envs store it
+    (`normalize_text`), then trimmed of what parsing drops at its ends (whitespace, and the
+    quote marks `REPLY_WRAPPING` strips from a reply's end)."""
+    text = normalize_text(message, max_length)
+    while (trimmed := text.rstrip(REPLY_WRAPPING).strip()) != text:
+        text = trimmed
+    return text

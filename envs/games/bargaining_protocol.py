@@ -7,6 +7,7 @@ only when announced).
 
 from __future__ import annotations
 
+import operator
 import re
 from typing import Any
 
@@ -14,7 +15,15 @@ import numpy as np
 
 from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
 from envs.core.spaces import normalize_text
-from envs.core.text import REPLY_WRAPPING, dollars, echo, known_agent, plain_amount
+from envs.core.text import (
+    REPLY_WRAPPING,
+    dollars,
+    echo,
+    exact_amount,
+    known_agent,
+    plain_amount,
+    reply_message,
+)
 from envs.games.bargaining_rules import (
     ACCEPT,
     AGENTS,
@@ -178,6 +187,54 @@ class BargainingProtocol(TextProtocol):
             ]
         return []
 
+    def describe(self, action: Any, observation: Any, agent: str) -> str:
+        """The reply `parse` reads back as ``action`` as the env reads it.
+
+        Proposer: ``OFFER alice=<x> bob=<y>`` whatever the ``decision`` (the env reads every
+        proposer action as an offer), then `` MESSAGE: <text>`` where messages are allowed and
+        the message is not blank (as `reply_message` trims it). The amounts have the fewest
+        decimals that give back the share as closely as full precision does: exactly, or within
+        an ulp or two (`parse` divides by their sum), far inside `SHARE_TOLERANCE`.
+        Responder: ``ACCEPT``, else ``REJECT`` (the env counts a responder's offer as a
+        rejection); responses carry no message. ValueError for an action outside the space.
+        """
+        name = NAMES[known_agent(agent, AGENTS)]
+        decision = operator.index(action["decision"])
+        share = float(np.asarray(action["alice_share"], dtype=np.float64).item())
+        if not (0 <= decision <= REJECT and 0.0 <= share <= 1.0):
+            raise ValueError(f"{self.name}: {action!r} is not a valid action")
+        mask = observation["decision_mask"]
+        if mask[ACCEPT]:
+            return "ACCEPT" if decision == ACCEPT else "REJECT"
+        if not mask[OFFER]:
+            raise ValueError(f"{self.name}: it is not {name}'s turn to decide")
+        text = self._offer_text(share, observation, agent)
+        message = ""
+        if observation["messages_allowed"]:
+            message = reply_message(action.get("message", ""), self.message_length)
+        return f"{text} MESSAGE: {message}" if message else text
+
+    def _offer_text(self, share: float, observation: Any, agent: str) -> str:
+        """The shortest ``OFFER alice=<x> bob=<y>`` whose share is as close as full precision's."""
+        money = float(observation["money"][0])
+        alice = money * share + 0.0
+
+        def error(label: str) -> float:
+            try:
+                parsed = self._parse_offer(label, observation, agent)["alice_share"][0]
+            except ActionParseError:
+                return float("inf")
+            return abs(parsed - share)
+
+        exact = _label_exact(exact_amount(alice), exact_amount(money - alice))
+        target = error(exact)
+        for decimals in range(len(exact)):  # far more than the decimals in ``exact``
+            alice_text = _fixed(alice, decimals)
+            label = _label_exact(alice_text, _fixed(money - float(alice_text), decimals))
+            if label == exact or error(label) <= target:
+                return label
+        return exact
+
     def safe_default(self, observation: Any, agent: str) -> Any:
         """Proposer: an even split. Responder: REJECT (no deal is never worse than nothing)."""
         if observation["decision_mask"][OFFER]:
@@ -251,4 +308,14 @@ def _verdict_action(decision: int, observation: Any) -> dict[str, Any]:
 
 
 def _label(alice: float, bob: float) -> str:
-    return f"OFFER alice={plain_amount(alice)} bob={plain_amount(bob)}"
+    return _label_exact(plain_amount(alice), plain_amount(bob))
+
+
+def _label_exact(alice: str, bob: str) -> str:
+    return f"OFFER alice={alice} bob={bob}"
+
+
+def _fixed(amount: float, decimals: int) -> str:
+    """``amount`` rounded to ``decimals`` places, without trailing zeros."""
+    text = f"{amount:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text

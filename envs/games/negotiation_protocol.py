@@ -7,6 +7,7 @@ when announced).
 
 from __future__ import annotations
 
+import operator
 import re
 from typing import Any
 
@@ -14,7 +15,15 @@ import numpy as np
 
 from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
 from envs.core.spaces import normalize_text
-from envs.core.text import REPLY_WRAPPING, dollars, echo, known_agent, plain_amount
+from envs.core.text import (
+    REPLY_WRAPPING,
+    dollars,
+    echo,
+    exact_amount,
+    known_agent,
+    plain_amount,
+    reply_message,
+)
 from envs.games.negotiation_rules import (
     ACCEPT,
     AGENTS,
@@ -34,6 +43,7 @@ _VERDICT = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _RESPONSES = "'ACCEPT', 'REJECT' or 'OUTSIDE'"
+_VERDICTS = {ACCEPT: "ACCEPT", OUTSIDE: "OUTSIDE"}  # any other response is a rejection
 _GRID_TENTHS = range(5, 16)  # valid_actions' price grid: 0.5, 0.6, ..., 1.5 times the money
 
 
@@ -172,6 +182,33 @@ class NegotiationProtocol(TextProtocol):
                 ValidAction("ACCEPT", _verdict_action(ACCEPT, observation)),
             ]
         return []
+
+    def describe(self, action: Any, observation: Any, agent: str) -> str:
+        """The reply `parse` reads back as ``action`` as the env reads it.
+
+        Proposer: ``OFFER <price>`` whatever the ``decision`` (the env reads every proposer
+        action as an offer), the price in plain decimals that read back exactly (`exact_amount`:
+        ``OFFER 9500``, ``OFFER 9512.345678901234``), then `` MESSAGE: <text>`` where messages
+        are allowed and the message is not blank (as `reply_message` trims it).
+        Responder: ``ACCEPT``, ``OUTSIDE``, else ``REJECT`` (the env counts a responder's offer
+        as a rejection); responses carry no message. ValueError for an action outside the space
+        or a price above the cap.
+        """
+        name = NAMES[known_agent(agent, AGENTS)]
+        decision = operator.index(action["decision"])
+        price = float(np.asarray(action["price"], dtype=np.float64).item())
+        if not (0 <= decision <= OUTSIDE and 0.0 <= price <= self._cap(observation)):
+            raise ValueError(f"{self.name}: {action!r} is not a valid action")
+        mask = observation["decision_mask"]
+        if mask[ACCEPT]:
+            return _VERDICTS.get(decision, "REJECT")
+        if not mask[OFFER]:
+            raise ValueError(f"{self.name}: it is not the {name}'s turn to decide")
+        text = f"OFFER {exact_amount(price)}"
+        message = ""
+        if observation["messages_allowed"]:
+            message = reply_message(action.get("message", ""), self.message_length)
+        return f"{text} MESSAGE: {message}" if message else text
 
     def safe_default(self, observation: Any, agent: str) -> Any:
         """Proposer: an offer at its own value (it cannot lose money, and a trade at it is

@@ -7,12 +7,13 @@ round-by-round history only to a long-lived buyer).
 
 from __future__ import annotations
 
+import operator
 import re
 from typing import Any
 
 from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
 from envs.core.spaces import normalize_text
-from envs.core.text import REPLY_WRAPPING, dollars, echo, known_agent
+from envs.core.text import REPLY_WRAPPING, dollars, echo, known_agent, reply_message
 from envs.games.persuasion_rules import AGENTS, NO, SELLER, UNKNOWN, YES
 
 _RECOMMEND = re.compile(
@@ -23,6 +24,7 @@ _DECIDE = re.compile(r"(buy|pass|yes|no)\b[.!]*\s*(?:message\s*:(.*))?", re.IGNO
 _HISTORY_SHOWN = 20  # rounds a long-lived buyer's text lists one by one (the latest)
 _SELLER_FORMAT = "'RECOMMEND YES' or 'RECOMMEND NO'"
 _BUYER_FORMAT = "'BUY' or 'PASS'"
+_ROLES = {True: "seller", False: "buyer"}
 
 
 class PersuasionProtocol(TextProtocol):
@@ -132,6 +134,30 @@ class PersuasionProtocol(TextProtocol):
             ValidAction("PASS", {"decision": NO, "message": ""}),
             ValidAction("BUY", {"decision": YES, "message": ""}),
         ]
+
+    def describe(self, action: Any, observation: Any, agent: str) -> str:
+        """The reply `parse` reads back as ``action`` as the env reads it.
+
+        Seller: ``RECOMMEND YES`` or ``RECOMMEND NO``; buyer: ``BUY`` or ``PASS``. In text mode
+        either ends with `` MESSAGE: <text>`` when the message is not blank (as `reply_message`
+        trims it); binary mode ignores messages, so none is written. ValueError for an action
+        outside the space.
+        """
+        is_seller = known_agent(agent, AGENTS) == SELLER
+        mask = observation["recommend_mask" if is_seller else "decision_mask"]
+        choice = operator.index(action["recommend" if is_seller else "decision"])
+        if choice not in (NO, YES):
+            raise ValueError(f"{self.name}: {action!r} is not a valid action")
+        if not mask.any():
+            raise ValueError(f"{self.name}: it is not the {_ROLES[is_seller]}'s turn to decide")
+        if is_seller:
+            text = "RECOMMEND YES" if choice == YES else "RECOMMEND NO"
+        else:
+            text = "BUY" if choice == YES else "PASS"
+        message = ""
+        if observation["text_messages"]:
+            message = reply_message(action.get("message", ""), self.message_length)
+        return f"{text} MESSAGE: {message}" if message else text
 
     def safe_default(self, observation: Any, agent: str) -> Any:
         """Seller: the truthful recommendation (it sees the quality). Buyer: PASS (passing never

@@ -1,0 +1,341 @@
+"""`TextProtocol.describe`: the reply text that `parse` reads back as the action, checked at
+every decision of seeded episodes of the three games, with scripted and random players."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import agents.scripted  # noqa: F401  (registers the scripted players)
+from agents.registry import list_policies, make_policy
+from envs.core.protocol import TextProtocol, protocol_of
+from envs.core.spaces import normalize_text
+from envs.core.text import exact_amount, reply_message
+from envs.games import (
+    bargaining,
+    bargaining_rules,
+    negotiation,
+    negotiation_rules,
+    persuasion,
+    persuasion_rules,
+)
+from envs.games.bargaining_rules import SHARE_TOLERANCE
+from envs.marketplace.protocol import MarketplaceProtocol
+
+Read = Callable[[Any, Any], tuple[Any, float, str]]
+"""What the env makes of an action: (decision, amount, message) as it would read them."""
+
+SEEDS = range(3)
+RANDOM_EPISODES = 40
+
+
+def scripted_names(env_id: str) -> list[str]:
+    """The scripted players registered for ``env_id`` (not random, human or llm)."""
+    names = sorted(p.name for p in list_policies(env_id) if p.envs is not None)
+    assert names, env_id
+    return names
+
+
+def check_decision(
+    protocol: TextProtocol, action: Any, obs: Any, agent: str, read: Read, exact: bool
+) -> str:
+    """Describe ``action``, parse the text back and compare what the env reads of both; with
+    ``exact``, messages must come back untrimmed (scripted players write tidy ones)."""
+    text = protocol.describe(action, obs, agent)
+    decision, amount, message = read(protocol.parse(text, obs, agent), obs)
+    want_decision, want_amount, want_message = read(action, obs)
+    assert decision == want_decision, text
+    assert amount == pytest.approx(want_amount, rel=0.0, abs=TOLERANCE[protocol.name]), text
+    assert message == reply_message(want_message, protocol.message_length), text
+    assert message == want_message or not exact, text
+    return message
+
+
+TOLERANCE = {"bargaining": SHARE_TOLERANCE, "negotiation": 0.0, "persuasion": 0.0}
+"""How far `parse(describe(a))` may be from ``a``'s amount (see each protocol's `describe`)."""
+
+
+def play(
+    game: Any, seed: int, choose: Callable[[str, Any, Any], Any], read: Read, exact: bool = True
+) -> tuple[int, int]:
+    """One episode, every decision checked; returns (decisions, non-blank messages seen)."""
+    protocol = protocol_of(game)
+    decisions = messages = 0
+    game.reset(seed=seed)
+    for agent in game.agent_iter():
+        obs, _, terminated, truncated, info = game.last()
+        if terminated or truncated:
+            game.step(None)
+            continue
+        action = choose(agent, obs, info)
+        messages += bool(check_decision(protocol, action, obs, agent, read, exact))
+        decisions += 1
+        game.step(action)
+    return decisions, messages
+
+
+def random_chooser(game: Any, seed: int) -> Callable[[str, Any, Any], Any]:
+    """Random actions: sampled with the action mask half the time, from the whole space else
+    (a proposer's ``decision`` is then any value, which the env reads as an offer)."""
+    rng = np.random.default_rng(seed)
+
+    def choose(agent: str, obs: Any, info: Any) -> Any:
+        space = game.action_space(agent)
+        space.seed(int(rng.integers(2**31)))
+        return space.sample(mask=info["action_mask"] if rng.random() < 0.5 else None)
+
+    return choose
+
+
+def scripted_chooser(policies: dict[str, Any]) -> Callable[[str, Any, Any], Any]:
+    return lambda agent, obs, info: policies[agent].act(obs, agent)
+
+
+# Bargaining ------------------------------------------------------------------------------------
+
+
+def read_bargaining(action: Any, obs: Any) -> tuple[Any, float, str]:
+    """A proposer's action is an offer of its share (with its message when messages are on);
+    a responder's accepts or rejects (an offer counts as a rejection) and carries nothing."""
+    if obs["decision_mask"][bargaining_rules.OFFER]:
+        message = normalize_text(action["message"], 500) if obs["messages_allowed"] else ""
+        return "offer", float(np.asarray(action["alice_share"]).item()), message
+    return action["decision"] == bargaining_rules.ACCEPT, 0.0, ""
+
+
+BARGAINING_GAMES = [
+    {},
+    {"money": 100.0, "horizon": 5, "messages": True},
+    {"money": 1e6, "discount_alice": 0.8, "discount_bob": 0.95, "complete_information": False},
+    {"money": 0.37, "horizon": 3, "discount_alice": 1.0, "messages": True},
+    {"money": 123_456.789, "horizon": 8, "announce_horizon": False, "messages": True},
+]
+
+
+@pytest.mark.parametrize("kwargs", BARGAINING_GAMES)
+def test_bargaining_scripted_play_round_trips(kwargs: dict[str, Any]) -> None:
+    game = bargaining.env(**kwargs)
+    names = scripted_names("mercato/Bargaining-v0")
+    for alice, bob in itertools.product(names, repeat=2):
+        for seed in SEEDS:
+            policies = {
+                bargaining_rules.ALICE: make_policy(alice, game, seed=seed),
+                bargaining_rules.BOB: make_policy(bob, game, seed=seed),
+            }
+            decisions, _ = play(game, seed, scripted_chooser(policies), read_bargaining)
+            assert decisions >= 1
+
+
+@pytest.mark.parametrize("kwargs", BARGAINING_GAMES)
+def test_bargaining_random_play_round_trips(kwargs: dict[str, Any]) -> None:
+    game = bargaining.env(**kwargs)
+    seen = sum(
+        play(game, seed, random_chooser(game, seed), read_bargaining, exact=False)[1]
+        for seed in range(RANDOM_EPISODES)
+    )
+    assert seen > 0 if kwargs.get("messages") else seen == 0
+
+
+# Negotiation -----------------------------------------------------------------------------------
+
+
+def read_negotiation(action: Any, obs: Any) -> tuple[Any, float, str]:
+    """A proposer's action is an offer at its price; a responder's accepts, takes the outside
+    option or rejects (an offer counts as a rejection) and carries nothing."""
+    if obs["decision_mask"][negotiation_rules.OFFER]:
+        message = normalize_text(action["message"], 500) if obs["messages_allowed"] else ""
+        return "offer", float(np.asarray(action["price"]).item()), message
+    decision = action["decision"]
+    kept = (negotiation_rules.ACCEPT, negotiation_rules.OUTSIDE)
+    verdict = decision if decision in kept else "reject"
+    return verdict, 0.0, ""
+
+
+NEGOTIATION_GAMES = [
+    {},
+    {"horizon": 6, "buyer_value_factor": 1.3, "messages": True},
+    {"money": 100.0, "horizon": 30, "seller_value_factor": 0.8, "buyer_value_factor": 1.2},
+    {"money": 1e6, "horizon": 5, "buyer_value_factor": 0.9, "complete_information": False},
+    {"money": 0.37, "horizon": 9, "seller_value_factor": 7.0, "buyer_value_factor": 9.5},
+]
+
+
+@pytest.mark.parametrize("kwargs", NEGOTIATION_GAMES)
+def test_negotiation_scripted_play_round_trips(kwargs: dict[str, Any]) -> None:
+    game = negotiation.env(**kwargs)
+    names = scripted_names("mercato/Negotiation-v0")
+    for seller, buyer in itertools.product(names, repeat=2):
+        for seed in SEEDS:
+            policies = {
+                negotiation_rules.SELLER: make_policy(seller, game, seed=seed),
+                negotiation_rules.BUYER: make_policy(buyer, game, seed=seed),
+            }
+            decisions, _ = play(game, seed, scripted_chooser(policies), read_negotiation)
+            assert decisions >= 1
+
+
+@pytest.mark.parametrize("kwargs", NEGOTIATION_GAMES)
+def test_negotiation_random_play_round_trips(kwargs: dict[str, Any]) -> None:
+    game = negotiation.env(**kwargs)
+    seen = sum(
+        play(game, seed, random_chooser(game, seed), read_negotiation, exact=False)[1]
+        for seed in range(RANDOM_EPISODES)
+    )
+    assert seen > 0 if kwargs.get("messages") else seen == 0
+
+
+# Persuasion ------------------------------------------------------------------------------------
+
+
+def read_persuasion(action: Any, obs: Any) -> tuple[Any, float, str]:
+    """The recommendation or the purchase, with the message in text mode."""
+    choice = action["recommend"] if "recommend_mask" in obs else action["decision"]
+    message = normalize_text(action["message"], 500) if obs["text_messages"] else ""
+    return int(choice), 0.0, message
+
+
+PERSUASION_GAMES = [
+    {"rounds": 6},
+    {"rounds": 6, "message_type": "text"},
+    {"rounds": 5, "message_type": "text", "buyer_memory": "myopic", "p_high": 0.3},
+    {"rounds": 4, "complete_information": False, "value_high": 2.5, "money": 100.0},
+]
+SELLERS = ("persuasion/commitment", "persuasion/truthful")
+
+
+@pytest.mark.parametrize("kwargs", PERSUASION_GAMES)
+def test_persuasion_scripted_play_round_trips(kwargs: dict[str, Any]) -> None:
+    game = persuasion.env(**kwargs)
+    names = scripted_names("mercato/Persuasion-v0")
+    buyers = [name for name in names if name not in SELLERS]
+    assert set(SELLERS) < set(names) and buyers
+    seen = 0
+    for seller, buyer in itertools.product(SELLERS, buyers):
+        for seed in SEEDS:
+            policies = {
+                persuasion_rules.SELLER: make_policy(seller, game, seed=seed),
+                persuasion_rules.BUYER: make_policy(buyer, game, seed=seed),
+            }
+            decisions, messages = play(game, seed, scripted_chooser(policies), read_persuasion)
+            assert decisions == 2 * kwargs["rounds"]
+            seen += messages
+    text_mode = kwargs.get("message_type") == "text"
+    assert seen > 0 if text_mode else seen == 0
+
+
+@pytest.mark.parametrize("kwargs", PERSUASION_GAMES)
+def test_persuasion_random_play_round_trips(kwargs: dict[str, Any]) -> None:
+    game = persuasion.env(**kwargs)
+    seen = sum(
+        play(game, seed, random_chooser(game, seed), read_persuasion, exact=False)[1]
+        for seed in range(RANDOM_EPISODES)
+    )
+    assert seen > 0 if kwargs.get("message_type") == "text" else seen == 0
+
+
+# Formats ---------------------------------------------------------------------------------------
+
+
+def first_observations(game: Any, first_action: Any) -> tuple[Any, Any]:
+    """The first mover's observation, then the second's after ``first_action`` (copies)."""
+    game.reset(seed=0)
+    first = copy.deepcopy(game.last()[0])
+    game.step(first_action)
+    return first, copy.deepcopy(game.last()[0])
+
+
+def test_bargaining_formats() -> None:
+    game = bargaining.env(messages=True)
+    protocol = protocol_of(game)
+    offer = {"decision": 2, "alice_share": np.array([0.5]), "message": "  Fair?\n"}
+    proposer, responder = first_observations(game, offer)
+    assert protocol.describe(offer, proposer, bargaining_rules.ALICE) == (
+        "OFFER alice=5000 bob=5000 MESSAGE: Fair?"
+    )
+    third = {**offer, "alice_share": np.array([1 / 3]), "message": ""}
+    assert protocol.describe(third, proposer, bargaining_rules.ALICE) == (
+        "OFFER alice=3333.333333333333 bob=6666.666666666667"
+    )
+    assert protocol.describe(offer, responder, bargaining_rules.BOB) == "REJECT"
+    assert protocol.describe({**offer, "decision": 0}, responder, bargaining_rules.BOB) == "REJECT"
+    assert protocol.describe({**offer, "decision": 1}, responder, bargaining_rules.BOB) == "ACCEPT"
+    waiting = game.observe(bargaining_rules.ALICE)
+    with pytest.raises(ValueError, match="not Alice's turn"):
+        protocol.describe(offer, waiting, bargaining_rules.ALICE)
+    too_much = {**offer, "alice_share": np.array([1.5])}
+    with pytest.raises(ValueError, match="not a valid action"):
+        protocol.describe(too_much, proposer, bargaining_rules.ALICE)
+
+
+def test_negotiation_formats() -> None:
+    game = negotiation.env(horizon=3, messages=True)
+    protocol = protocol_of(game)
+    offer = {"decision": 1, "price": np.array([9500.0]), "message": "Last price."}
+    proposer, responder = first_observations(game, offer)
+    assert protocol.describe(offer, proposer, negotiation_rules.SELLER) == (
+        "OFFER 9500 MESSAGE: Last price."
+    )
+    odd = {**offer, "price": np.array([0.1 + 0.2]), "message": " "}
+    assert protocol.describe(odd, proposer, negotiation_rules.SELLER) == "OFFER 0.30000000000000004"
+    for decision, text in enumerate(["REJECT", "ACCEPT", "REJECT", "OUTSIDE"]):
+        action = {**offer, "decision": decision}
+        assert protocol.describe(action, responder, negotiation_rules.BUYER) == text
+    with pytest.raises(ValueError, match="not a valid action"):
+        protocol.describe({**offer, "price": np.array([1e9])}, proposer, negotiation_rules.SELLER)
+
+
+def test_persuasion_formats() -> None:
+    game = persuasion.env(message_type="text")
+    protocol = protocol_of(game)
+    recommend = {"recommend": 1, "message": "Great value!"}
+    seller, buyer = first_observations(game, recommend)
+    assert protocol.describe(recommend, seller, persuasion_rules.SELLER) == (
+        "RECOMMEND YES MESSAGE: Great value!"
+    )
+    assert protocol.describe({"recommend": 0, "message": ""}, seller, persuasion_rules.SELLER) == (
+        "RECOMMEND NO"
+    )
+    assert protocol.describe({"decision": 1, "message": ""}, buyer, persuasion_rules.BUYER) == "BUY"
+    assert protocol.describe({"decision": 0, "message": "no"}, buyer, persuasion_rules.BUYER) == (
+        "PASS MESSAGE: no"
+    )
+    waiting = game.observe(persuasion_rules.SELLER)
+    with pytest.raises(ValueError, match="not the seller's turn"):
+        protocol.describe(recommend, waiting, persuasion_rules.SELLER)
+
+
+def test_binary_persuasion_writes_no_message() -> None:
+    game = persuasion.env()
+    recommend = {"recommend": 1, "message": "Great value!"}
+    seller, _ = first_observations(game, recommend)
+    assert protocol_of(game).describe(recommend, seller, persuasion_rules.SELLER) == "RECOMMEND YES"
+
+
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [(9500.0, "9500"), (0.1, "0.1"), (-0.0, "0"), (1e22, "10000000000000000000000"),
+     (1.5e-7, "0.00000015"), (1 / 3, "0.3333333333333333")],
+)  # fmt: skip
+def test_exact_amount_reads_back_exactly(amount: float, text: str) -> None:
+    assert exact_amount(amount) == text
+    assert float(text) == amount
+
+
+@pytest.mark.parametrize(
+    ("message", "carried"),
+    [("Fair?", "Fair?"), ("  hi \n", "hi"), ('say "hi"', 'say "hi'), ("x '\u3000", "x"),
+     ('"quoted', '"quoted'), ("cafe\u0301", "caf\u00e9"), (" \t", ""), ("abcdef", "abc")],
+)  # fmt: skip
+def test_reply_message_is_what_a_reply_carries(message: str, carried: str) -> None:
+    assert reply_message(message, 3 if message == "abcdef" else 500) == carried
+
+
+def test_protocols_without_describe_raise() -> None:
+    protocol = MarketplaceProtocol(None, None)  # type: ignore[arg-type]
+    with pytest.raises(NotImplementedError, match="marketplace: cannot write actions as text"):
+        protocol.describe({}, {}, "customer_0")
