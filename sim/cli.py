@@ -391,6 +391,54 @@ def import_glee_command(
     console.print(f"run directory: {run_dir}")
 
 
+@app.command("export")
+@exits_cleanly
+def export_command(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (from `mercato run`).")],
+    format: Annotated[str, typer.Option("--format", help="sft, dpo, kto or minari.")],
+    out: Annotated[Path, typer.Option(help="Dataset folder to create.")],
+    agent: Annotated[
+        list[str] | None, typer.Option(help="Only these agents (minari: the one agent).")
+    ] = None,
+    role: Annotated[list[str] | None, typer.Option(help="Only these roles.")] = None,
+    cell: Annotated[list[str] | None, typer.Option(help="Only these cells (c000, ...).")] = None,
+    scripted: Annotated[
+        bool, typer.Option("--scripted", help="Also scripted players' decisions, as text.")
+    ] = False,
+    min_return: Annotated[
+        float | None, typer.Option(help="sft/kto: episodes where the agent's return >= X.")
+    ] = None,
+    top_fraction: Annotated[
+        float | None, typer.Option(help="sft/kto: the best fraction of episodes per role.")
+    ] = None,
+    rank_by: Annotated[
+        str | None, typer.Option(help="dpo/kto: return, hindsight (trial), metric_<name>.")
+    ] = None,
+    pairs: Annotated[str | None, typer.Option(help="dpo: best-worst or all.")] = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="kto: label cut (default: the role's median).")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out.")] = False,
+) -> None:
+    """Write a run's decisions as a TRL (sft, dpo, kto) or Minari dataset; see docs/exports.md."""
+    from sim.export import ExportError, export_run
+
+    options: dict[str, Any] = {
+        "roles": role, "cells": cell, "include_scripted": scripted or None,
+        "min_return": min_return, "top_fraction": top_fraction, "rank_by": rank_by,
+        "pairs": pairs, "threshold": threshold,
+    }  # fmt: skip
+    if format == "minari" and agent:
+        if len(agent) > 1:
+            raise ExportError(f"minari datasets are single-agent; pass one --agent, not {agent}")
+        options["agent"] = agent[0]
+    else:
+        options["agents"] = agent
+    given = {name: value for name, value in options.items() if value is not None}
+    result = export_run(run_dir, format, out, overwrite=overwrite, **given)
+    typer.echo(result.summary())
+
+
 def main() -> None:
     """Entry point for `python -m sim.cli`."""
     app()

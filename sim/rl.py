@@ -16,6 +16,7 @@ RLlib and Stable-Baselines3 are imported only when used (``pip install 'mercato[
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -54,14 +55,14 @@ def flat_pettingzoo(
     kinds = {info.kind for info in envs.list_envs() if info.id == env_id}
     if "aec" not in kinds:
         known = sorted({info.id for info in envs.list_envs() if info.kind == "aec"})
-        raise ValueError(f"env_id: {env_id!r} is not a turn-taking (AEC) mercato env; one of {known}")
+        raise ValueError(f"env_id: {env_id!r} is not a turn-taking (AEC) mercato env; use {known}")
     return EncodedAEC(pettingzoo.make("aec", env_id, **dict(params or {})), **encoder_options)
 
 
 def rllib_env(
     env_id: str, *, params: Mapping[str, Any] | None = None, **encoder_options: Any
 ) -> Any:
-    """``env_id`` as an RLlib ``MultiAgentEnv`` (RLlib's ``PettingZooEnv`` over `flat_pettingzoo`)."""
+    """``env_id`` as an RLlib ``MultiAgentEnv`` (``PettingZooEnv`` over `flat_pettingzoo`)."""
     from ray.rllib.env.wrappers.pettingzoo_env import PettingZooEnv
 
     return PettingZooEnv(flat_pettingzoo(env_id, params=params, **encoder_options))
@@ -105,7 +106,8 @@ def ppo_config(
 def mean_return(
     env: gymnasium.Env, act: Callable[[Any], Any], *, episodes: int = 100, seed: int = 0
 ) -> float:
-    """The mean episode return of ``act`` (observation -> action) over seeds ``seed``, ``seed+1``…"""
+    """The mean episode return of ``act`` (observation -> action) over seeds ``seed``, ``seed+1``,
+    ... (one reset seed per episode, so every player meets the same episodes)."""
     returns = []
     for episode in range(episodes):
         observation, _ = env.reset(seed=seed + episode)
@@ -141,7 +143,6 @@ def policy_return(
         player = make_policy(
             policy, view.env, seed=derive_seed(seed, episode), **dict(options or {})
         )
-        returns.append(
-            mean_return(env, lambda o: player.act(o, view.learner), episodes=1, seed=seed + episode)
-        )
+        returns.append(mean_return(env, functools.partial(player.act, agent=view.learner),
+                                   episodes=1, seed=seed + episode))  # fmt: skip
     return float(np.mean(returns))

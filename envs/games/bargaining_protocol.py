@@ -192,9 +192,9 @@ class BargainingProtocol(TextProtocol):
 
         Proposer: ``OFFER alice=<x> bob=<y>`` whatever the ``decision`` (the env reads every
         proposer action as an offer), then `` MESSAGE: <text>`` where messages are allowed and
-        the message is not blank (as `reply_message` trims it). The amounts have the fewest
-        decimals that give back the share as closely as full precision does: exactly, or within
-        an ulp or two (`parse` divides by their sum), far inside `SHARE_TOLERANCE`.
+        the message is not blank (as `reply_message` trims it). The amounts are written as a person
+        would, to the cent at most (fewer decimals where they give the share back as closely),
+        so the share read back is within a cent of the money of the action's.
         Responder: ``ACCEPT``, else ``REJECT`` (the env counts a responder's offer as a
         rejection); responses carry no message. ValueError for an action outside the space.
         """
@@ -215,7 +215,8 @@ class BargainingProtocol(TextProtocol):
         return f"{text} MESSAGE: {message}" if message else text
 
     def _offer_text(self, share: float, observation: Any, agent: str) -> str:
-        """The shortest ``OFFER alice=<x> bob=<y>`` whose share is as close as full precision's."""
+        """``OFFER alice=<x> bob=<y>`` in whole dollars, dimes or cents: the fewest decimals whose
+        share is as close as full precision's, else cents."""
         money = float(observation["money"][0])
         alice = money * share + 0.0
 
@@ -228,12 +229,12 @@ class BargainingProtocol(TextProtocol):
 
         exact = _label_exact(exact_amount(alice), exact_amount(money - alice))
         target = error(exact)
-        for decimals in range(len(exact)):  # far more than the decimals in ``exact``
+        for decimals in range(3):
             alice_text = _fixed(alice, decimals)
             label = _label_exact(alice_text, _fixed(money - float(alice_text), decimals))
             if label == exact or error(label) <= target:
                 return label
-        return exact
+        return label
 
     def safe_default(self, observation: Any, agent: str) -> Any:
         """Proposer: an even split. Responder: REJECT (no deal is never worse than nothing)."""

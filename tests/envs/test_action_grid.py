@@ -47,9 +47,12 @@ def test_index_of_takes_the_nearest_amount():
 
 def test_ranges_fixed_and_choices_shape_the_grid():
     wide = Dict({"decision": Discrete(4), "price": Box(0.0, 1e5, (1,)), "note": Text(9)})
-    grid = ActionGrid(
-        wide, bins=3, ranges={"price": (100, 300)}, fixed={"note": "ok"}, choices={"decision": [1, 3]}
-    )
+    options = {
+        "ranges": {"price": (100, 300)},
+        "fixed": {"note": "ok"},
+        "choices": {"decision": [1, 3]},
+    }
+    grid = ActionGrid(wide, bins=3, **options)
     actions = [grid(i) for i in range(grid.n)]
     assert grid.n == 6
     assert {int(a["decision"]) for a in actions} == {1, 3}
@@ -95,7 +98,7 @@ def test_discrete_actions_view_passes_check_env_and_exposes_masks():
     assert env.action_space == Discrete(18)
     masks = env.action_masks()
     assert masks.shape == (18,) and masks.any() and not masks.all()  # Bob responds first
-    _, reward, terminated, truncated, _ = env.step(int(np.flatnonzero(masks)[0]))
+    _, reward, *_ = env.step(int(np.flatnonzero(masks)[0]))
     assert isinstance(reward, float)
 
 
@@ -111,7 +114,7 @@ def test_encoded_games_pass_the_pettingzoo_api_test(env_id, options):
     env = EncodedAEC(pettingzoo.make("aec", env_id), **options)
     api_test(env, num_cycles=60)
     env.reset(seed=1)
-    observation, *_ , info = env.last()
+    observation, *_, info = env.last()
     agent = env.agent_selection
     assert env.observation_space(agent).contains(observation)
     assert info["action_mask"].shape == (env.action_space(agent).n,)
