@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -99,6 +99,32 @@ def scripted_chooser(policies: dict[str, Any]) -> Callable[[str, Any, Any], Any]
     return lambda agent, obs, info: policies[agent].act(obs, agent)
 
 
+def play_pairs(
+    game: Any, pairs: Iterable[tuple[str, str]], agents: tuple[str, str], read: Read
+) -> tuple[list[int], int]:
+    """Every pair of scripted players over `SEEDS`, every decision checked; returns the
+    decisions of each episode and the non-blank messages seen."""
+    decisions, seen = [], 0
+    for first, second in pairs:
+        for seed in SEEDS:
+            policies = {
+                agents[0]: make_policy(first, game, seed=seed),
+                agents[1]: make_policy(second, game, seed=seed),
+            }
+            count, messages = play(game, seed, scripted_chooser(policies), read)
+            decisions.append(count)
+            seen += messages
+    return decisions, seen
+
+
+def random_messages(game: Any, read: Read) -> int:
+    """`RANDOM_EPISODES` random episodes, every decision checked; the messages seen."""
+    return sum(
+        play(game, seed, random_chooser(game, seed), read, exact=False)[1]
+        for seed in range(RANDOM_EPISODES)
+    )
+
+
 # Bargaining ------------------------------------------------------------------------------------
 
 
@@ -123,24 +149,15 @@ BARGAINING_GAMES = [
 @pytest.mark.parametrize("kwargs", BARGAINING_GAMES)
 def test_bargaining_scripted_play_round_trips(kwargs: dict[str, Any]) -> None:
     game = bargaining.env(**kwargs)
-    names = scripted_names("mercato/Bargaining-v0")
-    for alice, bob in itertools.product(names, repeat=2):
-        for seed in SEEDS:
-            policies = {
-                bargaining_rules.ALICE: make_policy(alice, game, seed=seed),
-                bargaining_rules.BOB: make_policy(bob, game, seed=seed),
-            }
-            decisions, _ = play(game, seed, scripted_chooser(policies), read_bargaining)
-            assert decisions >= 1
+    pairs = itertools.product(scripted_names("mercato/Bargaining-v0"), repeat=2)
+    agents = (bargaining_rules.ALICE, bargaining_rules.BOB)
+    decisions, _ = play_pairs(game, pairs, agents, read_bargaining)
+    assert min(decisions) >= 1
 
 
 @pytest.mark.parametrize("kwargs", BARGAINING_GAMES)
 def test_bargaining_random_play_round_trips(kwargs: dict[str, Any]) -> None:
-    game = bargaining.env(**kwargs)
-    seen = sum(
-        play(game, seed, random_chooser(game, seed), read_bargaining, exact=False)[1]
-        for seed in range(RANDOM_EPISODES)
-    )
+    seen = random_messages(bargaining.env(**kwargs), read_bargaining)
     assert seen > 0 if kwargs.get("messages") else seen == 0
 
 
@@ -171,24 +188,15 @@ NEGOTIATION_GAMES = [
 @pytest.mark.parametrize("kwargs", NEGOTIATION_GAMES)
 def test_negotiation_scripted_play_round_trips(kwargs: dict[str, Any]) -> None:
     game = negotiation.env(**kwargs)
-    names = scripted_names("mercato/Negotiation-v0")
-    for seller, buyer in itertools.product(names, repeat=2):
-        for seed in SEEDS:
-            policies = {
-                negotiation_rules.SELLER: make_policy(seller, game, seed=seed),
-                negotiation_rules.BUYER: make_policy(buyer, game, seed=seed),
-            }
-            decisions, _ = play(game, seed, scripted_chooser(policies), read_negotiation)
-            assert decisions >= 1
+    pairs = itertools.product(scripted_names("mercato/Negotiation-v0"), repeat=2)
+    agents = (negotiation_rules.SELLER, negotiation_rules.BUYER)
+    decisions, _ = play_pairs(game, pairs, agents, read_negotiation)
+    assert min(decisions) >= 1
 
 
 @pytest.mark.parametrize("kwargs", NEGOTIATION_GAMES)
 def test_negotiation_random_play_round_trips(kwargs: dict[str, Any]) -> None:
-    game = negotiation.env(**kwargs)
-    seen = sum(
-        play(game, seed, random_chooser(game, seed), read_negotiation, exact=False)[1]
-        for seed in range(RANDOM_EPISODES)
-    )
+    seen = random_messages(negotiation.env(**kwargs), read_negotiation)
     assert seen > 0 if kwargs.get("messages") else seen == 0
 
 
@@ -217,27 +225,15 @@ def test_persuasion_scripted_play_round_trips(kwargs: dict[str, Any]) -> None:
     names = scripted_names("mercato/Persuasion-v0")
     buyers = [name for name in names if name not in SELLERS]
     assert set(SELLERS) < set(names) and buyers
-    seen = 0
-    for seller, buyer in itertools.product(SELLERS, buyers):
-        for seed in SEEDS:
-            policies = {
-                persuasion_rules.SELLER: make_policy(seller, game, seed=seed),
-                persuasion_rules.BUYER: make_policy(buyer, game, seed=seed),
-            }
-            decisions, messages = play(game, seed, scripted_chooser(policies), read_persuasion)
-            assert decisions == 2 * kwargs["rounds"]
-            seen += messages
-    text_mode = kwargs.get("message_type") == "text"
-    assert seen > 0 if text_mode else seen == 0
+    agents = (persuasion_rules.SELLER, persuasion_rules.BUYER)
+    decisions, seen = play_pairs(game, itertools.product(SELLERS, buyers), agents, read_persuasion)
+    assert set(decisions) == {2 * kwargs["rounds"]}
+    assert seen > 0 if kwargs.get("message_type") == "text" else seen == 0
 
 
 @pytest.mark.parametrize("kwargs", PERSUASION_GAMES)
 def test_persuasion_random_play_round_trips(kwargs: dict[str, Any]) -> None:
-    game = persuasion.env(**kwargs)
-    seen = sum(
-        play(game, seed, random_chooser(game, seed), read_persuasion, exact=False)[1]
-        for seed in range(RANDOM_EPISODES)
-    )
+    seen = random_messages(persuasion.env(**kwargs), read_persuasion)
     assert seen > 0 if kwargs.get("message_type") == "text" else seen == 0
 
 
