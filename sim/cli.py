@@ -415,6 +415,16 @@ def export_command(
         str | None, typer.Option(help="dpo/kto: return, hindsight (trial), metric_<name>.")
     ] = None,
     pairs: Annotated[str | None, typer.Option(help="dpo: best-worst or all.")] = None,
+    counterfactual: Annotated[
+        bool,
+        typer.Option(
+            "--counterfactual",
+            help="dpo: also replay sampled states with every valid action (one episode each).",
+        ),
+    ] = False,
+    max_states: Annotated[
+        int | None, typer.Option(help="dpo --counterfactual: states to replay (default 32).")
+    ] = None,
     threshold: Annotated[
         float | None, typer.Option(help="kto: label cut (default: the role's median).")
     ] = None,
@@ -426,7 +436,8 @@ def export_command(
     options: dict[str, Any] = {
         "roles": role, "cells": cell, "include_scripted": scripted or None,
         "min_return": min_return, "top_fraction": top_fraction, "rank_by": rank_by,
-        "pairs": pairs, "threshold": threshold,
+        "pairs": pairs, "threshold": threshold, "counterfactual": counterfactual or None,
+        "max_states": max_states,
     }  # fmt: skip
     if format == "minari" and agent:
         if len(agent) > 1:

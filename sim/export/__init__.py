@@ -2,7 +2,8 @@
 
 ``export_run(run_dir, "sft" | "dpo" | "kto" | "minari", out, **options)`` writes a dataset folder
 atomically and returns an `ExportResult`; `sft_rows`, `dpo_pairs`, `kto_rows` and
-`minari_episodes` return the rows (or buffers) for notebooks. Formats, columns and ranking rules:
+`minari_episodes` return the rows (or buffers) for notebooks; `counterfactual_pairs` replays
+recorded decision states with other actions for DPO. Formats, columns and ranking rules:
 docs/exports.md. Every refusal is an `ExportError` with a one-line message.
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.export.card import HF_CONFIGS, dataset_card
+from sim.export.counterfactual import counterfactual_pairs
 from sim.export.decisions import Decision, RunData, load_run
 from sim.export.errors import ExportError
 from sim.export.formats import dpo_pairs, kto_rows, rank_description, sft_rows
@@ -31,6 +33,7 @@ __all__ = [
     "ExportResult",
     "MinariEpisodes",
     "RunData",
+    "counterfactual_pairs",
     "dpo_pairs",
     "export_run",
     "from_json",
@@ -45,7 +48,7 @@ __all__ = [
 _TEXT_OPTIONS = ("agents", "roles", "cells", "include_scripted", "role_prompt")
 OPTIONS: dict[str, tuple[str, ...]] = {
     "sft": (*_TEXT_OPTIONS, "min_return", "top_fraction"),
-    "dpo": (*_TEXT_OPTIONS, "rank_by", "pairs", "min_margin"),
+    "dpo": (*_TEXT_OPTIONS, "rank_by", "pairs", "min_margin", "counterfactual", "max_states"),
     "kto": (*_TEXT_OPTIONS, "min_return", "top_fraction", "rank_by", "threshold"),
     "minari": ("agent", "cells", "dataset_id"),
 }
@@ -161,7 +164,9 @@ _SUMMARIES = {
     "player was sent (system + user), `completion` the assistant reply whose parse was the "
     "action taken.",
     "dpo": "TRL conversational explicit preference pairs (`DPOTrainer`): replies to the same "
-    "prompt, the one with the better realised outcome `chosen`, the worse `rejected`.",
+    "prompt, the one with the better realised outcome `chosen`, the worse `rejected` (replies "
+    "recorded at a recurring state, or with counterfactual replays, alternatives played out from "
+    "a recorded state).",
     "kto": "TRL conversational unpaired preference rows (`KTOTrainer`): `label` says whether "
     "the decision's outcome reached the threshold.",
 }
@@ -188,14 +193,16 @@ _COLUMNS: dict[str, dict[str, str]] = {
         "chosen": "one assistant message: the reply with the better outcome",
         "rejected": "one assistant message: the reply with the worse outcome",
         "role": "the deciding role",
-        "chosen_outcome": "mean outcome of the decisions that gave the chosen reply",
+        "chosen_outcome": "mean outcome of the decisions that gave the chosen reply "
+        "(counterfactual: the return of its replayed episode)",
         "rejected_outcome": "mean outcome of the decisions that gave the rejected reply",
         "margin": "chosen_outcome - rejected_outcome (> 0)",
-        "chosen_count": "decisions averaged into chosen_outcome",
+        "chosen_count": "decisions averaged into chosen_outcome (1 for counterfactual pairs)",
         "rejected_count": "decisions averaged into rejected_outcome",
         "rank_by": "the outcome compared",
-        "source": "`same-state` (ranked by an outcome of the episode) or `hindsight` "
-        "(ranked by the outcome revealed after it, RLHS)",
+        "source": "`same-state` (ranked by an outcome of the episode), `hindsight` "
+        "(ranked by the outcome revealed after it, RLHS) or `counterfactual` (each reply played "
+        "out from the recorded state in a replayed episode)",
     },
     "kto": {
         **_PROMPT,
@@ -207,6 +214,15 @@ _COLUMNS: dict[str, dict[str, str]] = {
         "rank_by": "the outcome compared",
     },
 }
+
+
+_COUNTERFACTUAL = (
+    "counterfactual pairs: up to {states} decision states drawn with random.Random(0); at "
+    "each, the recorded reply and every other valid action of the env's text protocol (written "
+    "as the reply that parses to it) were each played to the end of a replay of the episode (same "
+    "cell, players, seeds and model), and ranked by the deciding agent's realised return; the "
+    "recorded reply's replay reproduced the recorded return at every kept state"
+)
 
 
 def _selection(run: RunData, format: str, options: dict[str, Any]) -> list[str]:
@@ -225,6 +241,8 @@ def _selection(run: RunData, format: str, options: dict[str, Any]) -> list[str]:
             f"over the decisions that gave it; {options.get('pairs') or 'best-worst'} pairs with "
             f"outcomes differing by more than {options.get('min_margin') or 0}"
         )
+    if format == "dpo" and options.get("counterfactual"):
+        items.append(_COUNTERFACTUAL.format(states=options.get("max_states") or 32))
     if format in ("dpo", "kto"):
         items.append(f"ranked by {rank_description(run, options.get('rank_by'))}")
     if options.get("min_return") is not None:

@@ -112,6 +112,8 @@ def dpo_pairs(
     pairs: str = "best-worst",
     min_margin: float = 0.0,
     role_prompt: RolePrompt = None,
+    counterfactual: bool = False,
+    max_states: int | None = None,
 ) -> list[dict[str, Any]]:
     """Explicit preference pairs (`DPOTrainer`) from decisions at the same observation.
 
@@ -120,12 +122,26 @@ def dpo_pairs(
     paired with the worst (``pairs="best-worst"``) or every better reply with every worse one
     (``"all"``), when the outcomes differ by more than ``min_margin``. ``rank_by`` defaults to the
     agent's return, and to the hindsight outcome for the manipulation trial.
+
+    ``counterfactual`` adds pairs from replayed episodes (`counterfactual_pairs`, at most
+    ``max_states`` states, 32 by default): most states never recur, but any can be replayed.
     """
     if pairs not in PAIRINGS:
         raise ExportError(f"pairs {pairs!r} is unknown; allowed: {list(PAIRINGS)}")
+    if max_states is not None and not counterfactual:
+        raise ExportError("max_states applies to counterfactual pairs: pass counterfactual=True")
     data = load_run(run)
     key = data.check_rank_by(rank_by)
-    texts = _texts(data, "dpo", agents, roles, cells, include_scripted, role_prompt)
+    if counterfactual and key != "return":
+        raise ExportError(
+            f"counterfactual pairs are ranked by the deciding agent's return, not {key!r}: "
+            "pass rank_by='return' (--rank-by return)"
+        )
+    if counterfactual:  # states without reply text (choices, defaults) can still branch
+        selected = data.select(agents, roles, cells)
+        texts = text_decisions(data, selected, include_scripted, role_prompt)
+    else:
+        texts = _texts(data, "dpo", agents, roles, cells, include_scripted, role_prompt)
     groups: dict[tuple[str, bytes], tuple[list[dict[str, str]], dict[str, list[float]]]] = {}
     for t in texts:
         outcome = data.outcome(t.decision, key)
@@ -163,13 +179,27 @@ def dpo_pairs(
                     "source": source,
                 }
             )
+    if counterfactual:
+        from sim.export.counterfactual import counterfactual_pairs
+
+        rows += counterfactual_pairs(
+            data, agents=agents, roles=roles, cells=cells,
+            max_states=32 if max_states is None else max_states,
+            include_scripted=include_scripted, role_prompt=role_prompt, pairs=pairs,
+            min_margin=min_margin,
+        )  # fmt: skip
     if not rows:
         repeated = sum(1 for _, replies in groups.values() if sum(map(len, replies.values())) > 1)
+        replayed = (
+            "; no replayed state had candidates with differing returns either"
+            if counterfactual
+            else "; --counterfactual replays sampled states with every valid action instead"
+        )
         raise ExportError(
             f"run {data.run_id} has no DPO pairs: a pair needs one prompt answered with different "
             f"replies whose {key!r} outcomes differ (e.g. several episodes reaching the same state "
             f"with temperature > 0 or varied players); of {len(texts)} decision(s), {repeated} "
-            "prompt(s) recur and none has differing replies and outcomes"
+            "prompt(s) recur and none has differing replies and outcomes" + replayed
         )
     return rows
 
@@ -232,6 +262,8 @@ def _texts(
         raise ExportError(
             f"run {run.run_id} has no LLM decisions{scope} to export as {fmt}; {instead}"
         )
+    if fmt == "dpo":
+        instead = "pass --counterfactual to branch from those states with every valid action"
     raise ExportError(
         f"run {run.run_id} has {len(llm)} LLM decision(s){scope} but none came from a parsed reply "
         f"(all constrained choice or default), so there is no model text to export as {fmt}; "
