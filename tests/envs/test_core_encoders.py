@@ -12,6 +12,7 @@ from envs.core.encoders import FlattenObservation, ObservationEncoder
 from envs.gym_ids import VIEWS
 
 
+@pytest.mark.filterwarnings("ignore:.*is different from the unwrapped version")  # on purpose
 @pytest.mark.parametrize("view", [f"mercato/{name}" for name, *_ in VIEWS])
 def test_every_view_flattens_to_a_box_that_passes_check_env(view):
     env = FlattenObservation(gymnasium.make(view))
