@@ -118,3 +118,21 @@ def test_encoded_games_pass_the_pettingzoo_api_test(env_id, options):
     agent = env.agent_selection
     assert env.observation_space(agent).contains(observation)
     assert info["action_mask"].shape == (env.action_space(agent).n,)
+
+
+def test_encoded_aec_can_embed_the_text_part():
+    def fake_encode(texts):
+        return np.full((len(texts), 384), 0.25, np.float32)
+
+    plain = EncodedAEC(pettingzoo.make("aec", "mercato/Bargaining-v0", messages=True))
+    embedded = EncodedAEC(
+        pettingzoo.make("aec", "mercato/Bargaining-v0", messages=True),
+        embed_text=True,
+        encode=fake_encode,
+    )
+    api_test(embedded, num_cycles=20)
+    embedded.reset(seed=0)
+    observation = embedded.last()[0]
+    agent = embedded.agent_selection
+    assert observation.shape[0] == plain.observation_space(agent).shape[0] + 384
+    assert (observation[-384:] == 0.25).all()
