@@ -50,7 +50,7 @@ class EncodedAEC(BaseWrapper):
             agent: ActionGrid(env.action_space(agent), **(grid_options | overrides.get(agent, {})))
             for agent in env.possible_agents
         }
-        self._info_cache: dict[str, tuple[dict, dict]] = {}
+        self._info_cache: dict[str, tuple[dict, Any, dict]] = {}  # agent: (info, mask, ours)
 
     def observation_space(self, agent: str) -> Box:
         return self._encoders[agent].observation_space
@@ -67,18 +67,18 @@ class EncodedAEC(BaseWrapper):
         """The env's infos with each ``action_mask`` mapped onto the agent's grid.
 
         Each agent's latest translation is kept and reused while the env holds the same info
-        dict (the envs share them between steps), so reads are cheap and compare equal."""
+        dict and mask (the envs share them between steps), so reads are cheap and compare equal."""
         return {agent: self._translated(agent, info) for agent, info in self.env.infos.items()}
 
     def _translated(self, agent: str, info: dict[str, Any]) -> dict[str, Any]:
         if "action_mask" not in info:
             return info
+        original = info["action_mask"]
         cached = self._info_cache.get(agent)
-        if cached is not None and cached[0] is info:
-            return cached[1]
-        mask = self._grids[agent].mask(info["action_mask"]).astype(np.int8)
-        translated = {**info, "action_mask": mask}
-        self._info_cache[agent] = (info, translated)
+        if cached is not None and cached[0] is info and cached[1] is original:
+            return cached[2]
+        translated = {**info, "action_mask": self._grids[agent].mask(original).astype(np.int8)}
+        self._info_cache[agent] = (info, original, translated)
         return translated
 
     def observe(self, agent: str) -> np.ndarray | None:
