@@ -4,9 +4,10 @@
   observation and a ``Discrete(n)`` action grid: what Stable-Baselines3's PPO/DQN take.
 - `flat_pettingzoo` / `rllib_env` / `ppo_config`: a multi-agent env for RLlib with one policy per
   role. Turn-taking (AEC) envs go through RLlib's ``PettingZooEnv``, which hands the observation
-  only to the agent about to act; PettingZoo's AEC-to-parallel conversion is refused for them (a
-  turn-taking game is not parallelisable), and ``ParallelPettingZooEnv`` is for envs registered
-  as Parallel.
+  only to the agent about to act; PettingZoo's AEC-to-parallel conversion refuses them (a
+  turn-taking game is not parallelisable). The one Parallel env, the marketplace, has structured
+  actions (item lists, recipients, free text) that no discrete grid covers: give it an action
+  model of your own and RLlib's ``ParallelPettingZooEnv``.
 - `mean_return` / `policy_return`: the average episode return of any actor, or of a registered
   (e.g. scripted) policy in the learner's seat, over seeded episodes: the baselines a learning
   curve is read against.
@@ -34,14 +35,18 @@ def flat_view(
     *,
     bins: int = 11,
     ranges: Mapping[str, tuple[float, float]] | None = None,
+    fixed: Mapping[str, Any] | None = None,
+    choices: Mapping[str, list[int]] | None = None,
     embed_text: bool = False,
     **make_kwargs: Any,
 ) -> gymnasium.Env:
-    """``gymnasium.make(view_id, **make_kwargs)`` with flat observations and grid actions."""
+    """``gymnasium.make(view_id, **make_kwargs)`` with flat observations (`FlattenObservation`)
+    and grid actions (`DiscreteActions`; ``bins``, ``ranges``, ``fixed``, ``choices`` as in
+    `ActionGrid`)."""
     import envs  # noqa: F401 (registers the views)
 
     env = FlattenObservation(gymnasium.make(view_id, **make_kwargs), embed_text=embed_text)
-    return DiscreteActions(env, bins=bins, ranges=ranges)
+    return DiscreteActions(env, bins=bins, ranges=ranges, fixed=fixed, choices=choices)
 
 
 def flat_pettingzoo(
