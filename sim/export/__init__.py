@@ -217,7 +217,8 @@ _COLUMNS: dict[str, dict[str, str]] = {
 
 
 _COUNTERFACTUAL = (
-    "counterfactual pairs: up to {states} decision states drawn with random.Random(0); at "
+    "counterfactual pairs: up to {states} decision states (LLM decisions, constrained-choice "
+    "and default ones included) drawn with random.Random(0), distinct prompts first; at "
     "each, the recorded reply and every other valid action of the env's text protocol (written "
     "as the reply that parses to it) were each played to the end of a replay of the episode (same "
     "cell, players, seeds and model), and ranked by the deciding agent's realised return; the "
@@ -229,6 +230,7 @@ def _selection(run: RunData, format: str, options: dict[str, Any]) -> list[str]:
     items = [
         "LLM decisions whose action was the parse of the model's reply (re-asks: the original "
         "prompt and the reply that parsed); constrained-choice and default decisions are left out"
+        + (" except as counterfactual states" if options.get("counterfactual") else "")
     ]
     if options.get("include_scripted"):
         items.append(
