@@ -63,6 +63,22 @@ class TextProtocol(ABC):
             raise ActionParseError(f"{self.name}: no valid action for {agent} to default to")
         return actions[0].action
 
+    def reply_schema(self, observation: Any, agent: str) -> dict[str, Any] | None:
+        """The JSON Schema of a valid reply now (the action as JSON), or None when this protocol
+        has no structured form.
+
+        Backends enforce it at decoding time, so it must admit every valid action (`reply_json`
+        of each `valid_actions` entry) and no out-of-bound value; `parse` reads a reply in this
+        form as well as the command text of `instructions`. Build it with
+        `envs.core.structured` (closed objects, enums, bounded numbers, bounded free text).
+        """
+        return None
+
+    def reply_json(self, action: Any, observation: Any, agent: str) -> dict[str, Any]:
+        """``action`` as the JSON reply (a dict matching `reply_schema`) that `parse` reads back
+        as that action. Protocols with a `reply_schema` implement it."""
+        raise NotImplementedError(f"{self.name}: has no structured reply form")
+
     def describe(self, action: Any, observation: Any, agent: str) -> str:
         """The reply text that `parse` reads back as ``action``: how a scripted player's decision
         is written as a model's answer (used to export scripted play as supervised fine-tuning

@@ -53,9 +53,17 @@ class GenerateRequest:
     temperature: float = 0.0
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    schema: dict[str, Any] | None = None
+    """JSON Schema the reply must satisfy (the action as JSON). Backends with structured replies
+    on enforce it at decoding time; with ``structured: off`` it is not sent and the reply is
+    free text. None: free text."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "messages", _freeze_messages(self.messages))
+        if self.schema is not None:
+            if not isinstance(self.schema, Mapping) or not self.schema:
+                raise InvalidRequestError("schema: expected a non-empty JSON Schema dict or None")
+            object.__setattr__(self, "schema", dict(self.schema))
         stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
         if any(not isinstance(s, str) or s == "" for s in stop):
             raise InvalidRequestError("stop: expected a list of non-empty strings")
@@ -91,8 +99,16 @@ class ChooseRequest:
 
 @dataclass(frozen=True)
 class Usage:
-    """What one request cost. ``latency_s`` is the wall time spent serving it: for batched
-    backends the time of the whole batch it shared, for HTTP backends its own round trips."""
+    """What one request cost, over every attempt made to serve it.
+
+    ``latency_s`` is the wall time spent serving it: for batched backends the time of the whole
+    batch it shared, for HTTP backends its own round trips. ``prompt_tokens`` and
+    ``completion_tokens`` are billed tokens of every attempt (failed ones included, where the
+    server reported them). ``requests`` counts the requests sent (HTTP attempts; 1 for local
+    backends), ``failed_requests`` those that failed, and ``failures`` gives each failure's
+    one-line reason (secrets redacted). ``structured`` is the structured-reply mode that served
+    the request: ``"off"`` or the backend's form (``"json_schema"``, ``"grammar"``, ...).
+    """
 
     prompt_tokens: int
     completion_tokens: int
@@ -100,6 +116,13 @@ class Usage:
     backend: str
     model: str
     cached: bool = False
+    requests: int = 1
+    failed_requests: int = 0
+    failures: tuple[str, ...] = ()
+    structured: str = "off"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "failures", tuple(self.failures))
 
     @property
     def total_tokens(self) -> int:
@@ -108,11 +131,22 @@ class Usage:
 
 @dataclass(frozen=True)
 class Completion:
-    """The answer to a `GenerateRequest`. ``finish_reason`` is ``"stop"`` or ``"length"``."""
+    """The answer to a `GenerateRequest`. ``finish_reason`` is ``"stop"`` or ``"length"``.
+
+    ``error`` is set (and ``text`` is empty) when this request failed for good after its
+    retries; the other requests of its batch are unaffected. ``transient`` says whether trying
+    again later might succeed (rate limit, server error, timeout, malformed body).
+    """
 
     text: str
     usage: Usage
     finish_reason: str = "stop"
+    error: str | None = None
+    transient: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
 
 
 @dataclass(frozen=True)
@@ -120,8 +154,11 @@ class Choice:
     """The answer to a `ChooseRequest`: ``index`` into its options, always valid.
 
     ``method`` says how it was made: ``"loglik"`` (scored by log-likelihood), ``"answer"`` (the
-    model named an option), ``"fallback"`` (no usable answer; a seeded draw), ``"scripted"``.
-    ``scores`` holds one number per option where the backend has them (log-likelihoods).
+    model named an option), ``"fallback"`` (no usable answer or a failed request: a seeded draw
+    that must not be read as the model's choice), ``"scripted"``.
+    ``scores`` holds one number per option, in the request's option order, where the backend has
+    them (log-likelihoods or log-probabilities). ``raw`` is the model's raw answer (empty for
+    scored choices), ``error`` the failure of a request that failed for good.
     """
 
     index: int
@@ -129,6 +166,13 @@ class Choice:
     usage: Usage
     method: str = "loglik"
     scores: tuple[float, ...] = field(default=())
+    raw: str = ""
+    error: str | None = None
+    transient: bool = False
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
 
 
 def _coerce(cls: type, request: Any) -> Any:
