@@ -1,10 +1,13 @@
 """`LLMPolicy`: observation -> text prompt -> language model -> parsed structured action.
 
-The model is asked for every pending decision in one batch. A reply that does not parse is shown
-its parser error and re-asked (at most ``max_reasks`` times, again as one batch); what still fails
-falls back to constrained choice among the protocol's valid actions (one batched ``choose``); what
-still fails (or when the model itself errors) takes the protocol's documented safe default.
-Every decision is recorded so the engine can store prompts, replies and how the action was reached.
+The model is asked for every pending decision in one batch. Where the protocol states the shape of
+a valid reply (a JSON Schema) and the model enforces schemas, the request carries it and the
+prompt asks for that JSON. A reply that does not parse is shown its parser error and re-asked (at
+most ``max_reasks`` times, again as one batch); a request that failed (after the backend's own
+retries) is not re-asked. What still has no action falls back to constrained choice among the
+protocol's valid actions (one batched ``choose``); what still fails takes the protocol's
+documented safe default. Every decision is recorded with its whole story (requests, failures,
+billed tokens, structured mode, path) so nobody reads a fallback as the model's behaviour.
 """
 
 from __future__ import annotations
@@ -16,13 +19,19 @@ from typing import Any
 from agents.base import BatchPolicy
 from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
 from envs.core.seeding import derive_seed
+from envs.core.structured import schema_summary
 from sim.llm import ChooseRequest, GenerateRequest, LanguageModel, LLMError, make_model
 
 REASK_TEMPLATE = (
     "Your answer could not be used: {error}\nAnswer again, following the required format exactly."
 )
+JSON_FORMAT_TEMPLATE = (
+    "Answer with one JSON object that follows this JSON Schema (no other text):\n{schema}"
+)
 
 PARSED, REASKED, CHOICE, DEFAULT = "parsed", "reasked", "choice", "default"
+PATHS = (PARSED, REASKED, CHOICE, DEFAULT)
+"""How a decision's action was reached, best first; ``choice`` and ``default`` are fallbacks."""
 
 
 def role_of(agent: str) -> str:
@@ -35,21 +44,36 @@ def role_of(agent: str) -> str:
 class DecisionRecord:
     """How one LLM decision was made: the prompt, every reply, and which path produced the action.
 
-    ``status`` is ``parsed`` (first reply parsed), ``reasked`` (a re-ask parsed), ``choice``
-    (constrained choice among valid actions) or ``default`` (the protocol's safe default).
+    ``status`` (the path) is ``parsed`` (first reply parsed), ``reasked`` (a re-ask parsed),
+    ``choice`` (constrained choice among valid actions) or ``default`` (the protocol's safe
+    default). ``errors`` are the parser's complaints; ``failures`` the one-line reasons of failed
+    model requests (``failed_requests`` of ``requests`` sent, every HTTP attempt counted).
+    Tokens are billed tokens of every attempt. ``structured`` is the structured-reply mode that
+    served the generate requests (``off`` when none was enforced). For a constrained choice,
+    ``choice_options`` are the labels offered, ``choice_method`` how the model picked
+    (``loglik``, ``answer``, ``fallback``), ``choice_raw`` its raw answer and ``choice_scores`` one
+    score per option where the backend has them.
     """
 
     agent: str
     messages: list[dict[str, str]]
+    model: str = ""
     replies: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     status: str = ""
     reasks: int = 0
     choice_options: list[str] = field(default_factory=list)
+    choice_method: str | None = None
+    choice_raw: str | None = None
+    choice_scores: list[float] = field(default_factory=list)
     action: Any = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_s: float = 0.0
+    requests: int = 0
+    failed_requests: int = 0
+    failures: list[str] = field(default_factory=list)
+    structured: str = "off"
 
     @property
     def fallback(self) -> str | None:
@@ -57,9 +81,20 @@ class DecisionRecord:
         return self.status if self.status in (CHOICE, DEFAULT) else None
 
     def charge(self, usage: Any) -> None:
+        """Add one request's cost: billed tokens, latency, requests sent and their failures."""
         self.prompt_tokens += usage.prompt_tokens
         self.completion_tokens += usage.completion_tokens
         self.latency_s += usage.latency_s
+        if not usage.cached:
+            self.requests += usage.requests
+            self.failed_requests += usage.failed_requests
+            self.failures.extend(usage.failures)
+
+    def fail(self, reason: str) -> None:
+        """A model call that failed as a whole (no usage came back): one failed request."""
+        self.requests += 1
+        self.failed_requests += 1
+        self.failures.append(reason)
 
 
 @dataclass
@@ -67,7 +102,9 @@ class _Pending:
     observation: Any
     record: DecisionRecord
     conversation: list[dict[str, str]]
+    schema: dict[str, Any] | None = None
     done: bool = False
+    failed: bool = False
 
     def resolve(self, action: Any, status: str) -> None:
         self.record.action, self.record.status, self.done = action, status, True
@@ -163,6 +200,7 @@ class LLMPolicy(BatchPolicy):
         max_tokens: int = 96,
         temperature: float = 0.0,
         seed: int = 0,
+        structured: bool = True,
     ) -> None:
         if max_reasks < 0:
             raise ValueError(f"max_reasks: expected an integer >= 0, got {max_reasks}")
@@ -174,17 +212,33 @@ class LLMPolicy(BatchPolicy):
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.seed = seed
+        self.structured = structured
+        self.model_label = f"{self.model.backend}:{self.model.model_id}"
         self.records: list[DecisionRecord] = []
 
-    def prompt_for(self, observation: Any, agent: str) -> list[dict[str, str]]:
-        """The chat messages that open a decision: role and rules, then the observation."""
+    def enforces_schemas(self) -> bool:
+        """Whether replies are asked for as JSON under the protocol's schema: the policy wants
+        it and the model enforces schemas (its ``structured`` mode is not ``off``)."""
+        return self.structured and getattr(self.model, "structured", "off") != "off"
+
+    def schema_for(self, observation: Any, agent: str) -> dict[str, Any] | None:
+        """The reply schema sent with the request, or None (free text)."""
+        if not self.enforces_schemas():
+            return None
+        return self.protocol.reply_schema(observation, agent)
+
+    def prompt_for(
+        self, observation: Any, agent: str, schema: Mapping[str, Any] | None = None
+    ) -> list[dict[str, str]]:
+        """The chat messages that open a decision: role and rules, then the observation (and the
+        JSON form of the answer when the reply is structured)."""
         system = "\n\n".join(
             p for p in (self._role_text(agent), self.protocol.instructions(agent)) if p
         )
-        return [
-            {"role": "system", "content": system},
-            {"role": "user", "content": self.protocol.render(observation, agent)},
-        ]
+        user = self.protocol.render(observation, agent)
+        if schema is not None:
+            user += "\n\n" + JSON_FORMAT_TEMPLATE.format(schema=schema_summary(schema))
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
     def _role_text(self, agent: str) -> str:
         if isinstance(self.role_prompt, str):
@@ -212,9 +266,10 @@ class LLMPolicy(BatchPolicy):
         """
         pending = []
         for observation, agent in items:
-            messages = self.prompt_for(observation, agent)
-            record = DecisionRecord(agent=agent, messages=messages)
-            pending.append(_Pending(observation, record, list(messages)))
+            schema = self.schema_for(observation, agent)
+            messages = self.prompt_for(observation, agent, schema)
+            record = DecisionRecord(agent=agent, messages=messages, model=self.model_label)
+            pending.append(_Pending(observation, record, list(messages), schema))
         yield from self._ask_and_parse(pending)
         if self.use_choice_fallback:
             yield from self._choose_among_valid(pending)
@@ -226,7 +281,7 @@ class LLMPolicy(BatchPolicy):
 
     def _ask_and_parse(self, pending: list[_Pending]) -> DecisionSteps:
         for attempt in range(self.max_reasks + 1):
-            todo = [p for p in pending if not p.done]
+            todo = [p for p in pending if not p.done and not p.failed]
             if not todo:
                 return
             requests = [
@@ -235,6 +290,7 @@ class LLMPolicy(BatchPolicy):
                     max_tokens=self.max_tokens,
                     temperature=self.temperature,
                     seed=derive_seed(self.seed, p.record.messages[-1]["content"], attempt),
+                    schema=p.schema,
                 )
                 for p in todo
             ]
@@ -242,14 +298,19 @@ class LLMPolicy(BatchPolicy):
                 completions = yield ModelCall(self.model, "generate", requests)
             except LLMError as error:
                 for p in todo:
-                    p.record.errors.append(f"model error: {error}")
+                    p.record.fail(f"model error: {_one_line(error)}")
+                    p.failed = True
                 return
             for p, completion in zip(todo, completions, strict=True):
                 self._take_reply(p, completion, attempt)
 
     def _take_reply(self, p: _Pending, completion: Any, attempt: int) -> None:
-        p.record.replies.append(completion.text)
         p.record.charge(completion.usage)
+        if getattr(completion, "error", None) is not None:
+            p.failed = True  # the backend already retried; re-asking would not help
+            return
+        p.record.replies.append(completion.text)
+        p.record.structured = getattr(completion.usage, "structured", "off")
         p.record.reasks = attempt
         try:
             action = self.protocol.parse(completion.text, p.observation, p.record.agent)
@@ -275,16 +336,26 @@ class LLMPolicy(BatchPolicy):
             ChooseRequest(messages=tuple(p.record.messages), options=tuple(v.label for v in valid))
             for p, valid in todo
         ]
+        for (p, valid), _ in zip(todo, requests, strict=True):
+            p.record.choice_options = [v.label for v in valid]
         try:
             choices = yield ModelCall(self.model, "choose", requests)
         except LLMError as error:
             for p, _ in todo:
-                p.record.errors.append(f"model error: {error}")
+                p.record.fail(f"model error: {_one_line(error)}")
             return
         for (p, valid), choice in zip(todo, choices, strict=True):
-            p.record.choice_options = [v.label for v in valid]
             p.record.charge(choice.usage)
+            p.record.choice_method = choice.method
+            p.record.choice_raw = getattr(choice, "raw", "") or None
+            p.record.choice_scores = [float(x) for x in choice.scores]
+            if getattr(choice, "error", None) is not None:
+                continue  # the request failed: its failure is in the usage
             if choice.method == "fallback":  # the model named no option; do not trust the draw
                 p.record.errors.append("constrained choice: the model named no option")
                 continue
             p.resolve(valid[choice.index].action, CHOICE)
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())

@@ -5,7 +5,12 @@ previous run finished, and plays the rest: in-process with ``workers=0``, else a
 local instance sized to the machine or on an existing cluster (``address``). Each task writes its
 shard's Parquet files atomically, so a killed worker loses only its unfinished shard (Ray retries
 it) and a killed driver loses only unfinished shards (a re-run plays them). Models that load
-weights are served by one `ModelServer` actor per node.
+weights are served by one `ModelServer` actor per node; each OpenAI-compatible endpoint by one
+actor per run, so its concurrency limit holds across every worker.
+
+Before anything is written, every model the run uses answers a preflight request (a dead
+endpoint fails at once, exit 2). While shards come in, each model's share of decisions that fell
+back is watched; a run over its ``max_fallback_rate`` stops starting shards and ends ``failed``.
 """
 
 from __future__ import annotations
@@ -18,11 +23,20 @@ from pathlib import Path
 from typing import Any
 
 from sim.experiment import Experiment, Shard, load_experiment
-from sim.llm.server import is_served_per_node
-from sim.records import StepColumns
+from sim.fallbacks import (
+    MIN_DECISIONS,
+    FallbackRateError,
+    add_tallies,
+    manifest_totals,
+    over_limit,
+    tallies_of,
+)
+from sim.llm.preflight import preflight_all
+from sim.llm.server import placement
+from sim.records import LLMTally, StepColumns
 from sim.rollout import EnvPool, EpisodeJob, play
 from sim.roster import ModelPool, plan_roster
-from sim.store import RunDir, open_run
+from sim.store import RunDir, load_episodes, open_run, pending_shards
 
 RAY_NAMESPACE = "mercato"
 
@@ -36,6 +50,16 @@ class ShardSummary:
     steps: int
     llm_tokens: int
     errors: int
+    llm: dict[str, LLMTally]
+    """Per model key: the shard's LLM decisions by path, requests, failures, tokens."""
+
+    @property
+    def llm_decisions(self) -> int:
+        return sum(t.decisions for t in self.llm.values())
+
+    @property
+    def fallbacks(self) -> int:
+        return sum(t.fallbacks for t in self.llm.values())
 
 
 def make_env(env_id: str, params: Mapping[str, Any]) -> Any:
@@ -56,6 +80,7 @@ def play_shard(
 ) -> ShardSummary:
     """Play one shard's episodes (lockstep within each cell) and write it atomically."""
     cells = {cell.cell_id: cell for cell in experiment.cells()}
+    prices = experiment.prices()
     results = []
     by_cell: dict[str, list[Any]] = {}
     for spec in shard.episodes:
@@ -66,6 +91,7 @@ def play_shard(
         probe = pool.get()
         plans = plan_roster(cell.roster, experiment.env, list(probe.possible_agents), models)
         pool.put(probe)
+        model_keys = {a: e.model for a, e in cell.roster.items() if e.model is not None}
         jobs = (
             EpisodeJob(
                 episode_id=spec.episode_id,
@@ -78,17 +104,23 @@ def play_shard(
                 episode_index=spec.episode_index,
                 env_id=experiment.env,
                 params=dict(cell.params),
+                model_keys=model_keys,
+                prices=prices,
             )
             for spec in specs
         )
         results.extend(play(jobs, lockstep=experiment.lockstep))
     run_dir.write_shard(shard.shard_id, [r.record for r in results], _merged_steps(results))
+    tallies: dict[str, LLMTally] = {}
+    for result in results:
+        add_tallies(tallies, result.record.llm)
     return ShardSummary(
         shard.shard_id,
         len(results),
         sum(r.record.steps for r in results),
         sum(r.record.llm_tokens for r in results),
         sum(r.record.errors for r in results),
+        tallies,
     )
 
 
@@ -107,41 +139,114 @@ def run(
     fresh: bool = False,
     on_progress: Callable[[ShardSummary, int, int], None] | None = None,
     on_start: Callable[[int, int], None] | None = None,
+    on_models: Callable[[list[str]], None] | None = None,
 ) -> Path:
     """Play an experiment; return its run directory. Re-running resumes where it stopped.
 
     ``workers=0`` plays in this process (no Ray); ``None`` uses every CPU of a local Ray
-    instance, or of the cluster at ``address`` (``"auto"``, ``"host:port"``). ``on_start(total,
-    already_done)`` and ``on_progress(shard_summary, done, total)`` report progress.
+    instance, or of the cluster at ``address`` (``"auto"``, ``"host:port"``). Every model is
+    preflighted before anything is written (`PreflightError`). ``on_models(lines)`` gets one
+    summary line per model, ``on_start(total, already_done)`` and ``on_progress(shard_summary,
+    done, total)`` report progress. A run whose fallback share passes ``max_fallback_rate``
+    raises `FallbackRateError` after marking its manifest ``failed``.
     """
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
-    run_dir = open_run(Path(out) if out else Path("runs") / exp.name, exp, fresh=fresh)
-    done = run_dir.done_shards()
-    shards = [s for s in exp.shards() if s.shard_id not in done]
-    total = sum(len(s.episodes) for s in exp.shards())
-    finished = total - sum(len(s.episodes) for s in shards)
-    started = time.perf_counter()
-    run_dir.update_manifest(status="running", workers=workers, address=address)
-    if on_start:
-        on_start(total, finished)
+    path = Path(out) if out else Path("runs") / exp.name
+    todo = pending_shards(path, exp, fresh)
+    models: ModelPool | None = None
+    servers: dict[str, dict[str, Any]] = {}
     try:
-        if workers == 0:
-            models = ModelPool(exp.models)
-            try:
+        if todo:  # nothing left to play: no preflight, no Ray, no model loads
+            if workers == 0:
+                models = ModelPool(exp.models)
+            else:
+                connect_ray(address, workers)
+                servers = _model_servers(exp)
+                models = ModelPool(exp.models, build=_server_builder(servers, _this_node()))
+            summaries = _preflight(exp, models)
+            if on_models:
+                on_models(summaries)
+        run_dir = open_run(path, exp, fresh=fresh)
+        shards = [s for s in exp.shards() if s.shard_id not in run_dir.done_shards()]
+        total = sum(len(s.episodes) for s in exp.shards())
+        finished = total - sum(len(s.episodes) for s in shards)
+        started = time.perf_counter()
+        run_dir.update_manifest(status="running", workers=workers, address=address)
+        if on_start:
+            on_start(total, finished)
+        watch = _FallbackWatch(exp, run_dir, on_progress, finished, total)
+        try:
+            if workers == 0 and models is not None:
                 for shard in shards:
-                    summary = play_shard(exp, shard, run_dir, models)
-                    finished += summary.episodes
-                    if on_progress:
-                        on_progress(summary, finished, total)
-            finally:
-                models.close()
-        elif shards:  # nothing left to play: no need to start Ray or load models
-            _run_on_ray(exp, shards, run_dir, workers, address, finished, total, on_progress)
-    except BaseException:
-        run_dir.update_manifest(status="interrupted", wall_s=time.perf_counter() - started)
-        raise
-    run_dir.update_manifest(status="complete", wall_s=time.perf_counter() - started)
-    return run_dir.path
+                    watch.take(play_shard(exp, shard, run_dir, models))
+                    if watch.stop:
+                        break
+            elif shards:
+                _run_on_ray(exp, shards, run_dir, workers, servers, watch)
+        except BaseException:
+            run_dir.update_manifest(status="interrupted", wall_s=time.perf_counter() - started)
+            raise
+        _finish(exp, run_dir, watch, time.perf_counter() - started)
+        return run_dir.path
+    finally:
+        if models is not None:
+            models.close()
+
+
+def _preflight(exp: Experiment, models: ModelPool) -> list[str]:
+    """Preflight every model the roster uses; its summary lines."""
+    refs = sorted({e.model for c in exp.cells() for e in c.roster.values() if e.model is not None})
+    return preflight_all({ref: (models.spec_of(ref), models.get(ref)) for ref in refs})
+
+
+class _FallbackWatch:
+    """Counts shards in, marks those over a model's fallback limit for replay, says when to stop."""
+
+    def __init__(
+        self,
+        exp: Experiment,
+        run_dir: RunDir,
+        on_progress: Callable[[ShardSummary, int, int], None] | None,
+        finished: int,
+        total: int,
+    ) -> None:
+        self.exp, self.run_dir, self.on_progress = exp, run_dir, on_progress
+        self.finished, self.total = finished, total
+        self.tallies: dict[str, LLMTally] = {}
+        self.stop = False
+
+    def take(self, summary: ShardSummary) -> None:
+        self.finished += summary.episodes
+        add_tallies(self.tallies, summary.llm)
+        before = set(self.run_dir.manifest.get("replay_shards", []))
+        replay = set(before)
+        if over_limit(summary.llm, self.exp.fallback_limit):
+            replay.add(summary.shard_id)
+        else:
+            replay.discard(summary.shard_id)
+        if replay != before:
+            self.run_dir.update_manifest(replay_shards=sorted(replay))
+        if over_limit(self.tallies, self.exp.fallback_limit, MIN_DECISIONS):
+            self.stop = True
+        if self.on_progress:
+            self.on_progress(summary, self.finished, self.total)
+
+
+def _finish(exp: Experiment, run_dir: RunDir, watch: _FallbackWatch, wall_s: float) -> None:
+    """Total the run's LLM decisions per model (every episode on disk) and give the verdict."""
+    episodes = load_episodes(run_dir.path)
+    tallies = tallies_of(episodes.get("llm_by_model", []))
+    problems = over_limit(tallies, exp.fallback_limit)
+    left = len(exp.shards()) - len(run_dir.done_shards())
+    if problems:
+        message = "; ".join(problems)
+        if left:
+            message += f" ({left} shard(s) not played or to replay: a re-run resumes)"
+        run_dir.update_manifest(
+            status="failed", failure=message, llm=manifest_totals(tallies), wall_s=wall_s
+        )
+        raise FallbackRateError(f"run failed: {message}", run_dir.path)
+    run_dir.update_manifest(status="complete", llm=manifest_totals(tallies), wall_s=wall_s)
 
 
 def connect_ray(address: str | None, workers: int | None) -> None:
@@ -163,8 +268,17 @@ def connect_ray(address: str | None, workers: int | None) -> None:
         )
 
 
+ANY_NODE = "*"
+"""The `_model_servers` slot of a server that serves every node (an endpoint's client actor)."""
+
+
 def _model_servers(exp: Experiment) -> dict[str, dict[str, Any]]:
-    """One `ModelServer` per node for each weight-loading model spec: spec key -> node -> actor."""
+    """Model-serving actors: spec key -> node id (or `ANY_NODE`) -> actor.
+
+    A weight-loading spec gets one `ModelServer` per node (one copy of the weights per machine);
+    an OpenAI-compatible endpoint gets one per run, so its ``max_concurrency`` and circuit breaker
+    hold across every worker of the run.
+    """
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -174,50 +288,63 @@ def _model_servers(exp: Experiment) -> dict[str, dict[str, Any]]:
     pool = ModelPool(exp.models)
     refs = {e.model for cell in exp.cells() for e in cell.roster.values() if e.model is not None}
     specs = {to_json(pool.spec_of(ref)): pool.spec_of(ref) for ref in refs}
-    served = {key: spec for key, spec in specs.items() if is_served_per_node(spec)}
-    if not served:
-        return {}
     server_cls = ray.remote(num_cpus=0)(ModelServer)
     nodes = [n["NodeID"] for n in ray.nodes() if n["Alive"]]
     handles: dict[str, dict[str, Any]] = {}
-    for key, spec in served.items():
-        handles[key] = {
-            node: server_cls.options(
-                scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)
-            ).remote(spec)
-            for node in nodes
-        }
+    for key, spec in specs.items():
+        where = placement(spec)
+        if where == "node":
+            handles[key] = {
+                node: server_cls.options(
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)
+                ).remote(spec)
+                for node in nodes
+            }
+        elif where == "run":
+            handles[key] = {ANY_NODE: server_cls.remote(spec)}
     for per_node in handles.values():  # wait for loads (and surface a missing model now)
         ray.get([h.identity.remote() for h in per_node.values()])
     return handles
 
 
-def _shard_task(
-    exp_dict: dict[str, Any], shard: Shard, run_path: str, servers: dict[str, dict[str, Any]]
-) -> ShardSummary:
-    """Body of the Ray task: rebuild the experiment, route local models to this node's server."""
+def _this_node() -> str:
     import ray
 
-    from sim.llm.server import RemoteModel
-    from sim.records import to_json
-    from sim.store import RunDir
+    return ray.get_runtime_context().get_node_id()
 
-    exp = load_experiment(exp_dict)
-    node = ray.get_runtime_context().get_node_id()
-    identities: dict[str, tuple[str, str]] = {}
+
+def _server_builder(servers: dict[str, dict[str, Any]], node: str) -> Callable[[Any], Any]:
+    """Build a spec's model: a `RemoteModel` of this node's (or the run's) server where there is
+    one, else the model itself (the fake backend)."""
+    identities: dict[str, dict[str, Any]] = {}
 
     def build(spec: Any) -> Any:
+        import ray
+
         from sim.llm import make_model
+        from sim.llm.server import RemoteModel
+        from sim.records import to_json
 
         key = to_json(spec)
         if key in servers:
-            handle = servers[key][node]
+            per_node = servers[key]
+            handle = per_node.get(node, per_node.get(ANY_NODE))
             if key not in identities:
                 identities[key] = ray.get(handle.identity.remote())
-            return RemoteModel(handle, *identities[key])
+            return RemoteModel(handle, **identities[key])
         return make_model(spec)
 
-    models = ModelPool(exp.models, build=build)
+    return build
+
+
+def _shard_task(
+    exp_dict: dict[str, Any], shard: Shard, run_path: str, servers: dict[str, dict[str, Any]]
+) -> ShardSummary:
+    """Body of the Ray task: rebuild the experiment, route models to their serving actors."""
+    from sim.store import RunDir
+
+    exp = load_experiment(exp_dict)
+    models = ModelPool(exp.models, build=_server_builder(servers, _this_node()))
     try:
         return play_shard(exp, shard, RunDir(Path(run_path)), models)
     finally:
@@ -229,15 +356,11 @@ def _run_on_ray(
     shards: list[Shard],
     run_dir: RunDir,
     workers: int | None,
-    address: str | None,
-    finished: int,
-    total: int,
-    on_progress: Callable[[ShardSummary, int, int], None] | None,
+    servers: dict[str, dict[str, Any]],
+    watch: _FallbackWatch,
 ) -> None:
     import ray
 
-    connect_ray(address, workers)
-    servers = _model_servers(exp)
     task = ray.remote(num_cpus=1, max_retries=3)(_shard_task)
     exp_dict = exp.resolved()
     limit = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -245,14 +368,14 @@ def _run_on_ray(
     in_flight: list[Any] = []
     # On Ctrl-C the in-flight shards are left alone: the job's workers stop when this driver
     # exits, and a shard is written whole or not at all. (Force-cancelling them raced Ray's own
-    # task bookkeeping and could abort the driver.)
+    # task bookkeeping and could abort the driver.) A fallback stop starts no new shard but lets
+    # the running ones finish.
     while queue or in_flight:
-        while queue and len(in_flight) < limit:
+        while queue and len(in_flight) < limit and not watch.stop:
             shard = queue.pop(0)
             in_flight.append(task.remote(exp_dict, shard, str(run_dir.path), servers))
+        if not in_flight:
+            break
         ready, in_flight = ray.wait(in_flight, num_returns=1)
         for ref in ready:
-            summary = ray.get(ref)
-            finished += summary.episodes
-            if on_progress:
-                on_progress(summary, finished, total)
+            watch.take(ray.get(ref))

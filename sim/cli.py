@@ -25,17 +25,25 @@ bench_app = typer.Typer(
 app.add_typer(models_app, name="models")
 app.add_typer(bench_app, name="bench")
 console = Console()
+EXIT_RUN_FAILED = 3
+"""`mercato run`'s exit status for a run that ended ``failed`` (its LLM decisions fell back)."""
 
 
 def exits_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn expected failures into one `error: ...` line on stderr and exit status 2."""
+    """Turn expected failures into one `error: ...` line on stderr and exit status 2; a run that
+    ended ``failed`` (too many LLM fallbacks) exits with `EXIT_RUN_FAILED`."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from sim.fallbacks import FallbackRateError
         from sim.llm.errors import LLMError
 
         try:
             return command(*args, **kwargs)
+        except FallbackRateError as error:
+            typer.echo(f"error: {error}", err=True)
+            typer.echo(f"run directory: {error.run_dir}", err=True)
+            raise typer.Exit(EXIT_RUN_FAILED) from None
         except (LLMError, ValueError) as error:
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(2) from None
@@ -264,9 +272,15 @@ def run_experiment(
         with RunProgress(console) as progress:
             run_dir = run(
                 item, workers=workers, address=address, out=item_out, fresh=fresh,
-                on_progress=progress.update, on_start=progress.start,
+                on_progress=progress.update, on_start=progress.start, on_models=_show_models,
             )  # fmt: skip
         console.print(f"run directory: {run_dir}")
+
+
+def _show_models(lines: list[str]) -> None:
+    """The run's models, each preflighted: backend, endpoint, structured mode, where keys go."""
+    for line in lines:
+        console.print(f"model {line}", markup=False, highlight=False)
 
 
 @app.command("demo")
@@ -331,21 +345,38 @@ def report(
 
 
 def _report_one(run_dir: Path) -> None:
-    from sim.report import build_report, report_table, write_report
+    from sim.report import (
+        build_llm_report,
+        build_report,
+        llm_report_table,
+        report_table,
+        write_report,
+    )
     from sim.store import read_manifest
 
     manifest = read_manifest(run_dir)
     table = build_report(run_dir)
     cells = table["cell_id"].nunique()
     console.print(f"{manifest['name']} ({manifest.get('status')}): {cells} cell(s) with results")
+    if manifest.get("failure"):
+        console.print(f"[bold red]run failed:[/] {manifest['failure']}", highlight=False)
     if table.empty:
         console.print("no finished episodes yet")
     else:
         console.print(report_table(table))
+    llm = build_llm_report(run_dir)
+    if not llm.empty:
+        console.print(llm_report_table(llm))
+        if llm["high_fallback"].any():
+            console.print(
+                "[bold red]HIGH FALLBACK[/]: most of these decisions were not the model's own "
+                "answer (constrained choice or the safe default); do not read them as model "
+                "behaviour."
+            )
     written = write_report(run_dir, table)
-    console.print(
-        f"wrote {written[0]}" + (f" and {len(written) - 1} plot(s)" if written[1:] else "")
-    )
+    plots = [p for p in written if p.suffix == ".png"]
+    tables = [str(p) for p in written if p.suffix == ".csv"]
+    console.print(f"wrote {' and '.join(tables)}" + (f" and {len(plots)} plot(s)" if plots else ""))
     _study_report(run_dir, manifest)
 
 

@@ -22,6 +22,11 @@ Fields (``extra`` keys are refused everywhere)::
     seed: 0
     shard_size: 50                # episodes per shard (the unit of work, retry and resume)
     lockstep: 32                  # env instances a worker plays in lockstep
+    max_fallback_rate: 0.5        # per model: above this share of LLM decisions reached by
+                                  # constrained choice or the safe default, the run is `failed`
+                                  # (a number for every model, or {model_key: number})
+    price_per_1k:                 # optional, per key of models: cost of 1k billed tokens
+      smol: {prompt: 0.0, completion: 0.0}
 
 A parameter is either fixed (``params``) or varied (``grid``), never both. Each extra cell is a
 mapping of parameter overrides plus an optional ``roster`` override; it starts from ``params`` and
@@ -105,6 +110,29 @@ ModelSpec = Annotated[str | dict[str, Any], BeforeValidator(_check_model_spec)]
 # --- the file's structure ---
 
 
+class TokenPrice(BaseModel):
+    """What 1,000 billed tokens of one model cost (any currency, the same for every model)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt: float = Field(ge=0)
+    completion: float = Field(ge=0)
+
+
+def _check_fallback_rate(value: Any) -> Any:
+    """A share in [0, 1], or a mapping of model keys to such shares."""
+    values = value.values() if isinstance(value, Mapping) else [value]
+    for rate in values:
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+            raise ValueError(
+                f"expected a share in [0, 1] or a mapping of model keys to shares, got {value!r}"
+            )
+    return dict(value) if isinstance(value, Mapping) else float(value)
+
+
+FallbackRate = Annotated[float | dict[str, float], BeforeValidator(_check_fallback_rate)]
+
+
 class RosterEntry(BaseModel):
     """Who plays an agent (or every agent of a role): a registered policy and its settings."""
 
@@ -183,6 +211,11 @@ class Experiment(BaseModel):
     seed: int = 0
     shard_size: int = Field(50, ge=1)
     lockstep: int = Field(32, ge=1)
+    max_fallback_rate: FallbackRate = 0.5
+    """Per model: the largest share of LLM decisions that may fall back (constrained choice or
+    the safe default) before the run ends ``failed``; one number, or one per key of ``models``."""
+    price_per_1k: dict[str, TokenPrice] = {}
+    """Per key of ``models``: the price of 1k prompt and completion tokens (episodes get a cost)."""
     extra_cells: list[dict[str, Any]] = Field([], alias="cells")
     """The YAML key ``cells``: parameter overrides plus an optional ``roster``, after the grid."""
 
@@ -218,6 +251,27 @@ class Experiment(BaseModel):
             Shard(f"s{n:0{width}d}", tuple(specs[start : start + self.shard_size]))
             for n, start in enumerate(starts)
         ]
+
+    @model_validator(mode="after")
+    def _model_keys_known(self) -> Experiment:
+        for field_name in ("price_per_1k", "max_fallback_rate"):
+            value = getattr(self, field_name)
+            unknown = sorted(set(value) - set(self.models)) if isinstance(value, dict) else []
+            if unknown:
+                raise ValueError(
+                    f"{field_name}: unknown model(s) {unknown}; keys of models: "
+                    f"{sorted(self.models)}"
+                )
+        return self
+
+    def fallback_limit(self, model_key: str) -> float:
+        """The ``max_fallback_rate`` that applies to ``model_key``."""
+        limit = self.max_fallback_rate
+        return limit.get(model_key, 0.5) if isinstance(limit, dict) else limit
+
+    def prices(self) -> dict[str, tuple[float, float]]:
+        """Model key -> (prompt, completion) price per 1k tokens."""
+        return {key: (p.prompt, p.completion) for key, p in self.price_per_1k.items()}
 
     def resolve_model(self, model: str) -> str | dict[str, Any]:
         """The spec a roster's ``model`` names: a key of ``models``, else the inline spec itself."""
@@ -296,14 +350,20 @@ def _describe_validation_error(error: ValidationError, prefix: str = "") -> str:
         fields = sorted(f.alias or name for name, f in owner.model_fields.items())
         return f"{path}: unknown field; allowed: {fields}"
     if kind == "value_error":
-        return f"{path}: {_one_line(str(first['ctx']['error']))}"
+        message = _one_line(str(first["ctx"]["error"]))
+        return message if path == "experiment" else f"{path}: {message}"
     return f"{path}: {first['input']!r} is invalid: {_one_line(first['msg'])}"
+
+
+_UNION_TAG = re.compile(r"constrained-\w+|\w+\[.*\]|float|int|str")
 
 
 def _field_path(loc: tuple[Any, ...], prefix: str = "") -> str:
     """``("grid", "x", 2)`` -> ``grid.x[2]``."""
     path = prefix
     for part in loc:
+        if isinstance(part, str) and _UNION_TAG.fullmatch(part):
+            continue  # pydantic names the union member it tried (constrained-float, dict[...])
         if isinstance(part, int):
             path += f"[{part}]"
         else:

@@ -1,4 +1,6 @@
-"""The live progress line of `mercato run`: episodes done/total, episodes/s, tokens/s, errors."""
+"""The live progress line of `mercato run`: episodes done/total, episodes/s, tokens/s, LLM
+fallbacks (decisions not parsed from a reply, with their share) and errors (failed requests),
+kept apart so format noise and a dead endpoint never read alike."""
 
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ class RunProgress:
         self._episodes = 0
         self._tokens = 0
         self._errors = 0
+        self._decisions = 0
+        self._fallbacks = 0
 
     def __enter__(self) -> RunProgress:
         self._progress.__enter__()
@@ -46,9 +50,14 @@ class RunProgress:
         self._episodes += summary.episodes
         self._tokens += summary.llm_tokens
         self._errors += summary.errors
+        self._decisions += summary.llm_decisions
+        self._fallbacks += summary.fallbacks
         elapsed = max(time.perf_counter() - self._started, 1e-9)
-        rates = (
-            f"{self._episodes / elapsed:,.1f} ep/s  {self._tokens / elapsed:,.0f} tok/s  "
-            f"{self._errors} errors"
-        )
+        rates = f"{self._episodes / elapsed:,.1f} ep/s  {self._tokens / elapsed:,.0f} tok/s"
+        if self._decisions:
+            share = self._fallbacks / self._decisions
+            rates += (
+                f"  {self._fallbacks} fallbacks ({share:.0%} of {self._decisions} LLM decisions)"
+            )
+        rates += f"  {self._errors} errors"
         self._progress.update(self._task, completed=finished, rates=rates)

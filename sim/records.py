@@ -11,7 +11,7 @@ last action; the sum of an agent's rewards over its rows is its episode return.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,8 @@ STEP_COLUMNS = (
     "episode_id", "step", "agent", "role", "observation", "observation_text", "action",
     "message", "reward", "terminated", "truncated", "info", "policy", "prompt", "reply",
     "parse_status", "retries", "fallback", "llm_prompt_tokens", "llm_completion_tokens",
+    "model", "llm_requests", "llm_failed_requests", "llm_failures", "llm_latency_s",
+    "llm_structured", "choice_options", "choice_method", "choice_raw", "choice_scores",
 )  # fmt: skip
 
 
@@ -94,3 +96,57 @@ class EpisodeRecord:
     llm_tokens: int = 0
     errors: int = 0
     wall_s: float = 0.0
+    llm: dict[str, LLMTally] = field(default_factory=dict)
+    """Per model key (the experiment's ``models`` name, or the inline spec): its decisions."""
+
+    def llm_totals(self) -> LLMTally:
+        """Every model's tally added up."""
+        total = LLMTally()
+        for tally in self.llm.values():
+            total.add(tally)
+        return total
+
+
+@dataclass
+class LLMTally:
+    """What one model did in an episode (or a shard, or a run): decisions by path, requests
+    sent and failed, billed tokens and their cost (None when the experiment gives no price)."""
+
+    decisions: int = 0
+    parsed: int = 0
+    reasked: int = 0
+    choice: int = 0
+    default: int = 0
+    requests: int = 0
+    failed_requests: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float | None = None
+
+    @property
+    def fallbacks(self) -> int:
+        """Decisions whose action did not come from a parsed reply (choice or default)."""
+        return self.choice + self.default
+
+    @property
+    def fallback_rate(self) -> float | None:
+        return self.fallbacks / self.decisions if self.decisions else None
+
+    def add(self, other: LLMTally) -> None:
+        for name in TALLY_COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        if other.cost is not None:
+            self.cost = (self.cost or 0.0) + other.cost
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**{name: getattr(self, name) for name in TALLY_COUNTS}, "cost": self.cost}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LLMTally:
+        return cls(**{k: v for k, v in data.items() if k in (*TALLY_COUNTS, "cost")})
+
+
+TALLY_COUNTS = (
+    "decisions", "parsed", "reasked", "choice", "default", "requests", "failed_requests",
+    "prompt_tokens", "completion_tokens",
+)  # fmt: skip

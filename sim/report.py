@@ -84,6 +84,63 @@ def _labels(episodes: pd.DataFrame, varying: list[str]) -> dict[str, str]:
     return labels
 
 
+LLM_COLUMNS = (
+    "cell_id", "model", "decisions", "parsed", "reasked", "choice", "default", "fallback_rate",
+    "requests", "failed_requests", "prompt_tokens", "completion_tokens", "cost", "high_fallback",
+)  # fmt: skip
+"""Columns of `build_llm_report`: per cell and model, the share of LLM decisions by path."""
+
+
+def build_llm_report(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """Per (cell, model): LLM decisions by path (shares), failed requests, billed tokens, cost.
+
+    ``high_fallback`` marks rows whose fallback share (constrained choice plus default) exceeds
+    the experiment's ``max_fallback_rate`` for that model, so nobody reads defaults as model
+    behaviour.
+    """
+    from sim.fallbacks import tallies_of
+    from sim.store import read_manifest
+
+    episodes = load_episodes(run_dir)
+    limit = read_manifest(run_dir).get("experiment", {}).get("max_fallback_rate", 0.5)
+    rows = []
+    if "llm_by_model" in episodes:
+        for cell_id, group in episodes.groupby("cell_id", sort=True):
+            for model, tally in sorted(tallies_of(group["llm_by_model"]).items()):
+                if not tally.decisions:
+                    continue
+                share = {p: getattr(tally, p) / tally.decisions for p in LLM_COLUMNS[3:7]}
+                rate = tally.fallback_rate
+                cap = limit.get(model, 0.5) if isinstance(limit, dict) else limit
+                rows.append(
+                    {"cell_id": cell_id, "model": model, "decisions": tally.decisions, **share}
+                    | {"fallback_rate": rate, "requests": tally.requests}
+                    | {"failed_requests": tally.failed_requests}
+                    | {"prompt_tokens": tally.prompt_tokens}
+                    | {"completion_tokens": tally.completion_tokens, "cost": tally.cost}
+                    | {"high_fallback": rate is not None and rate > cap}
+                )
+    return pd.DataFrame(rows, columns=list(LLM_COLUMNS))
+
+
+def llm_report_table(llm: pd.DataFrame) -> Table:
+    """The LLM paths per cell as a rich table; high fallback shares are marked."""
+    table = Table(title="LLM decisions per cell: how each action was reached")
+    for title in ("cell", "model", "n", "parsed", "re-asked", "choice", "default", "failed req"):
+        table.add_column(title, justify="left" if title in ("cell", "model") else "right")
+    table.add_column("", no_wrap=True)
+    for row in llm.itertuples():
+        table.add_row(
+            row.cell_id,
+            row.model,
+            str(row.decisions),
+            *(f"{getattr(row, p):.0%}" for p in ("parsed", "reasked", "choice", "default")),
+            str(row.failed_requests),
+            "[bold red]HIGH FALLBACK[/]" if row.high_fallback else "",
+        )
+    return table
+
+
 def report_table(report: pd.DataFrame) -> Table:
     """The report as a rich table, one section per cell."""
     table = Table()
@@ -118,6 +175,10 @@ def write_report(run_dir: str | os.PathLike[str], report: pd.DataFrame | None = 
     csv = path / "report.csv"
     report.to_csv(csv, index=False)
     written = [csv]
+    llm = build_llm_report(path)
+    if not llm.empty:
+        llm.to_csv(path / "llm_report.csv", index=False)
+        written.append(path / "llm_report.csv")
     if not report.empty:
         (path / "plots").mkdir(exist_ok=True)
     for metric, rows in report.groupby("metric", sort=False):

@@ -25,7 +25,7 @@ from pettingzoo.utils.wrappers import BaseWrapper
 
 from agents.base import Policy
 from agents.llm import DecisionRecord, act_together, role_of
-from sim.records import EpisodeRecord, StepColumns, to_json
+from sim.records import EpisodeRecord, LLMTally, StepColumns, to_json
 
 
 def innermost_aec(env: Any) -> Any:
@@ -75,6 +75,10 @@ class EpisodeJob:
     episode_index: int = 0
     env_id: str = ""
     params: dict[str, Any] = field(default_factory=dict)
+    model_keys: Mapping[str, str] = field(default_factory=dict)
+    """Agent -> the model key its LLM decisions are tallied under (default: the model's label)."""
+    prices: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    """Model key -> (price per 1k prompt tokens, per 1k completion tokens)."""
 
 
 @dataclass
@@ -100,9 +104,7 @@ class _Episode:
     observations: dict[str, Any] = field(default_factory=dict)
     infos: dict[str, Any] = field(default_factory=dict)
     pending: dict[str, float] = field(default_factory=dict)
-    llm_calls: int = 0
-    llm_tokens: int = 0
-    errors: int = 0
+    llm: dict[str, LLMTally] = field(default_factory=dict)
 
 
 def play(
@@ -288,14 +290,24 @@ def _row(
         return (
             *common, None, None if action is None else to_json(action), message, reward,
             terminated, truncated, to_json(info), episode.job.policy_names.get(agent),
-            None, None, None, None, None, None, None,
+            *_NO_DECISION,
         )  # fmt: skip
+    chose = bool(decision.choice_options)
     return (
         *common, decision.messages[-1]["content"], to_json(action), message, reward,
         terminated, truncated, to_json(info), episode.job.policy_names.get(agent),
         to_json(decision.messages), to_json(decision.replies), decision.status, decision.reasks,
         decision.fallback, decision.prompt_tokens, decision.completion_tokens,
+        _model_key(episode.job, decision), decision.requests, decision.failed_requests,
+        to_json(decision.failures) if decision.failures else None, decision.latency_s,
+        decision.structured, to_json(decision.choice_options) if chose else None,
+        decision.choice_method, decision.choice_raw,
+        to_json(decision.choice_scores) if decision.choice_scores else None,
     )  # fmt: skip
+
+
+_NO_DECISION = (None,) * 17
+"""The LLM columns of a row without an LLM decision."""
 
 
 # Parallel envs ---------------------------------------------------------------------------------
@@ -385,11 +397,32 @@ def _decide(decisions: list[_Decision]) -> None:
             d.action, d.record = action, record
 
 
+def _model_key(job: EpisodeJob, decision: DecisionRecord) -> str:
+    return job.model_keys.get(decision.agent) or decision.model
+
+
 def _charge(episode: _Episode, decision: DecisionRecord | None) -> None:
-    if decision is not None:
-        episode.llm_calls += len(decision.replies) + (1 if decision.choice_options else 0)
-        episode.llm_tokens += decision.prompt_tokens + decision.completion_tokens
-        episode.errors += len(decision.errors)
+    """Tally one LLM decision under its model: path, requests, failures, billed tokens."""
+    if decision is None:
+        return
+    key = _model_key(episode.job, decision)
+    tally = episode.llm.get(key)
+    if tally is None:
+        tally = episode.llm[key] = LLMTally()
+    tally.decisions += 1
+    setattr(tally, decision.status, getattr(tally, decision.status) + 1)
+    tally.requests += decision.requests
+    tally.failed_requests += decision.failed_requests
+    tally.prompt_tokens += decision.prompt_tokens
+    tally.completion_tokens += decision.completion_tokens
+
+
+def _priced(tallies: dict[str, LLMTally], prices: Mapping[str, tuple[float, float]]) -> None:
+    """Set each tally's cost from the experiment's prices per 1k tokens (where given)."""
+    for key, tally in tallies.items():
+        if key in prices:
+            prompt, completion = prices[key]
+            tally.cost = (tally.prompt_tokens * prompt + tally.completion_tokens * completion) / 1e3
 
 
 @functools.cache
@@ -400,14 +433,17 @@ def _role(agent: str) -> str:
 def _result(episode: _Episode) -> EpisodeResult:
     job = episode.job
     job.envs.put(episode.env)
+    _priced(episode.llm, job.prices)
+    total = LLMTally()
+    for tally in episode.llm.values():
+        total.add(tally)
+    llm_tokens = total.prompt_tokens + total.completion_tokens
     purchases = episode.metrics.get("purchases")
     if purchases is not None:  # markets: what each purchase cost in model calls and tokens
         episode.metrics["llm_calls_per_purchase"] = (
-            episode.llm_calls / purchases if purchases else None
+            total.requests / purchases if purchases else None
         )
-        episode.metrics["llm_tokens_per_purchase"] = (
-            episode.llm_tokens / purchases if purchases else None
-        )
+        episode.metrics["llm_tokens_per_purchase"] = llm_tokens / purchases if purchases else None
     record = EpisodeRecord(
         run_id=job.run_id,
         cell_id=job.cell_id,
@@ -420,9 +456,10 @@ def _result(episode: _Episode) -> EpisodeResult:
         metrics=episode.metrics,
         returns=episode.returns,
         steps=episode.turns,
-        llm_calls=episode.llm_calls,
-        llm_tokens=episode.llm_tokens,
-        errors=episode.errors,
+        llm_calls=total.requests,
+        llm_tokens=llm_tokens,
+        errors=total.failed_requests,
         wall_s=time.perf_counter() - episode.started,
+        llm=episode.llm,
     )
     return EpisodeResult(record, episode.steps)

@@ -64,6 +64,16 @@ STEP_SCHEMA = pa.schema(
         ("fallback", _TEXT),
         ("llm_prompt_tokens", _INT),
         ("llm_completion_tokens", _INT),
+        ("model", _TEXT),
+        ("llm_requests", _INT),
+        ("llm_failed_requests", _INT),
+        ("llm_failures", _TEXT),
+        ("llm_latency_s", _FLOAT),
+        ("llm_structured", _TEXT),
+        ("choice_options", _TEXT),
+        ("choice_method", _TEXT),
+        ("choice_raw", _TEXT),
+        ("choice_scores", _TEXT),
     ]
 )
 """The steps table: `sim.records.STEP_COLUMNS` with fixed types, so every shard agrees."""
@@ -86,8 +96,22 @@ _EPISODE_TAIL = pa.schema(
         ("llm_tokens", _INT),
         ("errors", _INT),
         ("wall_s", _FLOAT),
+        ("llm_decisions", _INT),
+        ("llm_parsed", _INT),
+        ("llm_reasked", _INT),
+        ("llm_choice", _INT),
+        ("llm_default", _INT),
+        ("llm_requests", _INT),
+        ("llm_failed_requests", _INT),
+        ("llm_prompt_tokens", _INT),
+        ("llm_completion_tokens", _INT),
+        ("llm_cost", _FLOAT),
+        ("llm_by_model", _TEXT),
     ]
 )
+"""Costs: ``llm_calls`` counts every model request sent (HTTP attempts included), ``llm_tokens``
+billed tokens, ``errors`` failed model requests; then the LLM decisions by path, and the same per
+model key as JSON (``llm_by_model``)."""
 
 
 @dataclass
@@ -115,8 +139,9 @@ class RunDir:
         return _layout(self.manifest)
 
     def done_shards(self) -> set[str]:
-        """Ids of shards whose episodes file exists (``*.tmp`` leftovers do not count)."""
-        return set(_done(self.path))
+        """Ids of shards whose episodes file exists (``*.tmp`` leftovers do not count), less those
+        the manifest marks for replay (their LLM decisions fell back too often)."""
+        return set(_done(self.path)) - set(self.manifest.get("replay_shards", []))
 
     def write_shard(self, shard_id: str, episodes: list[EpisodeRecord], steps: StepColumns) -> None:
         """Write a finished shard atomically: its steps first, its episodes (the done mark) last."""
@@ -174,6 +199,21 @@ def open_run(out: str | os.PathLike[str], experiment: Experiment, fresh: bool = 
     }
     _write_text_atomic(json.dumps(manifest, indent=2), path / MANIFEST)
     return RunDir(path)
+
+
+def pending_shards(path: str | os.PathLike[str], experiment: Experiment, fresh: bool) -> bool:
+    """Whether `open_run` on ``path`` would leave shards to play (a read-only look)."""
+    path = Path(path)
+    if fresh or not (path / MANIFEST).exists():
+        return True
+    try:
+        manifest = read_manifest(path)
+    except ValueError:
+        return True
+    if manifest.get("fingerprint") != experiment.fingerprint():
+        return True  # open_run decides (it refuses another experiment's directory)
+    done = set(_done(path)) - set(manifest.get("replay_shards", []))
+    return any(shard.shard_id not in done for shard in experiment.shards())
 
 
 def create_run(
@@ -332,10 +372,24 @@ def _episodes_table(
     for agent in sorted({*agents, *(a for r in records for a in r.returns)}):
         values = [_number(f"return_{agent}", r.returns.get(agent)) for r in records]
         arrays[f"return_{agent}"] = pa.array(values, type=_FLOAT)
+    tallies = [_tally_columns(r) for r in records]
     for field in _EPISODE_TAIL:
-        values = [getattr(r, field.name) for r in records]
+        if field.name in EpisodeRecord.__dataclass_fields__:
+            values = [getattr(r, field.name) for r in records]
+        else:
+            values = [t[field.name] for t in tallies]
         arrays[field.name] = pa.array(values, type=field.type)
     return pa.table(arrays)
+
+
+def _tally_columns(record: EpisodeRecord) -> dict[str, Any]:
+    """The episode's LLM tally columns: totals over its models, and per model as JSON."""
+    total = record.llm_totals()
+    columns: dict[str, Any] = {f"llm_{name}": value for name, value in total.as_dict().items()}
+    columns["llm_by_model"] = (
+        to_json({key: tally.as_dict() for key, tally in record.llm.items()}) if record.llm else None
+    )
+    return columns
 
 
 def _steps_table(steps: StepColumns) -> pa.Table:

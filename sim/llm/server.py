@@ -17,11 +17,14 @@ from sim.llm.spec import make_model, parse_spec
 from sim.llm.types import BaseLanguageModel, Choice, ChooseRequest, Completion, GenerateRequest
 
 
-def is_served_per_node(spec: Any) -> bool:
-    """Whether a model spec loads weights locally (and so should live in one actor per node)."""
+def placement(spec: Any) -> str | None:
+    """Where a model spec is served on Ray: ``"node"`` (it loads weights: one actor per node),
+    ``"run"`` (an HTTP endpoint: one client actor per run, so one concurrency limit and one
+    circuit breaker hold across every worker) or None (built in each worker: the fake)."""
     if isinstance(spec, str):
         spec = parse_spec(spec)
-    return isinstance(spec, Mapping) and spec.get("backend") == "local"
+    backend = spec.get("backend") if isinstance(spec, Mapping) else None
+    return {"local": "node", "openai": "run"}.get(backend)
 
 
 class ModelServer:
@@ -34,8 +37,14 @@ class ModelServer:
         self._draining = False
         self._drainer: asyncio.Task | None = None
 
-    def identity(self) -> tuple[str, str]:
-        return self.model.backend, self.model.model_id
+    def identity(self) -> dict[str, Any]:
+        """What a `RemoteModel` needs to stand in for the model."""
+        return {
+            "backend": self.model.backend,
+            "model_id": self.model.model_id,
+            "structured": getattr(self.model, "structured", "off"),
+            "key_note": getattr(self.model, "key_note", None),
+        }
 
     async def call(self, kind: str, requests: list[Any]) -> list[Any]:
         """Serve one caller's batch of ``kind`` (``generate`` or ``choose``) requests."""
@@ -73,10 +82,19 @@ class ModelServer:
 class RemoteModel(BaseLanguageModel):
     """A `LanguageModel` whose calls go to a `ModelServer` actor."""
 
-    def __init__(self, server: Any, backend: str, model_id: str) -> None:
+    def __init__(
+        self,
+        server: Any,
+        backend: str,
+        model_id: str,
+        structured: str = "off",
+        key_note: str | None = None,
+    ) -> None:
         self.server = server
         self.backend = backend
         self.model_id = model_id
+        self.structured = structured
+        self.key_note = key_note
 
     def _generate(self, requests: list[GenerateRequest]) -> list[Completion]:
         import ray

@@ -237,6 +237,8 @@ class BaseLanguageModel:
 
     backend: str = "base"
     model_id: str = ""
+    structured: str = "off"
+    """The structured-reply mode this model enforces schemas with (``off``: it ignores them)."""
 
     def generate(self, requests: Sequence[GenerateRequest | Mapping[str, Any]]) -> list[Completion]:
         """Generate one completion per request, in order."""

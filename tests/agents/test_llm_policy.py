@@ -111,7 +111,60 @@ def test_safe_default_when_the_model_fails():
     assert actions == [{"offer": 5, "message": ""}, REJECT]  # the protocol's documented defaults
     records = p.pop_records()
     assert {r.status for r in records} == {DEFAULT}
-    assert all(any("model error" in e for e in r.errors) for r in records)
+    for r in records:  # one failed generate call, one failed choose call, each told in one line
+        assert r.requests == 2 and r.failed_requests == 2
+        assert all(f.startswith("model error: openai endpoint") for f in r.failures)
+        assert r.replies == [] and r.errors == []
+
+
+def test_a_failed_request_falls_back_alone_and_is_not_reasked():
+    """Per-request failures (the backend retried already) touch only their own decision."""
+    from dataclasses import replace
+
+    class OneFails(FakeModel):
+        def _generate(self, requests):
+            out = super()._generate(requests)
+            failed = replace(
+                out[0].usage, requests=3, failed_requests=3, failures=("HTTP 500",) * 3
+            )
+            return [
+                replace(out[0], text="", error="HTTP 500 after 3 attempts", usage=failed)
+            ] + out[1:]
+
+    model = OneFails(responses={"How many tenths": "OFFER 3", "ACCEPT or": "accept"}, choices=[1])
+    p = policy(model)
+    actions = p.act_batch([(PROPOSER_OBS, PROPOSER), (RESPONDER_OBS, RESPONDER)])
+    proposer, responder = p.pop_records()
+    assert actions[1] == ACCEPT and responder.status == PARSED and responder.failed_requests == 0
+    assert proposer.status == CHOICE and proposer.replies == []  # no re-ask of a failed request
+    assert proposer.failed_requests == 3 and proposer.requests == 4  # 3 attempts + the choose
+    assert [kind for kind, _ in model.calls] == ["generate", "choose"]
+
+
+def test_structured_models_get_the_schema_and_a_json_prompt():
+    class Structured(FakeModel):
+        structured = "json_schema"
+
+    schema = {"type": "object", "properties": {"offer": {"type": "integer"}}}
+
+    class WithSchema(type(PROTOCOL)):
+        def reply_schema(self, observation, agent):
+            return schema
+
+        def parse(self, text, observation, agent):
+            import json
+
+            return {"offer": json.loads(text)["offer"], "message": ""}
+
+    model = Structured(responses=['{"offer": 4}'])
+    p = LLMPolicy(model, PROMPTS, WithSchema())
+    assert p.act(PROPOSER_OBS, PROPOSER) == {"offer": 4, "message": ""}
+    request = model.calls[0][1][0]
+    assert request.schema == schema and "JSON Schema" in request.messages[-1]["content"]
+    plain = LLMPolicy(FakeModel(responses=["OFFER 4"]), PROMPTS, WithSchema())
+    assert plain.schema_for(PROPOSER_OBS, PROPOSER) is None  # the model enforces no schema
+    off = LLMPolicy(model, PROMPTS, WithSchema(), structured=False)
+    assert off.schema_for(PROPOSER_OBS, PROPOSER) is None
 
 
 def test_safe_default_when_choice_has_no_answer_or_is_disabled():

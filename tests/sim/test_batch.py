@@ -29,6 +29,7 @@ def experiment(**changes):
         "env": "mercato/TestUltimatum-v0",
         "grid": {"max_pie": [20.0, 50.0]},
         "models": {"fake": "fake"},  # seeded pseudo-replies: parse failures, re-asks, choices
+        "max_fallback_rate": 1.0,  # the engine is under test here, not the model
         "roster": {"proposer": "random", "responder": {"policy": "llm", "model": "fake"}},
         "episodes": 9,
         "shard_size": 4,
