@@ -7,6 +7,7 @@ only when announced).
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from typing import Any
@@ -15,6 +16,7 @@ import numpy as np
 
 from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
 from envs.core.spaces import normalize_text
+from envs.core.structured import choice, const, free_text, get_field, json_object, number, obj
 from envs.core.text import (
     REPLY_WRAPPING,
     dollars,
@@ -56,6 +58,16 @@ class BargainingProtocol(TextProtocol):
     ``ACCEPT`` or ``REJECT`` (a trailing ``MESSAGE:`` is tolerated and dropped: responses carry
     no message).
     ``message_length`` bounds parsed messages, as the env's action space does.
+
+    Structured replies (`reply_schema`) are JSON objects. A proposer answers
+    ``{"decision": "offer", "<me>_gets": <amount>}``, where ``<me>`` is its own name (``alice_gets``
+    for Alice, ``bob_gets`` for Bob), the money it keeps, from 0 to the total; the other gets the
+    rest, so every amount in range is a valid split. Where messages are allowed the object also has
+    ``"message": "<text>"`` ("" for none). A responder answers ``{"decision": "accept"}`` or
+    ``{"decision": "reject"}``. `parse` also reads the other player's amount instead
+    (``alice_gets`` from Bob), or both amounts if they sum to the total as in the command text;
+    a message where messages are not allowed, or in a response, is dropped, and one longer than
+    ``message_length`` is cut to it.
     """
 
     name = "bargaining"
@@ -138,6 +150,9 @@ class BargainingProtocol(TextProtocol):
         return lines
 
     def parse(self, text: str, observation: Any, agent: str) -> Any:
+        data = json_object(text)
+        if data is not None:
+            return self._parse_json(data, observation, agent)
         reply = text.strip(REPLY_WRAPPING)
         mask = observation["decision_mask"]
         if mask[OFFER]:
@@ -167,6 +182,102 @@ class BargainingProtocol(TextProtocol):
         if observation["messages_allowed"] and match.group(2):
             message = normalize_text(match.group(2).strip(), self.message_length)
         return _offer_action(alice / total, message)
+
+    def reply_schema(self, observation: Any, agent: str) -> dict[str, Any] | None:
+        """Proposer: ``{"decision": "offer", "<me>_gets": 0..money}`` (plus ``"message"`` where
+        messages are allowed). Responder: ``{"decision": "accept" | "reject"}``. None when it is
+        not ``agent``'s turn (there is nothing to reply)."""
+        mask = observation["decision_mask"]
+        if mask[OFFER]:
+            properties = {
+                "decision": const("offer"),
+                _gets(known_agent(agent, AGENTS)): number(0.0, float(observation["money"][0])),
+            }
+            if observation["messages_allowed"]:
+                properties["message"] = free_text(self.message_length)
+            return obj(properties)
+        if mask[ACCEPT]:
+            return obj({"decision": choice(["accept", "reject"])})
+        return None
+
+    def reply_json(self, action: Any, observation: Any, agent: str) -> dict[str, Any]:
+        """``action`` as the env reads it, in the form of `reply_schema`.
+
+        Proposer: an offer whatever its ``decision``, with the amount it keeps chosen so that
+        `parse` gives back its share exactly where a float amount allows (else within float64
+        rounding, 2^-52: amounts can be coarser than shares), and its message where messages are
+        allowed (normalised as the env stores it). Responder: ``accept``, else ``reject`` (the env
+        counts a responder's offer as a rejection). ValueError for an action outside the space or
+        when it is not ``agent``'s turn.
+        """
+        name = NAMES[known_agent(agent, AGENTS)]
+        decision = operator.index(action["decision"])
+        share = float(np.asarray(action["alice_share"], dtype=np.float64).item())
+        if not (0 <= decision <= REJECT and 0.0 <= share <= 1.0):
+            raise ValueError(f"{self.name}: {action!r} is not a valid action")
+        mask = observation["decision_mask"]
+        if mask[ACCEPT]:
+            return {"decision": "accept" if decision == ACCEPT else "reject"}
+        if not mask[OFFER]:
+            raise ValueError(f"{self.name}: it is not {name}'s turn to decide")
+        money = float(observation["money"][0])
+        data: dict[str, Any] = {
+            "decision": "offer",
+            _gets(agent): _kept_amount(share, money, agent == ALICE),
+        }
+        if observation["messages_allowed"]:
+            data["message"] = normalize_text(action.get("message", ""), self.message_length)
+        return data
+
+    def _parse_json(self, data: dict[str, Any], observation: Any, agent: str) -> dict[str, Any]:
+        name = NAMES[known_agent(agent, AGENTS)]
+        mask = observation["decision_mask"]
+        if not (mask[OFFER] or mask[ACCEPT]):
+            raise ActionParseError(f"it is not {name}'s turn to decide")
+        decision = get_field(data, "decision", str).strip().lower()
+        if not mask[OFFER]:
+            if decision in ("accept", "reject"):
+                _only_fields(data, ("decision", "message"))
+                return _verdict_action(ACCEPT if decision == "accept" else REJECT, observation)
+            if decision == "offer":
+                raise ActionParseError(
+                    f"field 'decision': you are responding to {NAMES[OTHER[agent]]}'s offer, "
+                    "answer 'accept' or 'reject' (after a rejection you propose next round)"
+                )
+            raise ActionParseError(
+                f"field 'decision': expected 'accept' or 'reject', got {echo(decision)}"
+            )
+        mine = _gets(agent)
+        if decision != "offer":
+            if decision in ("accept", "reject"):
+                raise ActionParseError(
+                    "field 'decision': there is no offer to accept or reject: you propose now; "
+                    f'answer {{"decision": "offer", "{mine}": <amount>}}'
+                )
+            raise ActionParseError(f"field 'decision': expected 'offer', got {echo(decision)}")
+        _only_fields(data, ("decision", "alice_gets", "bob_gets", "message"))
+        money = float(observation["money"][0])
+        amounts = {
+            key: _json_amount(data, key, money) for key in ("alice_gets", "bob_gets") if key in data
+        }
+        if not amounts:
+            raise ActionParseError(f"the JSON reply needs the field {mine!r}")
+        if len(amounts) == 2:
+            total = amounts["alice_gets"] + amounts["bob_gets"]
+            if total <= 0.0 or abs(total - money) > 0.01 + 1e-6 * money:
+                raise ActionParseError(
+                    f"fields 'alice_gets' and 'bob_gets' must sum to {plain_amount(money)}, got "
+                    f"{plain_amount(total)} (give only {mine!r}: the other gets the rest)"
+                )
+            alice_share = amounts["alice_gets"] / total
+        elif "alice_gets" in amounts:
+            alice_share = amounts["alice_gets"] / money
+        else:
+            alice_share = (money - amounts["bob_gets"]) / money
+        message = ""
+        if observation["messages_allowed"]:
+            message = _json_message(data, self.message_length)
+        return _offer_action(alice_share, message)
 
     def valid_actions(self, observation: Any, agent: str) -> list[ValidAction]:
         """Proposer: offers giving it 0%, 10%, ..., 100% (least demanding first).
@@ -282,6 +393,58 @@ def _amounts(body: str) -> tuple[float | None, float | None]:
 
 def _number(text: str) -> float:
     return float(text.replace(",", ""))
+
+
+def _gets(agent: str) -> str:
+    """The JSON field of the amount ``agent`` gets: ``alice_gets`` or ``bob_gets``."""
+    return f"{NAMES[agent].lower()}_gets"
+
+
+def _kept_amount(share: float, money: float, is_alice: bool) -> float:
+    """The amount the proposer keeps at Alice share ``share``: the float nearest the exact amount
+    whose `_parse_json` reading gives back ``share`` exactly if one lies within a few ulps, else
+    that nearest float (its reading is then off by float64 rounding only)."""
+
+    def read(amount: float) -> float:
+        share_read = amount / money if is_alice else (money - amount) / money
+        return min(max(share_read, 0.0), 1.0)
+
+    start = money * share if is_alice else money - money * share
+    start = min(max(start, 0.0), money)
+    below = above = start
+    for _ in range(16):
+        for amount in (below, above):
+            if read(amount) == share:
+                return amount + 0.0
+        below = max(math.nextafter(below, -math.inf), 0.0)
+        above = min(math.nextafter(above, math.inf), money)
+    return start + 0.0
+
+
+def _only_fields(data: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    unexpected = [key for key in data if key not in allowed]
+    if unexpected:
+        fields = ", ".join(repr(key) for key in unexpected)
+        raise ActionParseError(f"unexpected field {fields} in the JSON reply now")
+
+
+def _json_amount(data: dict[str, Any], key: str, money: float) -> float:
+    value = get_field(data, key, (int, float))
+    try:
+        amount = float(value)
+    except OverflowError:  # an integer too large for a float
+        amount = math.inf
+    if not (0.0 <= amount <= money):  # also NaN
+        raise ActionParseError(
+            f"field {key!r}: must be from 0 to {exact_amount(money)}, got {amount!r}"
+        )
+    return amount
+
+
+def _json_message(data: dict[str, Any], max_length: int) -> str:
+    if data.get("message") is None:
+        return ""
+    return normalize_text(get_field(data, "message", str), max_length)
 
 
 def _parse_verdict(reply: str, observation: Any, agent: str) -> dict[str, Any]:

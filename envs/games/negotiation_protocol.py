@@ -7,6 +7,7 @@ when announced).
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from typing import Any
@@ -15,6 +16,7 @@ import numpy as np
 
 from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
 from envs.core.spaces import normalize_text
+from envs.core.structured import choice, const, free_text, get_field, json_object, number, obj
 from envs.core.text import (
     REPLY_WRAPPING,
     dollars,
@@ -44,6 +46,7 @@ _VERDICT = re.compile(
 )
 _RESPONSES = "'ACCEPT', 'REJECT' or 'OUTSIDE'"
 _VERDICTS = {ACCEPT: "ACCEPT", OUTSIDE: "OUTSIDE"}  # any other response is a rejection
+_JSON_VERDICTS = {"accept": ACCEPT, "reject": REJECT, "outside": OUTSIDE}
 _GRID_TENTHS = range(5, 16)  # valid_actions' price grid: 0.5, 0.6, ..., 1.5 times the money
 
 
@@ -58,6 +61,13 @@ class NegotiationProtocol(TextProtocol):
     ``message_length`` bounds parsed messages and ``price_cap`` parsed prices, as the env's action
     space does; a ``price_cap`` of None means 10 times the observed money, the env's cap whenever
     both value factors are at most 5.
+
+    Structured replies (`reply_schema`) are JSON objects. A proposer answers
+    ``{"decision": "offer", "price": <amount>}`` with a price from 0 to the price cap, plus
+    ``"message": "<text>"`` ("" for none) where messages are allowed. A responder answers
+    ``{"decision": "accept"}``, ``{"decision": "reject"}`` or ``{"decision": "outside"}`` (the
+    outside option). `parse` drops a message where messages are not allowed, or in a response,
+    and cuts one longer than ``message_length`` to it.
     """
 
     name = "negotiation"
@@ -130,6 +140,9 @@ class NegotiationProtocol(TextProtocol):
         return "\n".join(lines)
 
     def parse(self, text: str, observation: Any, agent: str) -> Any:
+        data = json_object(text)
+        if data is not None:
+            return self._parse_json(data, observation, agent)
         reply = text.strip(REPLY_WRAPPING)
         mask = observation["decision_mask"]
         if mask[OFFER]:
@@ -164,6 +177,84 @@ class NegotiationProtocol(TextProtocol):
         message = ""
         if observation["messages_allowed"] and match.group(2):
             message = normalize_text(match.group(2).strip(), self.message_length)
+        return _offer_action(price, message)
+
+    def reply_schema(self, observation: Any, agent: str) -> dict[str, Any] | None:
+        """Proposer: ``{"decision": "offer", "price": 0..cap}`` (plus ``"message"`` where
+        messages are allowed). Responder: ``{"decision": "accept" | "reject" | "outside"}``.
+        None when it is not ``agent``'s turn (there is nothing to reply)."""
+        known_agent(agent, AGENTS)
+        mask = observation["decision_mask"]
+        if mask[OFFER]:
+            properties = {"decision": const("offer"), "price": number(0.0, self._cap(observation))}
+            if observation["messages_allowed"]:
+                properties["message"] = free_text(self.message_length)
+            return obj(properties)
+        if mask[ACCEPT]:
+            return obj({"decision": choice(list(_JSON_VERDICTS))})
+        return None
+
+    def reply_json(self, action: Any, observation: Any, agent: str) -> dict[str, Any]:
+        """``action`` as the env reads it, in the form of `reply_schema`: a proposer's action as
+        an offer at its exact price whatever its ``decision``, with its message where messages
+        are allowed (normalised as the env stores it); a responder's as ``accept``,
+        ``outside``, else ``reject``. ValueError for an action outside the space, a price above
+        the cap, or when it is not ``agent``'s turn."""
+        name = NAMES[known_agent(agent, AGENTS)]
+        decision = operator.index(action["decision"])
+        price = float(np.asarray(action["price"], dtype=np.float64).item())
+        if not (0 <= decision <= OUTSIDE and 0.0 <= price <= self._cap(observation)):
+            raise ValueError(f"{self.name}: {action!r} is not a valid action")
+        mask = observation["decision_mask"]
+        if mask[ACCEPT]:
+            return {"decision": _VERDICTS.get(decision, "REJECT").lower()}
+        if not mask[OFFER]:
+            raise ValueError(f"{self.name}: it is not the {name}'s turn to decide")
+        data: dict[str, Any] = {"decision": "offer", "price": price + 0.0}
+        if observation["messages_allowed"]:
+            data["message"] = normalize_text(action.get("message", ""), self.message_length)
+        return data
+
+    def _parse_json(self, data: dict[str, Any], observation: Any, agent: str) -> dict[str, Any]:
+        name = NAMES[known_agent(agent, AGENTS)]
+        mask = observation["decision_mask"]
+        if not (mask[OFFER] or mask[ACCEPT]):
+            raise ActionParseError(f"it is not the {name}'s turn to decide")
+        decision = get_field(data, "decision", str).strip().lower()
+        if not mask[OFFER]:
+            if decision in _JSON_VERDICTS:
+                _only_fields(data, ("decision", "message"))
+                return _verdict_action(_JSON_VERDICTS[decision], observation)
+            if decision == "offer":
+                raise ActionParseError(
+                    f"field 'decision': you are responding to the {NAMES[OTHER[agent]]}'s offer: "
+                    "answer 'accept', 'reject' or 'outside' (after a rejection you name a price "
+                    "next round)"
+                )
+            raise ActionParseError(
+                f"field 'decision': expected 'accept', 'reject' or 'outside', got {echo(decision)}"
+            )
+        if decision != "offer":
+            if decision in _JSON_VERDICTS:
+                raise ActionParseError(
+                    "field 'decision': there is no offer to respond to: you propose now; answer "
+                    '{"decision": "offer", "price": <price>}'
+                )
+            raise ActionParseError(f"field 'decision': expected 'offer', got {echo(decision)}")
+        _only_fields(data, ("decision", "price", "message"))
+        cap = self._cap(observation)
+        value = get_field(data, "price", (int, float))
+        try:
+            price = float(value)
+        except OverflowError:  # an integer too large for a float
+            price = math.inf
+        if not (0.0 <= price <= cap):  # also NaN
+            raise ActionParseError(
+                f"field 'price': must be from 0 to {exact_amount(cap)}, got {price!r}"
+            )
+        message = ""
+        if observation["messages_allowed"] and data.get("message") is not None:
+            message = normalize_text(get_field(data, "message", str), self.message_length)
         return _offer_action(price, message)
 
     def valid_actions(self, observation: Any, agent: str) -> list[ValidAction]:
@@ -285,6 +376,13 @@ def _parse_verdict(reply: str, observation: Any, agent: str) -> dict[str, Any]:
     word = match.group(1)[0].lower()
     decision = ACCEPT if word == "a" else REJECT if word == "r" else OUTSIDE
     return _verdict_action(decision, observation)
+
+
+def _only_fields(data: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    unexpected = [key for key in data if key not in allowed]
+    if unexpected:
+        fields = ", ".join(repr(key) for key in unexpected)
+        raise ActionParseError(f"unexpected field {fields} in the JSON reply now")
 
 
 def _offer_action(price: float, message: str) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from typing import Any
 
 from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
 from envs.core.spaces import normalize_text
+from envs.core.structured import choice as choice_schema
+from envs.core.structured import free_text, get_field, json_object, obj
 from envs.core.text import REPLY_WRAPPING, dollars, echo, known_agent, reply_message
 from envs.games.persuasion_rules import AGENTS, NO, SELLER, UNKNOWN, YES
 
@@ -25,6 +27,8 @@ _HISTORY_SHOWN = 20  # rounds a long-lived buyer's text lists one by one (the la
 _SELLER_FORMAT = "'RECOMMEND YES' or 'RECOMMEND NO'"
 _BUYER_FORMAT = "'BUY' or 'PASS'"
 _ROLES = {True: "seller", False: "buyer"}
+_JSON_CHOICES = {True: ("do_not_recommend", "recommend"), False: ("pass", "buy")}
+"""Each role's JSON decisions, indexed by choice (`NO`, `YES`)."""
 
 
 class PersuasionProtocol(TextProtocol):
@@ -36,6 +40,12 @@ class PersuasionProtocol(TextProtocol):
     ``NO`` also do), optionally with ``MESSAGE: <text>`` for the seller in text mode. Messages
     in binary mode are dropped. ``message_length`` bounds parsed messages, as the env's action
     space does.
+
+    Structured replies (`reply_schema`) are JSON objects: the seller answers
+    ``{"decision": "recommend"}`` or ``{"decision": "do_not_recommend"}``, the buyer
+    ``{"decision": "buy"}`` or ``{"decision": "pass"}``; in text mode the object also has
+    ``"message": "<text>"`` ("" for none), cut to ``message_length`` by `parse`. `parse` also
+    reads ``"yes"`` / ``"no"`` as either role's decision, and drops a message in binary mode.
     """
 
     name = "persuasion"
@@ -88,6 +98,9 @@ class PersuasionProtocol(TextProtocol):
         return "\n".join(lines)
 
     def parse(self, text: str, observation: Any, agent: str) -> Any:
+        data = json_object(text)
+        if data is not None:
+            return self._parse_json(data, observation, agent)
         reply = text.strip(REPLY_WRAPPING)
         if known_agent(agent, AGENTS) == SELLER:
             if not observation["recommend_mask"].any():
@@ -118,6 +131,58 @@ class PersuasionProtocol(TextProtocol):
         if observation["text_messages"] and message:
             text = normalize_text(message.strip(), self.message_length)
         return {key: choice, "message": text}
+
+    def reply_schema(self, observation: Any, agent: str) -> dict[str, Any] | None:
+        """Seller: ``{"decision": "recommend" | "do_not_recommend"}``; buyer: ``{"decision":
+        "buy" | "pass"}``; each with ``"message"`` in text mode. None when it is not ``agent``'s
+        turn (there is nothing to reply)."""
+        is_seller = known_agent(agent, AGENTS) == SELLER
+        if not observation["recommend_mask" if is_seller else "decision_mask"].any():
+            return None
+        properties = {"decision": choice_schema(_JSON_CHOICES[is_seller])}
+        if observation["text_messages"]:
+            properties["message"] = free_text(self.message_length)
+        return obj(properties)
+
+    def reply_json(self, action: Any, observation: Any, agent: str) -> dict[str, Any]:
+        """``action`` in the form of `reply_schema`, its message in text mode (normalised as the
+        env stores it). ValueError for an action outside the space or when it is not
+        ``agent``'s turn."""
+        is_seller = known_agent(agent, AGENTS) == SELLER
+        mask = observation["recommend_mask" if is_seller else "decision_mask"]
+        picked = operator.index(action["recommend" if is_seller else "decision"])
+        if picked not in (NO, YES):
+            raise ValueError(f"{self.name}: {action!r} is not a valid action")
+        if not mask.any():
+            raise ValueError(f"{self.name}: it is not the {_ROLES[is_seller]}'s turn to decide")
+        data: dict[str, Any] = {"decision": _JSON_CHOICES[is_seller][picked]}
+        if observation["text_messages"]:
+            data["message"] = normalize_text(action.get("message", ""), self.message_length)
+        return data
+
+    def _parse_json(self, data: dict[str, Any], observation: Any, agent: str) -> Any:
+        is_seller = known_agent(agent, AGENTS) == SELLER
+        role = _ROLES[is_seller]
+        if not observation["recommend_mask" if is_seller else "decision_mask"].any():
+            raise ActionParseError(f"it is not the {role}'s turn to decide")
+        decision = get_field(data, "decision", str).strip().lower()
+        choices = _JSON_CHOICES[is_seller]
+        expected = f"expected {choices[YES]!r} or {choices[NO]!r}"
+        if decision in choices or decision in ("yes", "no"):
+            picked = YES if decision in (choices[YES], "yes") else NO
+        elif decision in _JSON_CHOICES[not is_seller]:
+            doing = "the buyer buys or passes" if is_seller else "the seller recommends"
+            raise ActionParseError(f"field 'decision': you are the {role}, {doing}: {expected}")
+        else:
+            raise ActionParseError(f"field 'decision': {expected}, got {echo(decision)}")
+        unexpected = [key for key in data if key not in ("decision", "message")]
+        if unexpected:
+            fields = ", ".join(repr(key) for key in unexpected)
+            raise ActionParseError(f"unexpected field {fields} in the JSON reply")
+        message = ""
+        if observation["text_messages"] and data.get("message") is not None:
+            message = normalize_text(get_field(data, "message", str), self.message_length)
+        return {"recommend" if is_seller else "decision": picked, "message": message}
 
     def valid_actions(self, observation: Any, agent: str) -> list[ValidAction]:
         """Seller: RECOMMEND NO, then RECOMMEND YES. Buyer: PASS, then BUY."""

@@ -48,7 +48,8 @@ def sample_instance(schema: Mapping[str, Any], rng: np.random.Generator) -> Any:
         if edge < 0.3:
             return high
         value = float(rng.uniform(low, high))
-        return round(value, int(rng.integers(0, 7))) if low <= round(value, 6) <= high else value
+        rounded = round(value, int(rng.integers(0, 7)))  # models write few decimals
+        return rounded if low <= rounded <= high else value
     if kind == "string":
         limit = int(schema.get("maxLength", 40))
         words = [_WORDS[int(rng.integers(len(_WORDS)))] for _ in range(int(rng.integers(0, 8)))]

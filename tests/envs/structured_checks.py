@@ -14,7 +14,7 @@ from typing import Any
 
 import jsonschema
 import numpy as np
-from pettingzoo.test.seed_test import data_equivalent
+from gymnasium.utils.env_checker import data_equivalence
 
 from envs.core.protocol import TextProtocol
 from sim.llm.schema_sample import sample_instance
@@ -37,7 +37,7 @@ def check_structured(
         errors = list(validator.iter_errors(data))
         assert not errors, f"{protocol.name}: {valid.label!r} as {data} breaks the schema: {errors}"
         parsed = protocol.parse(json.dumps(data), observation, agent)
-        assert data_equivalent(parsed, valid.action), (valid.label, data, parsed, valid.action)
+        assert data_equivalence(parsed, valid.action), (valid.label, data, parsed, valid.action)
     for _ in range(samples):
         data = sample_instance(schema, rng)
         assert not list(validator.iter_errors(data)), data
