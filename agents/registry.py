@@ -101,6 +101,7 @@ def _llm(
     use_choice_fallback: bool = True,
     max_tokens: int = 96,
     temperature: float = 0.0,
+    structured: bool = True,
 ) -> Policy:
     return LLMPolicy(
         model,
@@ -111,6 +112,7 @@ def _llm(
         max_tokens=max_tokens,
         temperature=temperature,
         seed=seed,
+        structured=structured,
     )
 
 

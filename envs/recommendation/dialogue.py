@@ -162,7 +162,9 @@ class raw_env(TurnTakingEnv):
         }
         self.max_values = max(len(v) for v in self.values.values())
         self.possible_agents = [RECOMMENDER, USER]
-        self.protocol = DialogueProtocol(self.features, self.values, p.recommend_size)
+        self.protocol = DialogueProtocol(
+            self.features, self.values, p.recommend_size, n_items=p.n_items
+        )
         self._spaces()
         self.agents: list[str] = []
 

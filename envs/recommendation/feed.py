@@ -139,6 +139,7 @@ class raw_env(TurnTakingEnv):
             p.command_length,
             probe.category_names,
             probe.attribute_values,
+            shortlist=p.text_candidates,
         )
         self._spaces(probe)
         self.agents: list[str] = []

@@ -13,10 +13,21 @@ The user (an LLM user simulator or a person), one of::
     LEAVE
 
 Keys may share a line or take one each; case does not matter.
+
+Either may instead reply with one JSON object (`reply_schema` states its shape now)::
+
+    recommender  {"slate": [12, 45, 7], "message": "..."}   ids from the candidates (the
+                                                             shortlist of the text view and the
+                                                             slates `valid_actions` offers); a
+                                                             repeated id counts once
+    user         {"response": "click", "slot": 2}            (a slot that shows an item)
+                 {"response": "skip"} | {"response": "leave"}
+                 {"response": "command", "command": "no more horror"}
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -24,7 +35,10 @@ from typing import Any
 import numpy as np
 
 from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
+from envs.core.structured import array, const, free_text, get_field, json_object, obj, one_of
 from envs.core.text import keyed_fields
+from envs.recommendation.commands import similar_mask
+from envs.recommendation.feed_views import candidates as shortlist_of
 
 KEYS = ("SHOW", "SAY", "CLICK", "SKIP", "COMMAND", "LEAVE")
 _KEY = re.compile(r"\b(" + "|".join(KEYS) + r")\b\s*:?", re.IGNORECASE)
@@ -55,6 +69,7 @@ class FeedProtocol(TextProtocol):
         command_length: int,
         category_names: tuple[str, ...] = (),
         attribute_values: Mapping[str, tuple[str, ...]] | None = None,
+        shortlist: int = 20,
     ) -> None:
         self.slate_size = slate_size
         self.message_length = message_length
@@ -62,6 +77,8 @@ class FeedProtocol(TextProtocol):
         self.category_names = category_names
         """The catalog layout (names behind the observation's codes; the same for every seed)."""
         self.attribute_values = dict(attribute_values or {})
+        self.shortlist = shortlist
+        """How many candidates a structured reply may show from (the text view's count)."""
 
     def instructions(self, agent: str) -> str:
         if agent.startswith("recommender"):
@@ -79,6 +96,11 @@ class FeedProtocol(TextProtocol):
     # Parsing ------------------------------------------------------------------------------------
 
     def parse(self, text: str, observation: Any, agent: str) -> Any:
+        data = json_object(text)
+        if data is not None:
+            if agent.startswith("recommender"):
+                return self._recommender_json(data, observation)
+            return self._user_json(data, observation)
         fields = _fields(text)
         if agent.startswith("recommender"):
             return self._recommender(fields, observation)
@@ -131,6 +153,98 @@ class FeedProtocol(TextProtocol):
         """A user action: 0 skip, 1..slate size click, slate size + 1 command, + 2 leave."""
         return {"response": int(response), "command": command[: self.command_length]}
 
+    # Structured replies -------------------------------------------------------------------------
+
+    def candidates(self, observation: Any) -> list[int]:
+        """The items a structured slate may show now: the text view's shortlist (the allowed
+        items, those like a "more like" item first, by popularity) and the items of the slates
+        `valid_actions` offers."""
+        allowed = np.asarray(observation["item_allowed"], dtype=bool)
+        popular = np.argsort(-np.asarray(observation["item_popularity"]), kind="stable")
+        anchor = int(observation["similar_to"][0])
+        similar = None
+        if anchor >= 0:
+            items = np.arange(len(allowed))
+            attributes = np.asarray(observation["item_attributes"])
+            similar = similar_mask(observation["item_category"], attributes, anchor, items)
+        shown = shortlist_of(allowed.astype(np.int8), popular, similar, self.shortlist)
+        for slate in self._recommender_slates(observation):
+            shown += slate
+        return list(dict.fromkeys(shown))
+
+    def reply_schema(self, observation: Any, agent: str) -> dict[str, Any]:
+        if agent.startswith("recommender"):
+            shown = self.candidates(observation)
+            ids = {"type": "integer", "enum": shown}
+            return obj(
+                {
+                    "slate": array(ids, 1, min(self.slate_size, len(shown))),
+                    "message": free_text(self.message_length),
+                }
+            )
+        variants = [obj({"response": const("skip")})]
+        slots = self._filled(observation)
+        if slots:
+            slot = {"type": "integer", "enum": slots}
+            variants.append(obj({"response": const("click"), "slot": slot}))
+        variants.append(
+            obj({"response": const("command"), "command": free_text(self.command_length)})
+        )
+        variants.append(obj({"response": const("leave")}))
+        return one_of(variants)
+
+    def _filled(self, observation: Any) -> list[int]:
+        mask = observation["response_mask"]
+        return [slot for slot in range(1, self.slate_size + 1) if mask[slot]]
+
+    def reply_json(self, action: Any, observation: Any, agent: str) -> dict[str, Any]:
+        if agent.startswith("recommender"):
+            slate = [int(i) for i in np.ravel(action["slate"]) if i >= 0]
+            return {"slate": slate, "message": str(action["message"])}
+        response = int(action["response"])
+        if response == 0:
+            return {"response": "skip"}
+        if response <= self.slate_size:
+            return {"response": "click", "slot": response}
+        if response == self.slate_size + 1:
+            return {"response": "command", "command": str(action["command"])}
+        return {"response": "leave"}
+
+    def _recommender_json(self, data: dict[str, Any], observation: Any) -> dict[str, Any]:
+        ids = get_field(data, "slate", list)
+        if not 1 <= len(ids) <= self.slate_size:
+            raise ActionParseError(f"field 'slate': 1 to {self.slate_size} ids, got {len(ids)}")
+        allowed = set(self.candidates(observation))
+        chosen = []
+        for item in ids:
+            whole = isinstance(item, int | float) and not isinstance(item, bool)
+            if not whole or not math.isfinite(item) or item != int(item) or item not in allowed:
+                raise ActionParseError(
+                    f"field 'slate': {item!r} is not one of the candidates {sorted(allowed)[:50]}"
+                )
+            chosen.append(int(item))
+        return self.recommender_action(dict.fromkeys(chosen), get_field(data, "message", str))
+
+    def _user_json(self, data: dict[str, Any], observation: Any) -> dict[str, Any]:
+        response = get_field(data, "response", str)
+        if response == "skip":
+            return self.user_action(0)
+        if response == "leave":
+            return self.user_action(self.slate_size + 2)
+        if response == "command":
+            return self.user_action(self.slate_size + 1, get_field(data, "command", str))
+        if response == "click":
+            slot = get_field(data, "slot", (int, float))
+            slots = self._filled(observation)
+            if not math.isfinite(slot) or slot != int(slot) or int(slot) not in slots:
+                raise ActionParseError(
+                    f"field 'slot': one of the filled slots {slots}, got {slot!r}"
+                )
+            return self.user_action(int(slot))
+        raise ActionParseError(
+            f"field 'response': one of ['skip', 'click', 'command', 'leave'], got {response!r}"
+        )
+
     # Constrained choice --------------------------------------------------------------------------
 
     def valid_actions(self, observation: Any, agent: str) -> list[ValidAction]:
@@ -144,19 +258,27 @@ class FeedProtocol(TextProtocol):
         return [ValidAction(label, self.parse(label, observation, agent)) for label in labels]
 
     def _recommender_labels(self, observation: Any) -> list[str]:
+        labels = []
+        for slate in self._recommender_slates(observation):
+            label = "SHOW: " + ", ".join(str(i) for i in slate)
+            if label not in labels:
+                labels.append(label)
+        return labels
+
+    def _recommender_slates(self, observation: Any) -> list[list[int]]:
+        """The top slates by popularity and by quality among the allowed items (not the last
+        slate after "something different"), and by engagement among all."""
         allowed = np.asarray(observation["item_allowed"], dtype=bool)
         if observation["different"]:
             allowed = allowed.copy()
             allowed[[int(i) for i in observation["history_slates"][0] if i >= 0]] = False
         if not allowed.any():
             allowed = np.ones_like(allowed)
-        labels = []
+        slates = []
         for key in ("item_popularity", "item_quality", "item_engagement"):
             score = np.where(allowed, np.asarray(observation[key], dtype=np.float64), -np.inf)
             if key == "item_engagement":
                 score = np.asarray(observation[key], dtype=np.float64)
             top = np.argsort(-score, kind="stable")[: self.slate_size]
-            label = "SHOW: " + ", ".join(str(int(i)) for i in top)
-            if label not in labels:
-                labels.append(label)
-        return labels
+            slates.append([int(i) for i in top])
+        return slates

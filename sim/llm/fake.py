@@ -1,15 +1,21 @@
 """A deterministic, scriptable model for tests and dry runs.
 
 Without a script it answers every request with a seeded pseudo-reply that depends only on the
-request and the model seed, so runs are reproducible. With a script it replays canned answers.
+request and the model seed, so runs are reproducible (a request with a ``schema`` gets a random
+instance of it, as JSON). With a script it replays canned answers.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import json
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
+
+import numpy as np
 
 from sim.llm.errors import InvalidRequestError, TransientLLMError
+from sim.llm.schema_sample import sample_instance
 from sim.llm.types import (
     BaseLanguageModel,
     Choice,
@@ -22,6 +28,9 @@ from sim.llm.types import (
 
 TextScript = Sequence[str] | Mapping[str, str] | Callable[[GenerateRequest], str]
 ChoiceScript = Sequence[int] | Callable[[ChooseRequest], int]
+FailScript = Collection[int] | Callable[[GenerateRequest | ChooseRequest], bool]
+
+INJECTED_FAILURE = "fake model: injected request failure"
 
 _WORDS = (
     "deal",
@@ -53,10 +62,19 @@ class FakeModel(BaseLanguageModel):
     - ``choices``: a list of indices (replayed in order, cycling, clipped into range) or a callable
       ``request -> int``; without it the index is a seeded draw from the request.
     - ``fail_times``: the first N calls raise `TransientLLMError` (for retry tests).
+    - ``fail_requests``: individual requests that fail (``error`` set, ``transient`` True, the
+      rest of the batch answered): a set of request numbers (0-based, counted over every request
+      this model has been sent, generate and choose together, so a re-sent request has a new
+      number) or a callable ``request -> bool``.
+    - ``structured``: the structured mode the fake reports as its ``structured`` attribute
+      (default ``"off"``; ``"json_schema"`` makes policies send schemas). Whatever it says, a
+      request with a ``schema`` is answered with a schema-valid JSON instance when unscripted,
+      and its usage says ``structured="json_schema"``.
     Every call is recorded in ``calls`` as ``(kind, requests)``.
     """
 
     backend = "fake"
+    structured = "off"
 
     def __init__(
         self,
@@ -65,12 +83,18 @@ class FakeModel(BaseLanguageModel):
         choices: ChoiceScript | None = None,
         fail_times: int = 0,
         model_id: str = "fake",
+        fail_requests: FailScript | None = None,
+        structured: str | None = None,
     ) -> None:
         self.seed = seed
         self.model_id = model_id
+        if structured is not None:
+            self.structured = structured
         self._responses = responses
         self._choices = choices
         self._fail_left = fail_times
+        self._fail_requests = fail_requests
+        self._served = 0
         self._generate_turn = 0
         self._choose_turn = 0
         self.calls: list[tuple[str, list[GenerateRequest] | list[ChooseRequest]]] = []
@@ -80,9 +104,35 @@ class FakeModel(BaseLanguageModel):
             self._fail_left -= 1
             raise TransientLLMError("fake model: injected transient failure")
 
+    def _fails(self, request: GenerateRequest | ChooseRequest) -> bool:
+        """Whether this request is one ``fail_requests`` picks (and count it as served)."""
+        number, self._served = self._served, self._served + 1
+        script = self._fail_requests
+        if script is None:
+            return False
+        return bool(script(request)) if callable(script) else number in script
+
+    def _failed_usage(self) -> Usage:
+        return Usage(
+            0,
+            0,
+            0.0,
+            self.backend,
+            self.model_id,
+            failed_requests=1,
+            failures=(INJECTED_FAILURE,),
+        )
+
+    def _schema_text(self, request: GenerateRequest) -> str:
+        assert request.schema is not None
+        rng = np.random.default_rng(_digest(self.seed, request_key(request)))
+        return json.dumps(sample_instance(request.schema, rng), ensure_ascii=False)
+
     def _scripted_text(self, request: GenerateRequest) -> str:
         script = self._responses
         if script is None:
+            if request.schema is not None:
+                return self._schema_text(request)
             h = _digest(self.seed, request_key(request))
             words = [
                 _WORDS[(h >> (4 * i)) % len(_WORDS)] for i in range(min(8, request.max_tokens))
@@ -113,17 +163,36 @@ class FakeModel(BaseLanguageModel):
             return " ".join(words[: request.max_tokens]), "length"
         return text, "stop"
 
-    def _usage(self, messages: Iterable[Mapping[str, str]], completion: str) -> Usage:
+    def _usage(
+        self, messages: Iterable[Mapping[str, str]], completion: str, structured: str = "off"
+    ) -> Usage:
         prompt = sum(_count_tokens(m["content"]) for m in messages)
-        return Usage(prompt, _count_tokens(completion), 0.0, self.backend, self.model_id)
+        return Usage(
+            prompt,
+            _count_tokens(completion),
+            0.0,
+            self.backend,
+            self.model_id,
+            structured=structured,
+        )
 
     def _generate(self, requests: list[GenerateRequest]) -> list[Completion]:
         self.calls.append(("generate", requests))
         self._maybe_fail()
         out = []
         for r in requests:
-            text, finish = self._truncate(self._scripted_text(r), r)
-            out.append(Completion(text, self._usage(r.messages, text), finish))
+            if self._fails(r):
+                out.append(
+                    Completion("", self._failed_usage(), error=INJECTED_FAILURE, transient=True)
+                )
+                continue
+            text = self._scripted_text(r)
+            if r.schema is not None and self._responses is None:
+                finish = "stop"  # a sampled instance is whole, like a constrained decode
+            else:
+                text, finish = self._truncate(text, r)
+            structured = "json_schema" if r.schema is not None else "off"
+            out.append(Completion(text, self._usage(r.messages, text, structured), finish))
         return out
 
     def _scripted_index(self, request: ChooseRequest) -> int:
@@ -144,6 +213,11 @@ class FakeModel(BaseLanguageModel):
         self._maybe_fail()
         out = []
         for r in requests:
+            if self._fails(r):
+                i = _digest(self.seed, request_key(r)) % len(r.options)
+                failed = Choice(i, r.options[i], self._failed_usage(), "fallback")
+                out.append(replace(failed, error=INJECTED_FAILURE, transient=True))
+                continue
             i = self._scripted_index(r)
             out.append(Choice(i, r.options[i], self._usage(r.messages, r.options[i]), "scripted"))
         return out

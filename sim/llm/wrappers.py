@@ -1,4 +1,8 @@
-"""Same-interface wrappers around any model: retry, on-disk response cache, call/token budget."""
+"""Same-interface wrappers around any model: retry, on-disk response cache, call/token budget.
+
+Results that failed for good (``error`` set) pass through: `RetryingModel` re-sends the transient
+ones, `CachedModel` never stores them, `BudgetedModel` counts every request that was sent.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +43,16 @@ class ModelWrapper(BaseLanguageModel):
     def _choose(self, requests: list[ChooseRequest]) -> list[Choice]:
         return self.inner.choose(requests)
 
+    @property
+    def structured(self) -> str:
+        """The inner model's structured-reply mode (``"off"`` where it has none)."""
+        return getattr(self.inner, "structured", "off")
+
+    @property
+    def key_note(self) -> str | None:
+        """The inner model's note on where its API key comes from, if it has one."""
+        return getattr(self.inner, "key_note", None)
+
     def close(self) -> None:
         close = getattr(self.inner, "close", None)
         if close is not None:
@@ -48,8 +62,27 @@ class ModelWrapper(BaseLanguageModel):
         return f"{type(self).__name__}({self.inner!r})"
 
 
+def merge_usage(earlier: Usage, later: Usage) -> Usage:
+    """``later`` with the attempts, failures, tokens and latency of ``earlier`` added."""
+    return replace(
+        later,
+        prompt_tokens=earlier.prompt_tokens + later.prompt_tokens,
+        completion_tokens=earlier.completion_tokens + later.completion_tokens,
+        latency_s=earlier.latency_s + later.latency_s,
+        requests=earlier.requests + later.requests,
+        failed_requests=earlier.failed_requests + later.failed_requests,
+        failures=(*earlier.failures, *later.failures),
+    )
+
+
 class RetryingModel(ModelWrapper):
-    """Retries a whole batch on transient failures, with exponential backoff."""
+    """Retries transient failures with exponential backoff (``backoff_s * 2**k``).
+
+    Two kinds: a whole batch that raised one of ``retry_on`` is sent again; results that failed
+    transiently (``Completion.transient`` / ``Choice.transient``) are re-sent on their own, the
+    rest of the batch is kept. A re-sent result carries the usage of its earlier tries (requests,
+    failures, billed tokens). ``attempts`` counts tries of each request, the first included.
+    """
 
     def __init__(
         self,
@@ -67,21 +100,36 @@ class RetryingModel(ModelWrapper):
         self.retry_on = retry_on
         self._sleep = sleep
 
-    def _retry(self, call: Callable[[], Any]) -> Any:
+    def _retry(self, call: Callable[[list], list], requests: list) -> list:
+        results: list | None = None
+        pending = list(range(len(requests)))
         for attempt in range(self.attempts):
+            if attempt:
+                self._sleep(self.backoff_s * 2 ** (attempt - 1))
             try:
-                return call()
+                fresh = call([requests[i] for i in pending])
             except self.retry_on:
                 if attempt == self.attempts - 1:
-                    raise
-                self._sleep(self.backoff_s * 2**attempt)
-        raise AssertionError("unreachable")
+                    if results is None:
+                        raise
+                    return results  # keep the failed results of the earlier try
+                continue
+            if results is None:
+                results = list(fresh)
+            else:
+                for i, result in zip(pending, fresh, strict=True):
+                    results[i] = replace(result, usage=merge_usage(results[i].usage, result.usage))
+            pending = [i for i in pending if results[i].failed and results[i].transient]
+            if not pending:
+                break
+        assert results is not None
+        return results
 
     def _generate(self, requests: list[GenerateRequest]) -> list[Completion]:
-        return self._retry(lambda: self.inner.generate(requests))
+        return self._retry(self.inner.generate, requests)
 
     def _choose(self, requests: list[ChooseRequest]) -> list[Choice]:
-        return self._retry(lambda: self.inner.choose(requests))
+        return self._retry(self.inner.choose, requests)
 
 
 def cache_key(
@@ -95,8 +143,9 @@ class CachedModel(ModelWrapper):
     """An on-disk cache (SQLite) of results keyed by the full request and the model identity.
 
     Only misses reach the inner model, still as one batch. Hits come back with ``usage.cached=True``
-    and zero latency. Safe across processes (SQLite with WAL); requests with ``seed=None`` and a
-    positive temperature are cached too, which makes re-runs reproducible.
+    and zero latency. Failed results (``error`` set) are never stored. Safe across processes
+    (SQLite with WAL); requests with ``seed=None`` and a positive temperature are cached too,
+    which makes re-runs reproducible.
     """
 
     def __init__(self, inner: LanguageModel, path: str | Path) -> None:
@@ -138,7 +187,13 @@ class CachedModel(ModelWrapper):
         self.hits += len(requests) - len(missing)
         self.misses += len(missing)
         fresh = call([requests[i] for i in missing]) if missing else []
-        self._store([(keys[i], asdict(result)) for i, result in zip(missing, fresh, strict=True)])
+        self._store(
+            [
+                (keys[i], asdict(result))
+                for i, result in zip(missing, fresh, strict=True)
+                if not result.failed
+            ]
+        )
         results: list[Any] = [None] * len(requests)
         for i, result in zip(missing, fresh, strict=True):
             results[i] = result
@@ -149,15 +204,13 @@ class CachedModel(ModelWrapper):
 
     def _generate(self, requests: list[GenerateRequest]) -> list[Completion]:
         def decode(d: dict[str, Any]) -> Completion:
-            return Completion(d["text"], Usage(**d["usage"]), d["finish_reason"])
+            return Completion(**{**d, "usage": Usage(**d["usage"])})
 
         return self._cached_batch("generate", requests, self.inner.generate, decode)
 
     def _choose(self, requests: list[ChooseRequest]) -> list[Choice]:
         def decode(d: dict[str, Any]) -> Choice:
-            return Choice(
-                d["index"], d["option"], Usage(**d["usage"]), d["method"], tuple(d["scores"])
-            )
+            return Choice(**{**d, "usage": Usage(**d["usage"]), "scores": tuple(d["scores"])})
 
         return self._cached_batch("choose", requests, self.inner.choose, decode)
 
@@ -167,11 +220,28 @@ class CachedModel(ModelWrapper):
         super().close()
 
 
-class BudgetedModel(ModelWrapper):
-    """Refuses calls beyond ``max_requests`` requests or ``max_tokens`` total tokens.
+def gated_backend(model: Any) -> Any | None:
+    """The innermost model of a wrapper chain (through ``inner``) that offers a
+    ``request_gate`` hook, or None."""
+    seen = set()
+    while model is not None and id(model) not in seen:
+        seen.add(id(model))
+        if "request_gate" in getattr(model, "__dict__", {}):
+            return model
+        model = getattr(model, "inner", None)
+    return None
 
-    The request budget is checked before a batch (a batch that would overshoot is refused whole);
-    the token budget is charged after each batch, and once spent every further call is refused.
+
+class BudgetedModel(ModelWrapper):
+    """Refuses requests beyond ``max_requests`` requests sent or ``max_tokens`` total tokens.
+
+    Every request sent counts, failed ones and retries included. Backends with a
+    ``request_gate`` hook (the HTTP backend, found through ``inner`` chains) ask the budget
+    before each attempt: once it is spent, the remaining requests fail with "budget exhausted"
+    without being sent, so a server never sees more than ``max_requests`` requests. Other
+    backends are refused a batch that could overshoot, and charged ``usage.requests`` after.
+    A call made once the budget is spent raises `BudgetExceededError`. The token budget is
+    charged after each batch; once spent every further call is refused.
     """
 
     def __init__(
@@ -182,20 +252,50 @@ class BudgetedModel(ModelWrapper):
         self.max_tokens = max_tokens
         self.requests_used = 0
         self.tokens_used = 0
+        self._lock = threading.Lock()
+        self._gated = gated_backend(inner)
+        if self._gated is not None:
+            previous = self._gated.request_gate
+
+            def gate() -> None:
+                if previous is not None:
+                    previous()
+                self._take_request()
+
+            self._gated.request_gate = gate
+
+    def _take_request(self) -> None:
+        """Reserve one request of the budget or raise `BudgetExceededError`."""
+        with self._lock:
+            if self.max_requests is not None and self.requests_used >= self.max_requests:
+                raise BudgetExceededError(
+                    f"request budget: {self.requests_used} of {self.max_requests} used"
+                )
+            self.requests_used += 1
 
     def _charge(self, n_requests: int, call: Callable[[], list]) -> list:
-        if self.max_requests is not None and self.requests_used + n_requests > self.max_requests:
-            raise BudgetExceededError(
-                f"request budget: {self.requests_used} of {self.max_requests} used; "
-                f"a batch of {n_requests} would exceed it"
-            )
+        with self._lock:
+            used = self.requests_used
+        if self.max_requests is not None:
+            if used >= self.max_requests:
+                raise BudgetExceededError(
+                    f"request budget: {used} of {self.max_requests} used; no request left"
+                )
+            if self._gated is None and used + n_requests > self.max_requests:
+                raise BudgetExceededError(
+                    f"request budget: {used} of {self.max_requests} used; "
+                    f"a batch of {n_requests} would exceed it"
+                )
         if self.max_tokens is not None and self.tokens_used >= self.max_tokens:
             raise BudgetExceededError(
                 f"token budget: {self.tokens_used} of {self.max_tokens} tokens used"
             )
         results = call()
-        self.requests_used += n_requests
-        self.tokens_used += sum(r.usage.total_tokens for r in results if not r.usage.cached)
+        fresh = [r for r in results if not r.usage.cached]
+        with self._lock:
+            if self._gated is None:
+                self.requests_used += sum(r.usage.requests for r in fresh)
+            self.tokens_used += sum(r.usage.total_tokens for r in fresh)
         return results
 
     def _generate(self, requests: list[GenerateRequest]) -> list[Completion]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from sim.llm import InvalidRequestError, TransientLLMError
@@ -66,3 +68,47 @@ def test_injected_failures_then_success_and_calls_recorded():
         model.generate([REQUEST])
     assert model.generate([REQUEST])[0].text
     assert [kind for kind, _ in model.calls] == ["generate", "generate"]
+
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "act": {"enum": ["offer", "accept"]},
+        "price": {"type": "number", "minimum": 0, "maximum": 10},
+        "note": {"type": "string", "maxLength": 12},
+    },
+    "required": ["act", "price", "note"],
+    "additionalProperties": False,
+}
+
+
+def test_a_request_with_a_schema_gets_a_valid_json_instance():
+    model = FakeModel(seed=2)
+    requests = [{"messages": f"case {i}", "max_tokens": 2, "schema": SCHEMA} for i in range(20)]
+    out = model.generate(requests)
+    for completion in out:
+        value = json.loads(completion.text)
+        assert set(value) == {"act", "price", "note"}
+        assert value["act"] in ("offer", "accept") and 0 <= value["price"] <= 10
+        assert len(value["note"]) <= 12
+        assert completion.usage.structured == "json_schema"
+    assert [c.text for c in out] == [c.text for c in FakeModel(seed=2).generate(requests)]
+    assert len({c.text for c in out}) > 1
+    plain = model.generate([REQUEST])[0]
+    assert plain.usage.structured == "off"
+    assert FakeModel().structured == "off"
+    assert FakeModel(structured="json_schema").structured == "json_schema"
+
+
+def test_fail_requests_fails_single_requests_by_number_or_predicate():
+    model = FakeModel(fail_requests={1, 2})
+    out = model.generate([REQUEST] * 2) + model.choose([{"messages": "x", "options": ["a", "b"]}])
+    assert [r.failed for r in out] == [False, True, True]
+    assert out[1].text == "" and out[1].transient and out[1].error
+    assert out[1].usage.failed_requests == 1 and out[1].usage.requests == 1
+    assert out[2].method == "fallback" and out[2].transient
+    assert not model.generate([REQUEST])[0].failed  # request number 3
+
+    picky = FakeModel(fail_requests=lambda r: "boom" in r.messages[-1]["content"])
+    texts = picky.generate([REQUEST, {"messages": "boom"}])
+    assert [c.failed for c in texts] == [False, True]

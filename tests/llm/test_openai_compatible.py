@@ -6,11 +6,11 @@ import logging
 import random
 import socket
 import time
-import traceback
 
 import pytest
 
 from sim.llm.errors import EndpointError, LLMError
+from sim.llm.openai_choice import ChoicePlan
 from sim.llm.openai_compatible import OpenAICompatibleModel
 from sim.llm.types import ChooseRequest, GenerateRequest
 
@@ -63,13 +63,31 @@ def test_results_keep_request_order_when_replies_finish_out_of_order(server, con
     assert [c.text for c in out] == [f"echo: m{i}" for i in range(4)]
 
 
-@pytest.mark.parametrize("failure", ["429:0", "500", "503", "slow", "not_json", "no_choices"])
+@pytest.mark.parametrize("failure", ["429:0", "500", "503", "not_json", "no_choices"])
 def test_retries_a_transient_failure_then_succeeds(server, connect, failure):
     model = connect(timeout_s=0.3, max_retries=2)
     server.script = [failure]
     (out,) = model.generate([{"messages": "hi"}])
-    assert out.text == "echo: hi"
+    assert out.text == "echo: hi" and not out.failed
     assert len(server.requests) == 2
+    assert (out.usage.requests, out.usage.failed_requests) == (2, 1)
+    assert len(out.usage.failures) == 1 and "\n" not in out.usage.failures[0]
+
+
+def test_a_request_that_timed_out_after_it_was_sent_is_not_resent(server, connect):
+    model = connect(timeout_s=0.3, max_retries=2)
+    server.script = ["slow"]
+    (out,) = model.generate([{"messages": "hi"}])
+    assert out.failed and out.transient and out.text == ""
+    assert "timed out after 0.3s" in out.error
+    assert len(server.requests) == 1
+    assert (out.usage.requests, out.usage.failed_requests) == (1, 1)
+
+    resending = connect(timeout_s=0.3, max_retries=2, retry_timeouts=True)
+    server.script = ["slow"]
+    (out,) = resending.generate([{"messages": "hi"}])
+    assert out.text == "echo: hi"
+    assert len(server.requests) == 3
 
 
 def test_retry_after_is_honoured_and_capped(server, connect):
@@ -86,27 +104,28 @@ def test_retry_after_is_honoured_and_capped(server, connect):
     assert len(server.requests) == 4
 
 
-def test_persistent_server_error_fails_after_bounded_retries(server, connect):
+def test_persistent_server_error_fails_that_request_after_bounded_retries(server, connect):
     model = connect(max_retries=3)
     server.script = ["500"] * 10
     start = time.monotonic()
-    with pytest.raises(EndpointError) as caught:
-        model.generate([{"messages": "hi"}])
+    (out,) = model.generate([{"messages": "hi"}])
     assert time.monotonic() - start < 1.0
     assert len(server.requests) == 4
-    message = str(caught.value)
-    assert f"{server.base_url}/chat/completions" in message
-    assert "HTTP 500 after 4 attempts" in message
-    assert "\n" not in message
+    assert out.failed and out.transient and out.text == ""
+    assert f"{server.base_url}/chat/completions" in out.error
+    assert "HTTP 500" in out.error and "(after 4 attempts)" in out.error
+    assert "\n" not in out.error
+    assert (out.usage.requests, out.usage.failed_requests) == (4, 4)
+    assert all(f.startswith("HTTP 500") for f in out.usage.failures)
 
 
-def test_bad_request_is_not_retried(server, connect):
+def test_bad_request_without_a_structured_form_fails_only_that_request(server, connect):
     model = connect()
     server.script = ["400"]
-    with pytest.raises(EndpointError, match=r"HTTP 400 .*fake 400") as caught:
-        model.generate([{"messages": "hi"}])
+    (out,) = model.generate([{"messages": "hi"}])
+    assert out.failed and not out.transient
+    assert "HTTP 400" in out.error and "fake 400" in out.error
     assert len(server.requests) == 1
-    assert isinstance(caught.value, LLMError)
 
 
 def test_unauthorized_names_the_env_var_and_never_leaks_the_key(
@@ -116,20 +135,13 @@ def test_unauthorized_names_the_env_var_and_never_leaks_the_key(
     monkeypatch.setenv("MERCATO_TEST_KEY", SECRET)
     model = connect(api_key_env="MERCATO_TEST_KEY")
     server.script = ["500", "401"]
-    with pytest.raises(EndpointError) as caught:
-        model.generate([{"messages": "hi"}])
+    (out,) = model.generate([{"messages": "hi"}])
 
     assert len(server.requests) == 2  # the 500 was retried, the 401 was not
     assert all(r["headers"]["Authorization"] == f"Bearer {SECRET}" for r in server.requests)
-    error = caught.value
-    assert "HTTP 401" in str(error) and "$MERCATO_TEST_KEY" in str(error)
-    shown = [
-        str(error),
-        repr(error),
-        "".join(traceback.format_exception(error)),
-        repr(model),
-        caplog.text,
-    ]
+    assert out.failed and not out.transient
+    assert "HTTP 401" in out.error and "$MERCATO_TEST_KEY" in out.error
+    shown = [out.error, *out.usage.failures, repr(out), repr(model), caplog.text]
     assert all(SECRET not in text for text in shown)
 
 
@@ -140,12 +152,14 @@ def test_unreachable_endpoint_fails_fast(connect):
     url = f"http://127.0.0.1:{port}/v1"
     model = connect(base_url=url, max_retries=2, timeout_s=1.0)
     start = time.monotonic()
-    with pytest.raises(EndpointError) as caught:
-        model.generate([{"messages": "a"}, {"messages": "b"}])
+    out = model.generate([{"messages": "a"}, {"messages": "b"}])
     assert time.monotonic() - start < 3.0
-    assert str(caught.value) == (
-        f"openai endpoint {url}/chat/completions: connection failed after 3 attempts (ConnectError)"
-    )
+    for completion in out:
+        assert completion.error == (
+            f"openai endpoint {url}/chat/completions: connection failed (ConnectError) "
+            "(after 3 attempts)"
+        )
+        assert completion.transient and completion.usage.requests == 3
 
 
 def test_max_concurrency_is_respected(server, connect):
@@ -156,39 +170,38 @@ def test_max_concurrency_is_respected(server, connect):
     assert server.max_in_flight == 2
 
 
-def test_a_failed_batch_cancels_queued_requests_and_the_model_stays_usable(server, connect):
+def test_a_rejected_request_form_cancels_queued_requests_and_the_model_stays_usable(
+    server, connect
+):
     model = connect(max_concurrency=1)
     server.script = ["ok", "400", "ok"]
-    with pytest.raises(EndpointError):
-        model.generate([{"messages": str(i)} for i in range(3)])
+    schema = {"type": "object", "properties": {"x": {"type": "integer"}}}
+    with pytest.raises(EndpointError) as caught:
+        model.generate([{"messages": str(i), "schema": schema} for i in range(3)])
     assert len(server.requests) == 2  # the third was never sent
+    message = str(caught.value)
+    assert "'fake-model'" in message and server.base_url in message
+    assert "structured: off" in message and "\n" not in message
     assert model.generate([{"messages": "again"}])[0].text == "echo: again"
 
 
-@pytest.mark.parametrize(
-    ("answer", "index"),
-    [
-        ("2", 1),
-        ("Option 3.", 2),
-        ("  HOLD ", 2),
-        ("I will accept the offer", 1),
-    ],
-)
-def test_choose_parses_the_answer(server, connect, answer, index):
-    model = connect()
-    server.script = [f"say:{answer}"]
+def test_choose_takes_an_answer_that_is_exactly_one_id(server, connect):
+    model = connect(structured="off")
     options = ("accept", "accept the offer", "hold")
-    (choice,) = model.choose([ChooseRequest(messages="Your move?", options=options, seed=5)])
-    assert (choice.index, choice.option, choice.method) == (index, options[index], "answer")
-    assert choice.scores == ()
-    assert choice.usage.backend == "openai" and choice.usage.completion_tokens == 2
-
-    (request,) = server.requests
-    body = request["body"]
+    plan = ChoicePlan.build(ChooseRequest(messages="Your move?", options=options, seed=5), "off")
+    for answer in ("2", " 2. ", '"2"', "'2'.", '{"choice": "2"}'):
+        server.script = [f"say:{answer}"]
+        (choice,) = model.choose([ChooseRequest(messages="Your move?", options=options, seed=5)])
+        assert (choice.index, choice.method, choice.raw) == (plan.order[1], "answer", answer)
+        assert choice.option == options[plan.order[1]]
+        assert choice.usage.backend == "openai" and choice.usage.completion_tokens == 2
+        assert choice.usage.structured == "off"
+    body = server.requests[0]["body"]
     assert body["temperature"] == 0 and body["max_tokens"] <= 16 and body["seed"] == 5
     (prompt,) = body["messages"]
     assert prompt["role"] == "user" and prompt["content"].startswith("Your move?")
-    assert "1. accept\n2. accept the offer\n3. hold" in prompt["content"]
+    listing = "\n".join(f"{k + 1}. {options[i]}" for k, i in enumerate(plan.order))
+    assert listing in prompt["content"]
 
 
 def test_choose_reasks_once_then_accepts(server, connect):
@@ -196,13 +209,14 @@ def test_choose_reasks_once_then_accepts(server, connect):
     server.script = ["say:hmm", "say:1"]
     messages = [{"role": "user", "content": "Pick"}, {"role": "assistant", "content": "Which?"}]
     (choice,) = model.choose([{"messages": messages, "options": ["x", "y"]}])
-    assert (choice.index, choice.method) == (0, "answer")
+    plan = ChoicePlan.build(ChooseRequest(messages=messages, options=("x", "y")), "json_schema")
+    assert (choice.index, choice.method, choice.raw) == (plan.order[0], "answer", "1")
     first, second = (r["body"]["messages"] for r in server.requests)
     assert first[:2] == messages and first[2]["role"] == "user"
     assert second[:3] == first
     assert second[3] == {"role": "assistant", "content": "hmm"}
     assert second[4]["role"] == "user"
-    assert choice.usage.completion_tokens == 4
+    assert choice.usage.completion_tokens == 4 and choice.usage.requests == 2
     assert choice.usage.prompt_tokens == len(first[-1]["content"]) + len(second[-1]["content"])
 
 
@@ -211,7 +225,8 @@ def test_choose_falls_back_to_a_seeded_draw(server, connect):
     server.script = ["say:no idea", "say:still no idea"]
     options = ["a", "b", "c", "d", "e"]
     (choice,) = model.choose([{"messages": "Pick", "options": options, "seed": 7}])
-    assert choice.method == "fallback"
+    assert choice.method == "fallback" and choice.error is None
+    assert choice.raw == "still no idea"
     assert choice.index == random.Random(7).randrange(len(options))
     assert choice.option == options[choice.index]
     assert len(server.requests) == 2
@@ -221,7 +236,8 @@ def test_choose_batches_mixed_outcomes(server, connect):
     model = connect(max_concurrency=1)
     server.script = ["say:2", "say:??", "say:1"]
     out = model.choose([{"messages": "p", "options": ["a", "b"]}] * 2)
-    assert [(c.index, c.method) for c in out] == [(1, "answer"), (0, "answer")]
+    order = ChoicePlan.build(ChooseRequest(messages="p", options=("a", "b")), "off").order
+    assert [(c.index, c.method) for c in out] == [(order[1], "answer"), (order[0], "answer")]
     assert len(server.requests) == 3
 
 
@@ -238,10 +254,19 @@ def test_close_is_idempotent_and_repr_hides_the_key(server, monkeypatch):
         model.generate([{"messages": "hi"}])
 
 
-def test_unauthorized_without_a_key_says_the_env_var_is_unset(server, connect, monkeypatch):
+def test_an_unset_key_variable_fails_the_call_before_anything_is_sent(server, connect, monkeypatch):
     monkeypatch.delenv("MERCATO_TEST_KEY", raising=False)
     model = connect(api_key_env="MERCATO_TEST_KEY")
-    server.script = ["401"]
-    with pytest.raises(EndpointError, match=r"\$MERCATO_TEST_KEY, which is not set"):
+    assert model.key_note == "key from $MERCATO_TEST_KEY (not set)"
+    with pytest.raises(EndpointError, match=r"\$MERCATO_TEST_KEY is not set") as caught:
         model.generate([{"messages": "hi"}])
+    assert "'fake-model'" in str(caught.value) and server.base_url in str(caught.value)
+    assert server.requests == []
+
+
+def test_unauthorized_without_a_key_says_no_key_was_sent(server, connect):
+    model = connect()
+    server.script = ["401"]
+    (out,) = model.generate([{"messages": "hi"}])
+    assert out.failed and "no API key was sent" in out.error and "api_key_env" in out.error
     assert "Authorization" not in server.requests[0]["headers"]

@@ -105,3 +105,79 @@ def test_make_model_wraps_in_the_documented_order(tmp_path):
     assert model.generate([REQ])[0].text  # the injected failure was retried
     model.generate([REQ])  # a cache hit costs no budget
     assert model.inner.requests_used == 1
+
+
+def test_retry_resends_only_the_requests_that_failed_transiently():
+    waits: list[float] = []
+    inner = FakeModel(fail_requests={1, 3})
+    model = RetryingModel(inner, attempts=3, backoff_s=0.1, sleep=waits.append)
+    out = model.generate([{"messages": f"m{i}"} for i in range(4)])
+
+    assert all(not c.failed for c in out)
+    assert [len(requests) for _, requests in inner.calls] == [4, 2]
+    assert [r.messages[0]["content"] for r in inner.calls[1][1]] == ["m1", "m3"]
+    assert waits == [0.1]
+    assert [c.usage.requests for c in out] == [1, 2, 1, 2]
+    assert out[1].usage.failed_requests == 1 and len(out[1].usage.failures) == 1
+    assert out[0].usage.failed_requests == 0
+
+
+def test_retry_keeps_a_result_that_still_fails_after_its_attempts():
+    inner = FakeModel(fail_requests=lambda r: "bad" in r.messages[0]["content"])
+    model = RetryingModel(inner, attempts=3, sleep=lambda s: None)
+    good, bad = model.choose(
+        [{"messages": "ok", "options": ["a", "b"]}, {"messages": "bad", "options": ["a", "b"]}]
+    )
+    assert good.method == "scripted" and not good.failed
+    assert bad.failed and bad.method == "fallback"
+    assert (bad.usage.requests, bad.usage.failed_requests) == (3, 3)
+    assert [len(requests) for _, requests in inner.calls] == [2, 1, 1]
+
+
+def test_retry_resends_only_the_failed_http_requests(server, connect):
+    backend = connect(max_retries=1)
+    model = RetryingModel(backend, attempts=2, sleep=lambda s: None)
+    out = model.generate([{"messages": "a"}, {"messages": "b [fault:500*2]"}, {"messages": "c"}])
+    assert [c.failed for c in out] == [False, False, False]
+    contents = [r["body"]["messages"][-1]["content"] for r in server.requests]
+    assert sorted(contents) == ["a", "b [fault:500*2]", "b [fault:500*2]", "b [fault:500*2]", "c"]
+    assert (out[1].usage.requests, out[1].usage.failed_requests) == (3, 2)
+
+
+def test_cache_never_stores_failed_results(tmp_path):
+    path = tmp_path / "cache.sqlite"
+    inner = FakeModel(fail_requests={0})
+    model = CachedModel(inner, path)
+    first = model.generate([REQ])
+    assert first[0].failed
+    again = model.generate([REQ])
+    assert not again[0].failed and not again[0].usage.cached
+    assert model.generate([REQ])[0].usage.cached
+    assert len(inner.calls) == 2
+    rows = sqlite3.connect(path).execute("SELECT value FROM results").fetchall()
+    assert len(rows) == 1 and '"error": null' in rows[0][0]
+
+
+def test_budget_charges_every_request_a_backend_reports():
+    model = BudgetedModel(FakeModel(fail_requests={0}), max_requests=3)
+    out = model.generate([REQ, REQ])
+    assert out[0].failed and model.requests_used == 2  # the failed one counts too
+    with pytest.raises(BudgetExceededError, match="a batch of 2 would exceed it"):
+        model.generate([REQ, REQ])
+
+
+def test_budget_installs_its_gate_on_the_innermost_http_backend(server, connect):
+    backend = connect(max_retries=0)
+    model = BudgetedModel(RetryingModel(backend, attempts=2, sleep=lambda s: None), max_requests=3)
+    assert backend.request_gate is not None
+    out = model.generate([{"messages": f"m{i}"} for i in range(5)])
+    assert [c.failed for c in out].count(False) == 3
+    assert len(server.requests) == 3 and model.requests_used == 3
+    assert all("budget exhausted" in c.error for c in out if c.failed)
+    assert all(c.usage.requests == 0 for c in out if c.failed)
+
+
+def test_wrappers_pass_on_the_structured_mode_and_key_note(tmp_path, connect):
+    model = CachedModel(BudgetedModel(connect(structured="guided")), tmp_path / "c.sqlite")
+    assert model.structured == "guided" and model.key_note == "no API key sent"
+    assert CachedModel(FakeModel(), tmp_path / "d.sqlite").structured == "off"

@@ -73,7 +73,7 @@ def test_an_llm_recommender_and_an_llm_user_through_the_engine(tmp_path):
     experiment = {
         "env": "mercato/RecDialogue-v0",
         "params": {"n_items": 500, "max_turns": 4, "searches_per_turn": 2},
-        "models": {"fake": "fake"},
+        "models": {"fake": {"backend": "fake", "structured": "json_schema"}},  # schema-valid JSON
         "roster": {"recommender": {"policy": "llm", "model": "fake"}, "user": "dialogue/agenda"},
         "episodes": 3,
         "lockstep": 3,
@@ -88,6 +88,7 @@ def test_an_llm_recommender_and_an_llm_user_through_the_engine(tmp_path):
     users = steps[steps["prompt"].notna()]
     assert set(users["agent"]) == {"user_0"}
     assert users["prompt"].str.contains("Never say its title").all()
+    assert (users["parse_status"] == "parsed").all() and (llm["parse_status"] == "parsed").all()
     assert (episodes["metric_leaks"] >= 0).all() and (episodes["metric_turns"] >= 1).all()
 
 

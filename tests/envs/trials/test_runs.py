@@ -70,7 +70,7 @@ def test_llm_assistant_and_user_through_the_engine(tmp_path):
     experiment = {
         "env": "mercato/ManipulationTrial-v0",
         "params": {"assistant_type": "SEMA", "min_exchanges": 2, "max_exchanges": 3},
-        "models": {"fake": "fake"},
+        "models": {"fake": {"backend": "fake", "structured": "json_schema"}},  # schema-valid JSON
         "roster": {"assistant": {"policy": "llm", "model": "fake"}, "user": "trials/parametric"},
         "episodes": 3,
         "lockstep": 3,
@@ -80,6 +80,9 @@ def test_llm_assistant_and_user_through_the_engine(tmp_path):
     llm = steps[steps["prompt"].notna()]
     assert set(llm["agent"]) == {"assistant_0"}
     assert llm["prompt"].str.contains("hidden objective").all()
+    assert (llm["parse_status"] == "parsed").all() and (
+        llm["llm_structured"] == "json_schema"
+    ).all()
 
 
 def test_an_llm_user_simulator_rates_and_chooses(monkeypatch):

@@ -1,0 +1,147 @@
+"""`mercato bench llm --structured`: how often a model's own reply becomes the action, per family.
+
+For each env family one small cell is played through the real engine (in-process), with the LLM
+in its roles and scripted players elsewhere, once with structured replies on and once off. The
+share of LLM decisions whose action was parsed from the model's first reply (no re-ask, no
+constrained choice, no default) is read back from the steps table: the number a researcher needs
+before reading any result of that model as its behaviour.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+LLM_OPTIONS = {"max_reasks": 0, "max_tokens": 96}
+"""One reply per decision, no re-ask: the parse share measures the first reply alone."""
+
+
+@dataclass(frozen=True)
+class FamilyCase:
+    """One family's cell: the env, its parameters and who plays (``LLM`` marks the model)."""
+
+    family: str
+    env: str
+    params: Mapping[str, Any]
+    roster: Mapping[str, Any]
+    episodes: int
+
+
+LLM = "<llm>"
+
+FAMILY_CASES = (
+    FamilyCase(
+        "bargaining",
+        "mercato/Bargaining-v0",
+        {"money": 10000, "horizon": 4, "discount_alice": 0.9, "discount_bob": 0.9},
+        {"alice": LLM, "bob": LLM},
+        4,
+    ),
+    FamilyCase(
+        "negotiation",
+        "mercato/Negotiation-v0",
+        {"horizon": 4, "messages": True},
+        {"seller": LLM, "buyer": LLM},
+        4,
+    ),
+    FamilyCase(
+        "persuasion", "mercato/Persuasion-v0", {"rounds": 4}, {"seller": LLM, "buyer": LLM}, 4
+    ),
+    FamilyCase(
+        "marketplace",
+        "mercato/Marketplace-v0",
+        {"design": "competitive", "max_ticks": 12},
+        {"customer": LLM, "business": "marketplace/honest"},
+        2,
+    ),
+    FamilyCase(
+        "trial",
+        "mercato/ManipulationTrial-v0",
+        {"tasks": 1, "min_exchanges": 2, "max_exchanges": 3},
+        {"assistant": LLM, "user": LLM},
+        2,
+    ),
+    FamilyCase(
+        "recommendation",
+        "mercato/RecDialogue-v0",
+        {"n_items": 300, "max_turns": 3},
+        {"recommender": LLM, "user": LLM},
+        2,
+    ),
+    FamilyCase(
+        "feed",
+        "mercato/RecFeed-v0",
+        {"max_steps": 4, "n_items": 200},
+        {"recommender": "feed/blend", "user": LLM},
+        2,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class FamilyShare:
+    """One family under one structured mode: LLM decisions and how many parsed at once."""
+
+    family: str
+    structured: str
+    decisions: int
+    parsed: int
+    completion_tokens: int
+    seconds: float
+
+    @property
+    def share(self) -> float:
+        return self.parsed / self.decisions if self.decisions else float("nan")
+
+
+def experiment_for(case: FamilyCase, model_spec: Any, params: Mapping[str, Any]) -> dict:
+    """The case as an experiment: the LLM roles use ``model_spec`` with `LLM_OPTIONS`."""
+    llm = {"policy": "llm", "model": "bench", "options": dict(LLM_OPTIONS)}
+    roster = {role: llm if who == LLM else who for role, who in case.roster.items()}
+    return {
+        "name": f"bench-{case.family}",
+        "env": case.env,
+        "params": {**case.params, **params},
+        "models": {"bench": model_spec},
+        "roster": roster,
+        "episodes": case.episodes,
+        "seed": 0,
+        "shard_size": case.episodes,
+        "lockstep": case.episodes,
+        "max_fallback_rate": 1.0,  # measured here, not judged
+    }
+
+
+def family_share(case: FamilyCase, model_spec: Any, structured: str) -> FamilyShare:
+    """Play the case in-process once; count its LLM decisions and first-reply parses."""
+    import time
+
+    from sim.batch import run
+    from sim.experiment import env_parameters
+    from sim.store import load_steps
+
+    spec = {**_as_dict(model_spec), "structured": structured}
+    params = {"text_observations": True} if "text_observations" in env_parameters(case.env) else {}
+    with tempfile.TemporaryDirectory(prefix="mercato-bench-") as scratch:
+        started = time.perf_counter()
+        out = run(experiment_for(case, spec, params), workers=0, out=Path(scratch) / "run")
+        seconds = time.perf_counter() - started
+        steps = load_steps(out)
+    llm = steps[steps["parse_status"].notna()]
+    return FamilyShare(
+        case.family,
+        structured,
+        len(llm),
+        int((llm["parse_status"] == "parsed").sum()),
+        int(llm["llm_completion_tokens"].sum()),
+        seconds,
+    )
+
+
+def _as_dict(spec: Any) -> dict[str, Any]:
+    from sim.llm.spec import parse_spec
+
+    return parse_spec(spec) if isinstance(spec, str) else dict(spec)
