@@ -37,10 +37,41 @@ _AROUND_ID = " \t\r\n\"'`.,{}"
 _CHOICE_KEY = re.compile(r'"choice"\s*:\s*"?\s*')
 
 
+WRAP_KEY = "reply"
+"""The property a non-object schema is wrapped in for strict mode (whose root must be an object)."""
+
+
+def needs_wrap(mode: str, schema: Mapping[str, Any]) -> bool:
+    """OpenAI's strict mode wants an object at the root; a variant schema (``anyOf``) is sent as
+    ``{"reply": <schema>}`` and the reply unwrapped again (`unwrap_reply`)."""
+    return mode == "json_schema" and schema.get("type") != "object"
+
+
+def wrapped(schema: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {WRAP_KEY: dict(schema)},
+        "required": [WRAP_KEY],
+        "additionalProperties": False,
+    }
+
+
+def unwrap_reply(text: str) -> str:
+    """The inner reply of a wrapped one (the text as it came when it is not wrapped JSON)."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(data, dict) and set(data) == {WRAP_KEY}:
+        return json.dumps(data[WRAP_KEY], ensure_ascii=False)
+    return text
+
+
 def structured_fields(mode: str, schema: Mapping[str, Any], name: str = "reply") -> dict[str, Any]:
     """The request fields that constrain a reply to ``schema`` in ``mode``."""
     if mode == "json_schema":
-        form = {"name": name, "strict": True, "schema": dict(schema)}
+        root = wrapped(schema) if needs_wrap(mode, schema) else dict(schema)
+        form = {"name": name, "strict": True, "schema": root}
         return {"response_format": {"type": "json_schema", "json_schema": form}}
     if mode == "guided":
         return {"guided_json": dict(schema)}

@@ -27,7 +27,13 @@ from urllib.parse import urlsplit
 import httpx
 
 from sim.llm.errors import EndpointError, LLMError
-from sim.llm.openai_choice import STRUCTURED_MODES, ChoicePlan, structured_fields
+from sim.llm.openai_choice import (
+    STRUCTURED_MODES,
+    ChoicePlan,
+    needs_wrap,
+    structured_fields,
+    unwrap_reply,
+)
 from sim.llm.openai_http import Failed, FormatRejected, Reply, Tally, Transport
 from sim.llm.redact import clean, guard_logs
 from sim.llm.types import (
@@ -320,7 +326,10 @@ class OpenAICompatibleModel(BaseLanguageModel):
         usage = tally.usage(self.backend, self.model_id, mode)
         if isinstance(result, Failed):
             return Completion("", usage, "stop", error=result.reason, transient=result.transient)
-        return Completion(result.text, usage, result.finish_reason)
+        text = result.text
+        if request.schema is not None and needs_wrap(mode, request.schema):
+            text = unwrap_reply(text)
+        return Completion(text, usage, result.finish_reason)
 
     def _choose_one(self, request: ChooseRequest, key: str, abort: threading.Event) -> Choice:
         """Ask for an option id; re-ask once on an answer that is not exactly one id, then fall

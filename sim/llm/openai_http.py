@@ -294,7 +294,7 @@ class Transport:
             problem=f"timed out after {self.timeout_s:g}s"
             + ("" if self.retry_timeouts else " (not re-sent: the server may still be working)"),
             retry=self.retry_timeouts,
-            transient=True,
+            transient=self.retry_timeouts,  # else a retry wrapper would re-send it after all
         )
         cutter = _Cutter(deadline)
         try:

@@ -154,3 +154,27 @@ def test_a_context_length_400_fails_only_its_request(server, connect):
     assert [c.failed for c in out] == [False, True, True]
     assert "maximum context length" in out[1].error and not out[1].transient
     assert "HTTP 400" in out[2].error and not out[2].transient
+
+
+def test_variant_schemas_are_wrapped_for_strict_mode_and_unwrapped(server, connect):
+    """OpenAI's strict mode wants an object at the root: an anyOf goes as {"reply": ...}."""
+    variants = {
+        "anyOf": [
+            {"type": "object", "properties": {"d": {"type": "string", "enum": ["a"]}},
+             "required": ["d"], "additionalProperties": False},
+            {"type": "object", "properties": {"d": {"type": "string", "enum": ["b"]}},
+             "required": ["d"], "additionalProperties": False},
+        ]
+    }  # fmt: skip
+    server.script = ['say:{"reply": {"d": "b"}}']
+    model = connect(structured="json_schema")
+    (completion,) = model.generate([{"messages": "pick", "schema": variants}])
+    sent = server.requests[-1]["body"]["response_format"]["json_schema"]["schema"]
+    assert sent["type"] == "object" and sent["properties"]["reply"] == variants
+    assert completion.text == '{"d": "b"}'
+    model = connect(structured="guided")
+    server.script = ['say:{"d": "a"}']
+    (completion,) = model.generate([{"messages": "pick", "schema": variants}])
+    assert (
+        server.requests[-1]["body"]["guided_json"] == variants and completion.text == '{"d": "a"}'
+    )
