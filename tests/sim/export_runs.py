@@ -44,6 +44,7 @@ def bargaining(**changes: Any) -> dict[str, Any]:
         "episodes": 8,
         "seed": 0,
         "shard_size": 4,
+        "max_fallback_rate": 1.0,  # the scripted replies include unparsable ones, on purpose
     }
     return {**data, **changes}
 

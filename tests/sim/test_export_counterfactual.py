@@ -71,6 +71,7 @@ def chooser_run() -> dict[str, Any]:
             "bob": "bargaining/equilibrium",
         },
         episodes=2,
+        max_fallback_rate=1.0,  # every decision is a constrained choice, on purpose
     )
 
 
