@@ -25,8 +25,9 @@ from sim.llm import ChooseRequest, GenerateRequest, LanguageModel, LLMError, mak
 REASK_TEMPLATE = (
     "Your answer could not be used: {error}\nAnswer again, following the required format exactly."
 )
+JSON_FORMAT_MARKER = "follows this JSON Schema"
 JSON_FORMAT_TEMPLATE = (
-    "Answer with one JSON object that follows this JSON Schema (no other text):\n{schema}"
+    "Answer with one JSON object that " + JSON_FORMAT_MARKER + " (no other text):\n{schema}"
 )
 
 PARSED, REASKED, CHOICE, DEFAULT = "parsed", "reasked", "choice", "default"

@@ -19,6 +19,7 @@ with ``verify=False``. Cost: one replayed episode per candidate, LLM players in 
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from typing import Any
 import orjson
 from pettingzoo.utils.wrappers import BaseParallelWrapper, BaseWrapper
 
+from agents.llm import JSON_FORMAT_MARKER
 from sim.export.decisions import RunData, load_run
 from sim.export.errors import ExportError
 from sim.export.formats import PAIRINGS, Run, _assistant, _texts
@@ -395,9 +397,10 @@ class Replayer:
         )
         played = from_json(d.action, cell.probe.action_space(d.agent), f"{where} action")
         valid_actions = cell.protocol.valid_actions(observation, d.agent)
+        reply_of = _reply_writer(cell.protocol, observation, d)
         recorded_text: str | None = t.completion
-        if not recorded_text:  # a choice or default: the label of the action taken, if any
-            labels = {_canonical(v.action): v.label for v in valid_actions}
+        if not recorded_text:  # a choice or default: the reply of the action taken, if listed
+            labels = {_canonical(v.action): reply_of(v) for v in valid_actions}
             recorded_text = labels.get(_canonical(played))
         seen = {_canonical(played)}
         candidates = [Candidate(recorded_text, played, recorded=True)]
@@ -405,7 +408,7 @@ class Replayer:
             key = _canonical(valid.action)
             if key not in seen:
                 seen.add(key)
-                candidates.append(Candidate(valid.label, valid.action, recorded=False))
+                candidates.append(Candidate(reply_of(valid), valid.action, recorded=False))
         index = self.decision_index[(d.episode_id, d.agent, d.step)]
         return CounterfactualState(t, index, candidates)
 
@@ -478,3 +481,21 @@ __all__ = [
     "counterfactual_pairs",
     "counterfactual_states",
 ]
+
+
+def _reply_writer(protocol: Any, observation: Any, decision: Any) -> Any:
+    """How a candidate action is written as the model's reply: as the JSON the prompt asked for
+    (structured replies), else as its command-text label."""
+    prompt = decision.prompt or []
+    asks_json = bool(prompt) and JSON_FORMAT_MARKER in prompt[-1]["content"]
+
+    def reply(valid: Any) -> str:
+        if asks_json:
+            try:
+                data = protocol.reply_json(valid.action, observation, decision.agent)
+            except NotImplementedError:
+                return valid.label
+            return json.dumps(data, ensure_ascii=False)
+        return valid.label
+
+    return reply

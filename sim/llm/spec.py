@@ -1,6 +1,9 @@
 """`make_model(spec)`: build any backend, with wrappers, from a short string or a dict.
 
-Strings: ``"fake"``, ``"local"``, ``"local:PATH_OR_NAME"``, ``"openai:MODEL@BASE_URL"``.
+Strings: ``"fake"``, ``"local"``, ``"local:PATH_OR_NAME"``, ``"openai:MODEL@BASE_URL"`` (a string
+spec sends no API key except to api.openai.com; name ``api_key_env`` in a dict spec to send one).
+Every backend takes ``structured`` (``local``: ``grammar`` | ``off``; ``openai``: ``json_schema`` |
+``guided`` | ``llamacpp`` | ``off``; ``fake``: ``json_schema`` | ``off``).
 Dicts: ``{"backend": "local"|"openai"|"fake", ...backend arguments...,
 "retry": {"attempts": 3, "backoff_s": 0.5}, "cache": PATH, "budget": {"max_requests": N,
 "max_tokens": N}}``. Wrappers apply innermost first: retry, then budget, then cache (so cache hits

@@ -243,3 +243,22 @@ def test_a_small_budget_goes_to_distinct_states_first(runs):
     for seed in range(5):
         picked = _pick(texts, len(prompts), seed)
         assert len({str(t.prompt) for t in picked}) == len(prompts)
+
+
+def test_structured_decisions_get_candidates_written_as_the_json_they_asked_for(tmp_path):
+    """A prompt that asked for JSON (structured replies) is paired with JSON replies that parse
+    back to each candidate action, not with command text."""
+    import json
+
+    structured = bargaining(
+        name="bargain-json",
+        models={"fakey": {"backend": "fake", "structured": "json_schema"}},
+        episodes=2,
+    )
+    rows = counterfactual_pairs(load_run(play(structured, tmp_path / "json")))
+    assert rows
+    for row in rows:
+        assert "JSON Schema" in row["prompt"][-1]["content"]
+        for side in ("chosen", "rejected"):
+            reply = json.loads(row[side][0]["content"])
+            assert reply["decision"] in ("offer", "accept", "reject")
