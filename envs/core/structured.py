@@ -5,7 +5,7 @@ amounts within their bounds, enumerated items or targets, free text with a maxim
 Backends enforce that schema while decoding, so even a small model answers in form. The builders
 here keep every schema inside the subset that OpenAI's strict mode and the grammar engines accept
 alike: objects list every property in ``required`` and set ``additionalProperties: false``;
-variants are an ``anyOf`` of such objects told apart by a ``const`` field; optional values are a
+variants are an ``anyOf`` of such objects told apart by a single-value ``enum`` field (`const`); optional values are a
 union with ``null``.
 """
 

@@ -3,6 +3,9 @@
 ``generate`` runs one left-padded ``model.generate`` per chunk of requests. Per-request temperature
 and seed are honoured inside the batch by a logits processor that samples each row from its own
 seeded generator; per-request ``max_tokens`` and ``stop`` by a per-row stopping criterion.
+Requests with a ``schema`` are decoded under their grammar (`sim.llm.grammar`): each row's logits
+are masked to the tokens its JSON Schema allows, before sampling, so the reply is schema-valid JSON
+(or cut at ``max_tokens``, finish reason ``length``).
 ``choose`` scores every option by log-likelihood: each prompt runs once, its options together on top
 of its cached keys and values.
 """
@@ -17,6 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sim.llm.grammar import RowMatchers, SchemaGrammars
 from sim.llm.model_store import DEFAULT_MODEL, require_model
 from sim.llm.types import (
     BaseLanguageModel,
@@ -39,6 +43,10 @@ def default_threads() -> int:
     return max(1, min(8, len(os.sched_getaffinity(0)) // 2))
 
 
+STRUCTURED_MODES = {"grammar": "grammar", "json_schema": "grammar", "off": "off"}
+"""Accepted ``structured`` values and the mode each means."""
+
+
 def _chunks(order: Sequence[int], size: int) -> list[list[int]]:
     return [list(order[i : i + size]) for i in range(0, len(order), size)]
 
@@ -49,6 +57,8 @@ class LocalModel(BaseLanguageModel):
     ``path`` is a bundled model name or a transformers folder. ``device`` is ``"auto"`` (CUDA when
     available), ``"cpu"`` or ``"cuda[:n]"``; ``dtype`` ``"auto"`` is fp32 on CPU and bf16 on CUDA.
     ``max_batch_size`` caps the rows per forward pass (default 32 on CPU, 256 on CUDA).
+    ``structured`` is ``"grammar"`` (``"json_schema"`` means the same): a request's ``schema`` is
+    enforced while decoding; or ``"off"``: schemas are ignored and replies are free text.
     """
 
     backend = "local"
@@ -61,11 +71,15 @@ class LocalModel(BaseLanguageModel):
         threads: int | None = None,
         max_batch_size: int | None = None,
         seed: int = 0,
+        structured: str = "grammar",
     ) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
+        if structured not in STRUCTURED_MODES:
+            raise ValueError(f"structured: {structured!r} is not one of {sorted(STRUCTURED_MODES)}")
+        self.structured = STRUCTURED_MODES[structured]
         folder = require_model(path)
         hf_logging.disable_progress_bar()  # a one-second load needs no progress bar on stderr
         if device == "auto":
@@ -87,6 +101,15 @@ class LocalModel(BaseLanguageModel):
         self._torch = torch
         self._seeds = random.Random(seed)
         self._eos_ids = self._end_token_ids()
+        self._grammars: SchemaGrammars | None = None
+
+    @property
+    def grammars(self) -> SchemaGrammars:
+        """The schema compiler for this model's tokenizer (built on first use)."""
+        if self._grammars is None:
+            vocab = self.model.get_output_embeddings().weight.shape[0]
+            self._grammars = SchemaGrammars(self.tokenizer, vocab, self.tokenizer.eos_token_id)
+        return self._grammars
 
     def _end_token_ids(self) -> set[int]:
         ids = self.model.generation_config.eos_token_id
@@ -143,9 +166,14 @@ class LocalModel(BaseLanguageModel):
     # ---------------------------------------------------------------- generate
 
     def _generate(self, requests: list[GenerateRequest]) -> list[Completion]:
-        prompts = [self._prompt(r.messages) for r in requests]
-        order = sorted(range(len(requests)), key=lambda i: len(prompts[i]))
         results: list[Completion | None] = [None] * len(requests)
+        for i, error in enumerate(self._schema_errors(requests)):
+            if error is not None:
+                usage = Usage(0, 0, 0.0, self.backend, self.model_id, structured=self.structured)
+                results[i] = Completion("", usage, error=error)
+        prompts = [self._prompt(r.messages) for r in requests]
+        todo = [i for i in range(len(requests)) if results[i] is None]
+        order = sorted(todo, key=lambda i: len(prompts[i]))
         for chunk in _chunks(order, self.max_batch_size):
             for i, completion in zip(
                 chunk,
@@ -154,6 +182,18 @@ class LocalModel(BaseLanguageModel):
             ):
                 results[i] = completion
         return results  # type: ignore[return-value]
+
+    def _schema(self, request: GenerateRequest) -> dict[str, Any] | None:
+        """The schema this backend enforces for ``request`` (None: free text)."""
+        return request.schema if self.structured != "off" else None
+
+    def _schema_errors(self, requests: list[GenerateRequest]) -> list[str | None]:
+        """Per request, why its schema cannot be enforced (None: it can, or it has none)."""
+        if not any(self._schema(r) for r in requests):
+            return [None] * len(requests)
+        return [
+            None if (s := self._schema(r)) is None else self.grammars.check(s) for r in requests
+        ]
 
     def _generate_chunk(
         self, requests: list[GenerateRequest], prompts: list[str]
@@ -167,7 +207,9 @@ class LocalModel(BaseLanguageModel):
         prompt_len = ids.shape[1]
         seeds = [r.seed if r.seed is not None else self._seeds.getrandbits(63) for r in requests]
         sampler = _RowSampler([r.temperature for r in requests], seeds, self.device)
-        stopper = _RowStopper(prompt_len, requests, self.tokenizer)
+        schemas = [self._schema(r) for r in requests]
+        grammar = self.grammars.rows(schemas, self._eos_ids) if any(schemas) else None
+        stopper = _RowStopper(prompt_len, requests, self.tokenizer, grammar)
         config = GenerationConfig(
             max_new_tokens=max(r.max_tokens for r in requests),
             do_sample=False,
@@ -180,7 +222,7 @@ class LocalModel(BaseLanguageModel):
                 attention_mask=mask,
                 **({"cache": cache} if cache is not None else {}),
                 generation_config=config,
-                logits_processor=LogitsProcessorList([sampler]),
+                logits_processor=LogitsProcessorList([p for p in (grammar, sampler) if p]),
                 stopping_criteria=StoppingCriteriaList([stopper]),
             )
         latency = time.perf_counter() - started
@@ -191,10 +233,20 @@ class LocalModel(BaseLanguageModel):
             tokens, ended_by_eos = self._row_tokens(new_tokens[row], stopper.done_at[row])
             text = self.tokenizer.decode(tokens, skip_special_tokens=True)
             text, hit_stop = _cut_at_stop(text, r.stop)
-            finish = "stop" if ended_by_eos or hit_stop else "length"
+            complete = grammar is not None and grammar.complete[row]
+            finish = "stop" if ended_by_eos or hit_stop or complete else "length"
             count = len(tokens) + int(ended_by_eos)
-            usage = Usage(int(prompt_counts[row]), count, latency, self.backend, self.model_id)
-            completions.append(Completion(text, usage, finish))
+            mode = "grammar" if schemas[row] is not None else "off"
+            usage = Usage(
+                int(prompt_counts[row]),
+                count,
+                latency,
+                self.backend,
+                self.model_id,
+                structured=mode,
+            )
+            error = grammar.errors[row] if grammar is not None else None
+            completions.append(Completion("" if error else text, usage, finish, error=error))
         return completions
 
     def _row_tokens(self, tokens: list[int], done_at: int | None) -> tuple[list[int], bool]:
@@ -354,10 +406,19 @@ class _RowSampler:
 
 
 class _RowStopper:
-    """Per-row stopping: a row is done at its own ``max_tokens`` or when a stop string appears."""
+    """Per-row stopping: a row is done at its own ``max_tokens``, when a stop string appears, or
+    (rows with a grammar) as soon as its grammar is complete. It feeds each constrained row the
+    token it chose, so the row's matcher masks the next step."""
 
-    def __init__(self, prompt_len: int, requests: list[GenerateRequest], tokenizer: Any) -> None:
+    def __init__(
+        self,
+        prompt_len: int,
+        requests: list[GenerateRequest],
+        tokenizer: Any,
+        grammar: RowMatchers | None = None,
+    ) -> None:
         self.prompt_len = prompt_len
+        self.grammar = grammar
         self.max_tokens = [r.max_tokens for r in requests]
         self.stops = [r.stop for r in requests]
         self.tokenizer = tokenizer
@@ -367,14 +428,22 @@ class _RowStopper:
         import torch
 
         generated = input_ids.shape[1] - self.prompt_len
+        last = input_ids[:, -1].tolist() if self.grammar is not None else []
         for row in range(len(self.done_at)):
-            if self.done_at[row] is not None:
-                continue
-            if generated >= self.max_tokens[row]:
+            if self.done_at[row] is None and self._ends(row, generated, input_ids, last):
                 self.done_at[row] = generated
-            elif self.stops[row]:
-                text = self.tokenizer.decode(input_ids[row, self.prompt_len :])
-                if any(s in text for s in self.stops[row]):
-                    self.done_at[row] = generated
+                if self.grammar is not None:
+                    self.grammar.finish(row)
         done = [d is not None for d in self.done_at]
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+
+    def _ends(self, row: int, generated: int, input_ids: Any, last: list[int]) -> bool:
+        grammar = self.grammar
+        if grammar is not None and grammar.constrained(row) and grammar.advance(row, last[row]):
+            return True
+        if generated >= self.max_tokens[row]:
+            return True
+        if self.stops[row]:
+            text = self.tokenizer.decode(input_ids[row, self.prompt_len :])
+            return any(s in text for s in self.stops[row])
+        return False
