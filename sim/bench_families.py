@@ -15,8 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-LLM_OPTIONS = {"max_reasks": 0, "max_tokens": 96}
-"""One reply per decision, no re-ask: the parse share measures the first reply alone."""
+LLM_OPTIONS = {"max_reasks": 0, "max_tokens": 96, "use_choice_fallback": False}
+"""One reply per decision, no re-ask, no constrained choice: the parse share measures the first
+reply alone (and the bench does not spend time on fallbacks)."""
+
+STRUCTURED_ON = {"local": "grammar", "openai": "json_schema", "fake": "json_schema"}
+"""Each backend's structured mode when structured replies are on."""
 
 
 @dataclass(frozen=True)

@@ -114,11 +114,22 @@ def bench_llm(
     batch_sizes: Annotated[str, typer.Option(help="Comma-separated batch sizes.")] = "1,8,32",
     max_tokens: Annotated[int, typer.Option(min=1, help="New tokens per request.")] = 64,
     rounds: Annotated[int, typer.Option(min=1, help="Calls per batch size.")] = 1,
+    structured: Annotated[
+        bool,
+        typer.Option(
+            "--structured",
+            help="Instead: per env family, the share of LLM decisions parsed from the first "
+            "reply with structured replies on and off, and constrained vs free decoding speed.",
+        ),
+    ] = False,
 ) -> None:
     """Tokens/s of a model at several batch sizes, and batched/sequential ratios."""
     from sim.bench import bench_generate
     from sim.llm import make_model
 
+    if structured:
+        _bench_structured(model, max_tokens, rounds)
+        return
     sizes = _parse_sizes(batch_sizes)
     llm = make_model(model)
     console.print(f"benchmarking {llm!r}: batch sizes {sizes}, {max_tokens} new tokens, greedy")
@@ -146,6 +157,32 @@ def bench_llm(
         if base
         else "no baseline"
     )
+
+
+def _bench_structured(model: str, max_tokens: int, rounds: int) -> None:
+    """`mercato bench llm --structured`: parse shares per family, then decoding speed."""
+    from sim.bench_families import FAMILY_CASES, STRUCTURED_ON, family_share
+    from sim.bench_structured import structured_speed
+    from sim.llm import make_model
+    from sim.llm.spec import parse_spec
+
+    spec = parse_spec(model) if isinstance(model, str) else dict(model)
+    on = STRUCTURED_ON.get(spec["backend"], "json_schema")
+    console.print(f"parse share per family: {model}, structured {on} vs off, one reply each")
+    table = Table("family", "decisions", f"parsed ({on})", "parsed (off)", "s on", "s off")
+    for case in FAMILY_CASES:
+        with_schema, without = family_share(case, spec, on), family_share(case, spec, "off")
+        table.add_row(
+            case.family, str(with_schema.decisions), f"{with_schema.share:.1%}",
+            f"{without.share:.1%}", f"{with_schema.seconds:.0f}", f"{without.seconds:.0f}",
+        )  # fmt: skip
+    console.print(table)
+    llm = make_model({**spec, "structured": on})
+    try:
+        speed = structured_speed(llm, batch_size=32, max_tokens=max_tokens, rounds=rounds)
+    finally:
+        llm.close()
+    console.print(speed.summary())
 
 
 @bench_app.command("engine")

@@ -5,8 +5,8 @@ amounts within their bounds, enumerated items or targets, free text with a maxim
 Backends enforce that schema while decoding, so even a small model answers in form. The builders
 here keep every schema inside the subset that OpenAI's strict mode and the grammar engines accept
 alike: objects list every property in ``required`` and set ``additionalProperties: false``;
-variants are an ``anyOf`` of such objects told apart by a single-value ``enum`` field (`const`); optional values are a
-union with ``null``.
+variants are an ``anyOf`` of such objects told apart by a single-value ``enum`` field (`const`);
+optional values are a union with ``null``.
 """
 
 from __future__ import annotations
@@ -111,6 +111,14 @@ def get_field(data: Mapping[str, Any], name: str, kinds: type | tuple[type, ...]
     if not isinstance(value, kinds):
         raise ActionParseError(f"field {name!r}: expected {_kind_names(kinds)}, got {value!r}")
     return value
+
+
+def only_fields(data: Mapping[str, Any], allowed: Sequence[str]) -> None:
+    """Refuse fields a JSON reply may not carry now (the schema's closed object, re-checked)."""
+    unexpected = [key for key in data if key not in allowed]
+    if unexpected:
+        fields = ", ".join(repr(key) for key in unexpected)
+        raise ActionParseError(f"unexpected field {fields} in the JSON reply now")
 
 
 def _kind_names(kinds: type | tuple[type, ...]) -> str:

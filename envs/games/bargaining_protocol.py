@@ -16,7 +16,16 @@ import numpy as np
 
 from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
 from envs.core.spaces import normalize_text
-from envs.core.structured import choice, const, free_text, get_field, json_object, number, obj
+from envs.core.structured import (
+    choice,
+    const,
+    free_text,
+    get_field,
+    json_object,
+    number,
+    obj,
+    only_fields,
+)
 from envs.core.text import (
     REPLY_WRAPPING,
     dollars,
@@ -237,7 +246,7 @@ class BargainingProtocol(TextProtocol):
         decision = get_field(data, "decision", str).strip().lower()
         if not mask[OFFER]:
             if decision in ("accept", "reject"):
-                _only_fields(data, ("decision", "message"))
+                only_fields(data, ("decision", "message"))
                 return _verdict_action(ACCEPT if decision == "accept" else REJECT, observation)
             if decision == "offer":
                 raise ActionParseError(
@@ -255,7 +264,7 @@ class BargainingProtocol(TextProtocol):
                     f'answer {{"decision": "offer", "{mine}": <amount>}}'
                 )
             raise ActionParseError(f"field 'decision': expected 'offer', got {echo(decision)}")
-        _only_fields(data, ("decision", "alice_gets", "bob_gets", "message"))
+        only_fields(data, ("decision", "alice_gets", "bob_gets", "message"))
         money = float(observation["money"][0])
         amounts = {
             key: _json_amount(data, key, money) for key in ("alice_gets", "bob_gets") if key in data
@@ -419,13 +428,6 @@ def _kept_amount(share: float, money: float, is_alice: bool) -> float:
         below = max(math.nextafter(below, -math.inf), 0.0)
         above = min(math.nextafter(above, math.inf), money)
     return start + 0.0
-
-
-def _only_fields(data: dict[str, Any], allowed: tuple[str, ...]) -> None:
-    unexpected = [key for key in data if key not in allowed]
-    if unexpected:
-        fields = ", ".join(repr(key) for key in unexpected)
-        raise ActionParseError(f"unexpected field {fields} in the JSON reply now")
 
 
 def _json_amount(data: dict[str, Any], key: str, money: float) -> float:

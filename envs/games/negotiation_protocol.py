@@ -16,7 +16,16 @@ import numpy as np
 
 from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
 from envs.core.spaces import normalize_text
-from envs.core.structured import choice, const, free_text, get_field, json_object, number, obj
+from envs.core.structured import (
+    choice,
+    const,
+    free_text,
+    get_field,
+    json_object,
+    number,
+    obj,
+    only_fields,
+)
 from envs.core.text import (
     REPLY_WRAPPING,
     dollars,
@@ -223,7 +232,7 @@ class NegotiationProtocol(TextProtocol):
         decision = get_field(data, "decision", str).strip().lower()
         if not mask[OFFER]:
             if decision in _JSON_VERDICTS:
-                _only_fields(data, ("decision", "message"))
+                only_fields(data, ("decision", "message"))
                 return _verdict_action(_JSON_VERDICTS[decision], observation)
             if decision == "offer":
                 raise ActionParseError(
@@ -241,7 +250,7 @@ class NegotiationProtocol(TextProtocol):
                     '{"decision": "offer", "price": <price>}'
                 )
             raise ActionParseError(f"field 'decision': expected 'offer', got {echo(decision)}")
-        _only_fields(data, ("decision", "price", "message"))
+        only_fields(data, ("decision", "price", "message"))
         cap = self._cap(observation)
         value = get_field(data, "price", (int, float))
         try:
@@ -376,13 +385,6 @@ def _parse_verdict(reply: str, observation: Any, agent: str) -> dict[str, Any]:
     word = match.group(1)[0].lower()
     decision = ACCEPT if word == "a" else REJECT if word == "r" else OUTSIDE
     return _verdict_action(decision, observation)
-
-
-def _only_fields(data: dict[str, Any], allowed: tuple[str, ...]) -> None:
-    unexpected = [key for key in data if key not in allowed]
-    if unexpected:
-        fields = ", ".join(repr(key) for key in unexpected)
-        raise ActionParseError(f"unexpected field {fields} in the JSON reply now")
 
 
 def _offer_action(price: float, message: str) -> dict[str, Any]:
