@@ -466,6 +466,8 @@ def _parse_reply(body: Any) -> Reply | str:
         content = None
     if not isinstance(content, str):
         return "no string at choices[0].message.content"
+    if not content.strip() and choice.get("finish_reason") != "length":
+        return "empty content"  # a server fault (retried), not a reply the model chose to give
     logprobs = choice.get("logprobs")
     tokens = logprobs.get("content") if isinstance(logprobs, dict) else None
     return Reply(

@@ -183,3 +183,11 @@ def test_backoff_doubles_with_seeded_jitter_and_is_capped():
         assert min(0.1 * 2**attempt, 0.5) <= wait <= min(0.2 * 2**attempt, 0.5)
     assert transport._backoff(0, 3.0, random.Random(0)) == 0.5  # Retry-After, capped
     assert transport._backoff(3, 0.2, random.Random(0)) == 0.2
+
+
+def test_empty_content_is_a_malformed_response_that_is_retried(server, connect):
+    model = connect(max_retries=1)
+    (out,) = model.generate([{"messages": "hi [fault:empty*1]"}])
+    assert not out.failed and out.text.startswith("echo:")
+    assert (out.usage.requests, out.usage.failed_requests) == (2, 1)
+    assert "malformed response (empty content)" in out.usage.failures[0]
