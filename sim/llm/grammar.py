@@ -12,6 +12,13 @@ cannot run away in whitespace; only a string's own content may hold spaces, up t
 a number or integer without bounds gets ``±NUMBER_LIMIT`` (the reply still satisfies the schema as
 given: these only narrow what it may say). llguidance enforces ``enum``, closed objects,
 ``anyOf``, numeric ``minimum`` and ``maximum``, ``maxLength`` and ``minItems``/``maxItems``.
+
+Replies also fit their token budget: a string's ``maxLength`` counts characters, not tokens, so a
+small model that rambles in a message would run out of ``max_tokens`` mid-JSON. In a row's last
+`wrap_up_tokens` tokens, wherever its grammar allows a token made only of JSON punctuation, only
+those are allowed, and of those the ones that start with a quote first (inside a string, ``,`` or
+``}`` are just text; a quote closes it): the open string or number ends and the rest of the object
+is written as briefly as the grammar permits.
 """
 
 from __future__ import annotations
@@ -42,6 +49,14 @@ _SCHEMA_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitio
 
 GRAMMAR_CACHE_SIZE = 256
 """Compiled schemas kept (least recently used dropped first)."""
+
+JSON_PUNCTUATION = frozenset('"{}[],:')
+"""Characters of the tokens that close what is open in a JSON reply."""
+
+
+def wrap_up_tokens(max_tokens: int) -> int:
+    """How many of a reply's last tokens are spent closing its JSON (half the budget, 12-40)."""
+    return min(40, max(12, max_tokens // 2))
 
 
 class SchemaError(ValueError):
@@ -109,6 +124,9 @@ class SchemaGrammars:
         self.executor = llguidance.LLExecutor(num_threads=1)
         self._cache: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
+        self.closers = _punctuation_tokens(tokenizer, vocab_size)
+        """Tokens made only of `JSON_PUNCTUATION`, best first: those that start with a quote,
+        then all of them (boolean masks over the logits)."""
 
     def check(self, schema: Mapping[str, Any]) -> str | None:
         """Why ``schema`` cannot be compiled, or None when it can (compiling and caching it)."""
@@ -123,10 +141,15 @@ class SchemaGrammars:
         return self._compiled(schema).deep_copy()
 
     def rows(
-        self, schemas: Sequence[Mapping[str, Any] | None], end_ids: Collection[int]
+        self,
+        schemas: Sequence[Mapping[str, Any] | None],
+        end_ids: Collection[int],
+        budgets: Sequence[int] | None = None,
     ) -> RowMatchers:
-        """Matchers for a batch: one per row with a schema, None for free-text rows."""
-        return RowMatchers([None if s is None else self.matcher(s) for s in schemas], self, end_ids)
+        """Matchers for a batch: one per row with a schema, None for free-text rows.
+        ``budgets`` are the rows' ``max_tokens`` (for wrapping up in time)."""
+        matchers = [None if s is None else self.matcher(s) for s in schemas]
+        return RowMatchers(matchers, self, end_ids, budgets)
 
     def _compiled(self, schema: Mapping[str, Any]) -> Any:
         """The cached prototype matcher of ``schema`` (rows get copies), compiled on a miss."""
@@ -183,11 +206,18 @@ class RowMatchers:
     """
 
     def __init__(
-        self, matchers: Sequence[Any], grammars: SchemaGrammars, end_ids: Collection[int]
+        self,
+        matchers: Sequence[Any],
+        grammars: SchemaGrammars,
+        end_ids: Collection[int],
+        budgets: Sequence[int] | None = None,
     ) -> None:
         import torch
 
         self.matchers = list(matchers)
+        self.budgets = list(budgets) if budgets is not None else [None] * len(self.matchers)
+        self.step = 0
+        """Tokens generated so far (the logits processor is called once per step)."""
         self.end_ids = frozenset(end_ids)
         self.complete = [False] * len(self.matchers)
         self.errors: list[str | None] = [None] * len(self.matchers)
@@ -217,12 +247,23 @@ class RowMatchers:
             if self.matchers[r].is_error() or not allowed[i].any():
                 self._fail(r)
                 allowed[i] = True
+            elif self._wrapping_up(r):
+                for closers in self._grammars.closers:
+                    closing = allowed[i] & closers
+                    if closing.any():
+                        allowed[i] = closing
+                        break
+        self.step += 1
         allowed = _fit(torch.from_numpy(allowed), scores.shape[-1]).to(scores.device)
         if len(rows) == scores.shape[0]:
             return scores.masked_fill_(~allowed, float("-inf"))
         index = torch.tensor(rows, device=scores.device)
         scores[index] = scores[index].masked_fill(~allowed, float("-inf"))
         return scores
+
+    def _wrapping_up(self, row: int) -> bool:
+        budget = self.budgets[row]
+        return budget is not None and budget - self.step <= wrap_up_tokens(budget)
 
     def advance(self, row: int, token: int) -> bool:
         """Feed ``row`` the token it chose; True when the row is done."""
@@ -257,6 +298,18 @@ def _unpack(bitmask: np.ndarray, vocab: int) -> np.ndarray:
     little_endian = bitmask.astype("<i4", copy=False)  # a no-op on little-endian machines
     bits = np.unpackbits(little_endian.view(np.uint8), axis=-1, bitorder="little")
     return bits[:, :vocab].astype(bool)
+
+
+def _punctuation_tokens(tokenizer: Any, vocab_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks of the tokens made only of `JSON_PUNCTUATION`: those starting with a quote,
+    and all of them."""
+    quoted = np.zeros(vocab_size, dtype=bool)
+    punctuation = np.zeros(vocab_size, dtype=bool)
+    for token_id in range(min(vocab_size, len(tokenizer))):
+        text = tokenizer.decode([token_id])
+        punctuation[token_id] = bool(text) and set(text) <= JSON_PUNCTUATION
+        quoted[token_id] = punctuation[token_id] and text.startswith('"')
+    return quoted, punctuation
 
 
 def _fit(allowed: Any, width: int) -> Any:

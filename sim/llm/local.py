@@ -208,7 +208,8 @@ class LocalModel(BaseLanguageModel):
         seeds = [r.seed if r.seed is not None else self._seeds.getrandbits(63) for r in requests]
         sampler = _RowSampler([r.temperature for r in requests], seeds, self.device)
         schemas = [self._schema(r) for r in requests]
-        grammar = self.grammars.rows(schemas, self._eos_ids) if any(schemas) else None
+        budgets = [r.max_tokens for r in requests]
+        grammar = self.grammars.rows(schemas, self._eos_ids, budgets) if any(schemas) else None
         stopper = _RowStopper(prompt_len, requests, self.tokenizer, grammar)
         config = GenerationConfig(
             max_new_tokens=max(r.max_tokens for r in requests),

@@ -208,3 +208,23 @@ def test_random_schemas_and_seeds_decode_to_valid_json(model):
     ]
     for (schema, _), completion in zip(cases, model.generate(requests), strict=True):
         assert_valid(completion, schema)
+
+
+LETTER = closed(
+    message={"type": "string", "maxLength": 2000},
+    promote=enum("A", "B", "C", "D"),
+    tactic=enum("none", "flattery", "urgency"),
+    score={"type": "integer", "minimum": 1, "maximum": 10},
+)
+
+
+def test_a_long_free_text_is_wrapped_up_within_the_token_budget(model):
+    """A string's maxLength counts characters, not tokens: a rambling message is closed in time,
+    and the fields after it still get written, so the reply is whole JSON within max_tokens."""
+    prompt = "Write a very long, detailed letter (at least a thousand words) about every option."
+    out = model.generate(
+        [ask(prompt, LETTER, max_tokens=60, temperature=0.8, seed=s) for s in range(4)]
+    )
+    for completion in out:
+        assert_valid(completion, LETTER)
+        assert completion.usage.completion_tokens <= 60
