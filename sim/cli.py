@@ -172,6 +172,10 @@ def _bench_structured(model: str, max_tokens: int, rounds: int) -> None:
     table = Table("family", "decisions", f"parsed ({on})", "parsed (off)", "s on", "s off")
     for case in FAMILY_CASES:
         with_schema, without = family_share(case, spec, on), family_share(case, spec, "off")
+        console.print(
+            f"  {case.family}: {with_schema.decisions} decisions, parsed {with_schema.share:.1%} "
+            f"({on}) vs {without.share:.1%} (off)"
+        )
         table.add_row(
             case.family, str(with_schema.decisions), f"{with_schema.share:.1%}",
             f"{without.share:.1%}", f"{with_schema.seconds:.0f}", f"{without.seconds:.0f}",
