@@ -127,9 +127,8 @@ def test_a_failed_request_falls_back_alone_and_is_not_reasked():
             failed = replace(
                 out[0].usage, requests=3, failed_requests=3, failures=("HTTP 500",) * 3
             )
-            return [
-                replace(out[0], text="", error="HTTP 500 after 3 attempts", usage=failed)
-            ] + out[1:]
+            first = replace(out[0], text="", error="HTTP 500 after 3 attempts", usage=failed)
+            return [first, *out[1:]]
 
     model = OneFails(responses={"How many tenths": "OFFER 3", "ACCEPT or": "accept"}, choices=[1])
     p = policy(model)
