@@ -42,17 +42,17 @@ FAMILY_CASES = (
         "mercato/Bargaining-v0",
         {"money": 10000, "horizon": 4, "discount_alice": 0.9, "discount_bob": 0.9},
         {"alice": LLM, "bob": LLM},
-        4,
+        16,
     ),
     FamilyCase(
         "negotiation",
         "mercato/Negotiation-v0",
         {"horizon": 4, "messages": True},
         {"seller": LLM, "buyer": LLM},
-        4,
+        16,
     ),
     FamilyCase(
-        "persuasion", "mercato/Persuasion-v0", {"rounds": 4}, {"seller": LLM, "buyer": LLM}, 4
+        "persuasion", "mercato/Persuasion-v0", {"rounds": 4}, {"seller": LLM, "buyer": LLM}, 8
     ),
     FamilyCase(
         "marketplace",
@@ -66,21 +66,21 @@ FAMILY_CASES = (
         "mercato/ManipulationTrial-v0",
         {"tasks": 1, "min_exchanges": 2, "max_exchanges": 3},
         {"assistant": LLM, "user": LLM},
-        2,
+        4,
     ),
     FamilyCase(
         "recommendation",
         "mercato/RecDialogue-v0",
         {"n_items": 300, "max_turns": 3},
         {"recommender": LLM, "user": LLM},
-        2,
+        4,
     ),
     FamilyCase(
         "feed",
         "mercato/RecFeed-v0",
         {"max_steps": 4, "n_items": 200},
         {"recommender": "feed/blend", "user": LLM},
-        2,
+        8,
     ),
 )
 
