@@ -299,7 +299,12 @@ def run_experiment(
     out: Annotated[Path | None, typer.Option(help="Run directory (default runs/<name>).")] = None,
     fresh: Annotated[bool, typer.Option(help="Delete the run directory's old contents.")] = False,
 ) -> None:
-    """Play an experiment (or a suite of them) on Ray; re-running resumes an interrupted run."""
+    """Play an experiment (or a suite of them) on Ray; re-running resumes an interrupted run.
+
+    Exit status: 0 complete; 2 bad input, or a model failed its preflight (nothing written);
+    3 the run ended failed (a model's LLM decisions fell back more than max_fallback_rate);
+    130 interrupted.
+    """
     from sim.batch import run
     from sim.progress import RunProgress
     from sim.suite import load_suite, suite_members, suite_name
