@@ -307,11 +307,11 @@ class LLMPolicy(BatchPolicy):
 
     def _take_reply(self, p: _Pending, completion: Any, attempt: int) -> None:
         p.record.charge(completion.usage)
-        if getattr(completion, "error", None) is not None:
+        if completion.error is not None:
             p.failed = True  # the backend already retried; re-asking would not help
             return
         p.record.replies.append(completion.text)
-        p.record.structured = getattr(completion.usage, "structured", "off")
+        p.record.structured = completion.usage.structured
         p.record.reasks = attempt
         try:
             action = self.protocol.parse(completion.text, p.observation, p.record.agent)
@@ -348,9 +348,9 @@ class LLMPolicy(BatchPolicy):
         for (p, valid), choice in zip(todo, choices, strict=True):
             p.record.charge(choice.usage)
             p.record.choice_method = choice.method
-            p.record.choice_raw = getattr(choice, "raw", "") or None
+            p.record.choice_raw = choice.raw or None
             p.record.choice_scores = [float(x) for x in choice.scores]
-            if getattr(choice, "error", None) is not None:
+            if choice.error is not None:
                 continue  # the request failed: its failure is in the usage
             if choice.method == "fallback":  # the model named no option; do not trust the draw
                 p.record.errors.append("constrained choice: the model named no option")

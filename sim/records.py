@@ -101,10 +101,7 @@ class EpisodeRecord:
 
     def llm_totals(self) -> LLMTally:
         """Every model's tally added up."""
-        total = LLMTally()
-        for tally in self.llm.values():
-            total.add(tally)
-        return total
+        return total_tally(self.llm.values())
 
 
 @dataclass
@@ -150,3 +147,11 @@ TALLY_COUNTS = (
     "decisions", "parsed", "reasked", "choice", "default", "requests", "failed_requests",
     "prompt_tokens", "completion_tokens",
 )  # fmt: skip
+
+
+def total_tally(tallies: Any) -> LLMTally:
+    """Several tallies added up into a new one."""
+    total = LLMTally()
+    for tally in tallies:
+        total.add(tally)
+    return total

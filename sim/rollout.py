@@ -25,7 +25,7 @@ from pettingzoo.utils.wrappers import BaseWrapper
 
 from agents.base import Policy
 from agents.llm import DecisionRecord, act_together, role_of
-from sim.records import EpisodeRecord, LLMTally, StepColumns, to_json
+from sim.records import EpisodeRecord, LLMTally, StepColumns, to_json, total_tally
 
 
 def innermost_aec(env: Any) -> Any:
@@ -434,9 +434,7 @@ def _result(episode: _Episode) -> EpisodeResult:
     job = episode.job
     job.envs.put(episode.env)
     _priced(episode.llm, job.prices)
-    total = LLMTally()
-    for tally in episode.llm.values():
-        total.add(tally)
+    total = total_tally(episode.llm.values())
     llm_tokens = total.prompt_tokens + total.completion_tokens
     purchases = episode.metrics.get("purchases")
     if purchases is not None:  # markets: what each purchase cost in model calls and tokens

@@ -141,7 +141,7 @@ class RunDir:
     def done_shards(self) -> set[str]:
         """Ids of shards whose episodes file exists (``*.tmp`` leftovers do not count), less those
         the manifest marks for replay (their LLM decisions fell back too often)."""
-        return set(_done(self.path)) - set(self.manifest.get("replay_shards", []))
+        return _trusted(self.path, self.manifest)
 
     def write_shard(self, shard_id: str, episodes: list[EpisodeRecord], steps: StepColumns) -> None:
         """Write a finished shard atomically: its steps first, its episodes (the done mark) last."""
@@ -212,7 +212,7 @@ def pending_shards(path: str | os.PathLike[str], experiment: Experiment, fresh: 
         return True
     if manifest.get("fingerprint") != experiment.fingerprint():
         return True  # open_run decides (it refuses another experiment's directory)
-    done = set(_done(path)) - set(manifest.get("replay_shards", []))
+    done = _trusted(path, manifest)
     return any(shard.shard_id not in done for shard in experiment.shards())
 
 
@@ -457,6 +457,11 @@ def _read(folder: Path, shard_ids: list[str], base: pa.Schema) -> pd.DataFrame:
     tables += [pq.read_table(folder / f"{shard_id}.parquet") for shard_id in shard_ids]
     table = pa.concat_tables(tables, promote_options="permissive")
     return table.to_pandas(types_mapper=_nullable_pandas_type)
+
+
+def _trusted(run_dir: Path, manifest: dict[str, Any]) -> set[str]:
+    """Shards done and not marked for replay (`RunDir.done_shards`)."""
+    return set(_done(run_dir)) - set(manifest.get("replay_shards", []))
 
 
 def _done(run_dir: Path) -> list[str]:
