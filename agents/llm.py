@@ -12,6 +12,7 @@ billed tokens, structured mode, path) so nobody reads a fallback as the model's 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
 from envs.core.seeding import derive_seed
 from envs.core.structured import schema_summary
 from sim.llm import ChooseRequest, GenerateRequest, LanguageModel, LLMError, make_model
+from sim.llm.types import with_usage
 
 REASK_TEMPLATE = (
     "Your answer could not be used: {error}\nAnswer again, following the required format exactly."
@@ -29,6 +31,11 @@ JSON_FORMAT_MARKER = "follows this JSON Schema"
 JSON_FORMAT_TEMPLATE = (
     "Answer with one JSON object that " + JSON_FORMAT_MARKER + " (no other text):\n{schema}"
 )
+
+DEFAULT_TEMPERATURE = 0.7
+"""Sampling temperature of LLM players unless an experiment or caller sets one."""
+
+REPEATED_REPLY = "the re-ask repeated an earlier reply word for word; no more re-asks"
 
 PARSED, REASKED, CHOICE, DEFAULT = "parsed", "reasked", "choice", "default"
 PATHS = (PARSED, REASKED, CHOICE, DEFAULT)
@@ -105,7 +112,7 @@ class _Pending:
     conversation: list[dict[str, str]]
     schema: dict[str, Any] | None = None
     done: bool = False
-    failed: bool = False
+    no_more_asks: bool = False
 
     def resolve(self, action: Any, status: str) -> None:
         self.record.action, self.record.status, self.done = action, status, True
@@ -124,11 +131,14 @@ DecisionSteps = Generator[ModelCall, Any, Any]
 """A decision in progress: yields model calls, is sent their results, returns its value."""
 
 
-def act_together(batches: Sequence[tuple[LLMPolicy, Sequence[tuple[Any, str]]]]) -> list[list[Any]]:
+def act_together(
+    batches: Sequence[tuple[LLMPolicy, Sequence[tuple[Any, str]]]], *, share_identical: bool = True
+) -> list[list[Any]]:
     """Decide for several policies' items at once; calls to the same model share one batch.
 
     This is how the rollout sends every pending LLM decision of every env instance and agent to
-    the model together, even when each episode has its own policy objects.
+    the model together, even when each episode has its own policy objects. With
+    ``share_identical``, identical requests in one batch are sent once (see `_send`).
     """
     running = [policy.decide(items) for policy, items in batches]
     results: list[Any] = [None] * len(running)
@@ -146,7 +156,7 @@ def act_together(batches: Sequence[tuple[LLMPolicy, Sequence[tuple[Any, str]]]])
             error: LLMError | None = None
             answers: list[Any] = []
             try:
-                answers = getattr(first.model, first.kind)(merged)
+                answers = _send(first, merged, share_identical)
             except LLMError as failure:
                 error = failure
             offset = 0
@@ -156,6 +166,47 @@ def act_together(batches: Sequence[tuple[LLMPolicy, Sequence[tuple[Any, str]]]])
                 offset += n
                 _advance(running[i], i, share, error, calls, results)
     return results
+
+
+def _send(call: ModelCall, requests: list[Any], share_identical: bool) -> list[Any]:
+    """One model call for ``requests``; with ``share_identical`` each distinct request is sent
+    once and its answer shared. Requests are identical when all their fields are, the seed
+    ignored where it cannot matter (greedy generation, scoring a choice). A shared copy is marked
+    ``cached`` with no tokens billed: only the first was sent."""
+    ask = getattr(call.model, call.kind)
+    if not share_identical:
+        return ask(requests)
+    index_of: dict[tuple[Any, ...], int] = {}
+    unique: list[Any] = []
+    owner = []
+    for request in requests:
+        key = _identity(request)
+        if key not in index_of:
+            index_of[key] = len(unique)
+            unique.append(request)
+        owner.append(index_of[key])
+    if len(unique) == len(requests):
+        return ask(requests)
+    answers = ask(unique)
+    seen: set[int] = set()
+    shared = []
+    for i in owner:
+        answer = answers[i]
+        if i in seen:
+            answer = with_usage(answer, cached=True, prompt_tokens=0, completion_tokens=0)
+        seen.add(i)
+        shared.append(answer)
+    return shared
+
+
+def _identity(request: Any) -> tuple[Any, ...]:
+    """What makes two requests the same request (see `_send`)."""
+    messages = tuple((m["role"], m["content"]) for m in request.messages)
+    if isinstance(request, ChooseRequest):
+        return messages, request.options
+    seed = None if request.temperature == 0 else request.seed
+    schema = None if request.schema is None else json.dumps(request.schema, sort_keys=True)
+    return messages, request.max_tokens, request.temperature, request.stop, seed, schema
 
 
 def _advance(
@@ -183,8 +234,12 @@ class LLMPolicy(BatchPolicy):
 
     ``role_prompt`` is one prompt for every agent, or a mapping from agent name or role
     (``seller``) to prompt. ``model`` is a model object or a spec for `sim.llm.make_model`.
-    Sampling seeds derive from ``seed``, the prompt and the attempt, so a decision does not depend
-    on which other decisions share its batch.
+    ``max_tokens`` is the reply budget (None: the protocol's `reply_tokens` for the role).
+
+    Players sample (``temperature`` 0.7 by default; 0 is greedy): greedy episodes of a
+    deterministic game are copies of one sample. Sampling seeds derive from ``seed`` (per episode
+    and agent when built by an experiment), the prompt and the attempt, so a run replays exactly
+    and a decision does not depend on which other decisions share its batch.
     """
 
     name = "llm"
@@ -198,13 +253,17 @@ class LLMPolicy(BatchPolicy):
         *,
         max_reasks: int = 2,
         use_choice_fallback: bool = True,
-        max_tokens: int = 96,
-        temperature: float = 0.0,
+        max_tokens: int | None = None,
+        temperature: float = DEFAULT_TEMPERATURE,
         seed: int = 0,
         structured: bool = True,
     ) -> None:
         if max_reasks < 0:
             raise ValueError(f"max_reasks: expected an integer >= 0, got {max_reasks}")
+        if max_tokens is not None and max_tokens < 1:
+            raise ValueError(f"max_tokens: expected an integer >= 1 or None, got {max_tokens}")
+        if temperature < 0:
+            raise ValueError(f"temperature: expected a number >= 0, got {temperature}")
         self.model = make_model(model)
         self.role_prompt = role_prompt
         self.protocol = protocol
@@ -282,41 +341,48 @@ class LLMPolicy(BatchPolicy):
 
     def _ask_and_parse(self, pending: list[_Pending]) -> DecisionSteps:
         for attempt in range(self.max_reasks + 1):
-            todo = [p for p in pending if not p.done and not p.failed]
+            todo = [p for p in pending if not p.done and not p.no_more_asks]
             if not todo:
                 return
-            requests = [
-                GenerateRequest(
-                    messages=tuple(p.conversation),
-                    max_tokens=self.max_tokens,
-                    temperature=self.temperature,
-                    seed=derive_seed(self.seed, p.record.messages[-1]["content"], attempt),
-                    schema=p.schema,
-                )
-                for p in todo
-            ]
+            requests = [self._request(p, attempt) for p in todo]
             try:
                 completions = yield ModelCall(self.model, "generate", requests)
             except LLMError as error:
                 for p in todo:
                     p.record.fail(f"model error: {_one_line(error)}")
-                    p.failed = True
+                    p.no_more_asks = True
                 return
             for p, completion in zip(todo, completions, strict=True):
                 self._take_reply(p, completion, attempt)
 
+    def _request(self, p: _Pending, attempt: int) -> GenerateRequest:
+        agent = p.record.agent
+        return GenerateRequest(
+            messages=tuple(p.conversation),
+            max_tokens=self.max_tokens or self.protocol.reply_tokens(agent),
+            temperature=self.temperature,
+            stop=() if p.schema is not None else self.protocol.stop_sequences(agent),
+            seed=derive_seed(self.seed, p.record.messages[-1]["content"], attempt),
+            schema=p.schema,
+        )
+
     def _take_reply(self, p: _Pending, completion: Any, attempt: int) -> None:
         p.record.charge(completion.usage)
         if completion.error is not None:
-            p.failed = True  # the backend already retried; re-asking would not help
+            p.no_more_asks = True  # the backend already retried; re-asking would not help
             return
+        repeated = completion.text in p.record.replies
         p.record.replies.append(completion.text)
         p.record.structured = completion.usage.structured
         p.record.reasks = attempt
         try:
-            action = self.protocol.parse(completion.text, p.observation, p.record.agent)
+            action = self.protocol.parse_reply(completion.text, p.observation, p.record.agent)
         except ActionParseError as error:
             p.record.errors.append(str(error))
+            if repeated and self.temperature == 0:  # greedy: the next re-ask would repeat too
+                p.record.errors.append(REPEATED_REPLY)
+                p.no_more_asks = True
+                return
             p.conversation += [
                 {"role": "assistant", "content": completion.text},
                 {"role": "user", "content": REASK_TEMPLATE.format(error=error)},

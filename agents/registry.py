@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agents.base import HumanPolicy, Policy, RandomPolicy
-from agents.llm import LLMPolicy
+from agents.llm import DEFAULT_TEMPERATURE, LLMPolicy
 from agents.prompts import role_prompts
 from envs.core.protocol import protocol_of
 
@@ -99,8 +99,8 @@ def _llm(
     role_prompt: str | None = None,
     max_reasks: int = 2,
     use_choice_fallback: bool = True,
-    max_tokens: int = 96,
-    temperature: float = 0.0,
+    max_tokens: int | None = None,
+    temperature: float = DEFAULT_TEMPERATURE,
     structured: bool = True,
 ) -> Policy:
     return LLMPolicy(

@@ -34,7 +34,7 @@ from sim.fallbacks import (
 from sim.llm.preflight import preflight_all
 from sim.llm.server import placement
 from sim.records import LLMTally, StepColumns
-from sim.rollout import EnvPool, EpisodeJob, play
+from sim.rollout import BATCHING, Batching, EnvPool, EpisodeJob, play, wants_batches
 from sim.roster import ModelPool, plan_roster
 from sim.store import RunDir, load_episodes, open_run, pending_shards
 
@@ -76,40 +76,42 @@ def make_env(env_id: str, params: Mapping[str, Any]) -> Any:
 
 
 def play_shard(
-    experiment: Experiment, shard: Shard, run_dir: RunDir, models: ModelPool
+    experiment: Experiment,
+    shard: Shard,
+    run_dir: RunDir,
+    models: ModelPool,
+    *,
+    batching: Batching = BATCHING,
+    on_drained: Callable[[], None] | None = None,
 ) -> ShardSummary:
-    """Play one shard's episodes (lockstep within each cell) and write it atomically."""
-    cells = {cell.cell_id: cell for cell in experiment.cells()}
-    prices = experiment.prices()
-    results = []
+    """Play one shard's episodes and write it atomically.
+
+    The episodes of every cell with LLM players run in one lockstep, so model calls batch across
+    cells (`Batching`); scripted cells run one episode after another. ``on_drained`` is called
+    when the last LLM episode has started (see `sim.rollout.play`).
+    """
     by_cell: dict[str, list[Any]] = {}
     for spec in shard.episodes:
         by_cell.setdefault(spec.cell_id, []).append(spec)
-    for cell_id, specs in by_cell.items():
-        cell = cells[cell_id]
-        pool = EnvPool(lambda cell=cell: make_env(experiment.env, cell.params))
-        probe = pool.get()
-        plans = plan_roster(cell.roster, experiment.env, list(probe.possible_agents), models)
-        pool.put(probe)
-        model_keys = {a: e.model for a, e in cell.roster.items() if e.model is not None}
-        jobs = (
-            EpisodeJob(
-                episode_id=spec.episode_id,
-                seed=spec.seed,
-                envs=pool,
-                policies={a: plan.make(probe, spec.seed, a) for a, plan in plans.items()},
-                policy_names={a: plan.label for a, plan in plans.items()},
-                run_id=run_dir.run_id,
-                cell_id=cell_id,
-                episode_index=spec.episode_index,
-                env_id=experiment.env,
-                params=dict(cell.params),
-                model_keys=model_keys,
-                prices=prices,
-            )
-            for spec in specs
-        )
-        results.extend(play(jobs, lockstep=experiment.lockstep))
+    cells = {cell.cell_id: cell for cell in experiment.cells()}
+    streams = [
+        _cell_jobs(experiment, cells[cell_id], specs, run_dir, models)
+        for cell_id, specs in by_cell.items()
+    ]
+    batched: list[list[EpisodeJob]] = []
+    scripted: list[list[EpisodeJob]] = []
+    for jobs in streams:
+        llm_players = any(map(wants_batches, jobs[0].policies.values()))
+        (batched if llm_players else scripted).append(jobs)
+    lockstep = experiment.lockstep
+    if batching.across_cells:
+        batched = [[job for jobs in batched for job in jobs]] if batched else []
+    results = []
+    for n, jobs in enumerate(batched):
+        drained = on_drained if n == len(batched) - 1 else None
+        results += play(jobs, lockstep=lockstep, batching=batching, on_drained=drained)
+    for jobs in scripted:
+        results += play(jobs, lockstep=lockstep, batching=batching)
     run_dir.write_shard(shard.shard_id, [r.record for r in results], _merged_steps(results))
     tallies: dict[str, LLMTally] = {}
     for result in results:
@@ -122,6 +124,36 @@ def play_shard(
         sum(r.record.errors for r in results),
         tallies,
     )
+
+
+def _cell_jobs(
+    experiment: Experiment, cell: Any, specs: list[Any], run_dir: RunDir, models: ModelPool
+) -> list[EpisodeJob]:
+    """One cell's episodes of a shard as jobs: its env pool, a policy per agent per episode."""
+    pool = EnvPool(lambda: make_env(experiment.env, cell.params))
+    probe = pool.get()
+    agents = list(probe.possible_agents)
+    plans = plan_roster(cell.roster, experiment.env, agents, models, experiment.temperature)
+    pool.put(probe)
+    model_keys = {a: e.model for a, e in cell.roster.items() if e.model is not None}
+    prices = experiment.prices()
+    return [
+        EpisodeJob(
+            episode_id=spec.episode_id,
+            seed=spec.seed,
+            envs=pool,
+            policies={a: plan.make(probe, spec.seed, a) for a, plan in plans.items()},
+            policy_names={a: plan.label for a, plan in plans.items()},
+            run_id=run_dir.run_id,
+            cell_id=cell.cell_id,
+            episode_index=spec.episode_index,
+            env_id=experiment.env,
+            params=dict(cell.params),
+            model_keys=model_keys,
+            prices=prices,
+        )
+        for spec in specs
+    ]
 
 
 def _merged_steps(results: list[Any]) -> StepColumns:

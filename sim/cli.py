@@ -243,6 +243,48 @@ def bench_engine(
         console.print(note)
 
 
+@bench_app.command("batching")
+@exits_cleanly
+def bench_batching(
+    presets: Annotated[str, typer.Option(help="Comma-separated: trial, market.")] = "trial,market",
+    model: Annotated[str, typer.Option(help="Model spec of the LLM player.")] = "local",
+    lockstep: Annotated[int, typer.Option(min=1, help="Lockstep width.")] = 32,
+    episodes: Annotated[
+        int | None, typer.Option(min=1, help="Episodes per cell (default: the preset's).")
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option(min=1, help="Reply budget (default: the protocol's).")
+    ] = None,
+) -> None:
+    """Model batch sizes before and after cross-cell lockstep; rollout vs replayed model calls."""
+    from sim.bench_batching import PRESETS, measure
+
+    names = [n.strip() for n in presets.split(",") if n.strip()]
+    unknown = [n for n in names if n not in PRESETS]
+    if unknown or not names:
+        raise typer.BadParameter(f"--presets: {unknown or names} not in {sorted(PRESETS)}")
+    for name in names:
+        console.print(f"{PRESETS[name].name}: playing before and after, then replaying ...")
+        report = measure(name, model, lockstep, episodes, max_tokens)
+        table = Table(
+            "scheduling", "calls", "mean batch", "while full", "fill", "tokens/s", "seconds",
+            title=report.preset,
+        )  # fmt: skip
+        for m in (report.before, report.after):
+            full = m.mean_batch(while_full=True)
+            table.add_row(
+                m.label, str(len(m.log.calls)), f"{m.mean_batch():.1f}", f"{full:.1f}",
+                f"{full / m.lockstep:.2f}", f"{m.tokens_per_s:,.1f}", f"{m.seconds:.1f}",
+            )  # fmt: skip
+        console.print(table)
+        console.print(
+            f"rollout / replayed model calls: {report.engine_ratio:.2f} of the model layer's "
+            f"tokens/s (target >= 0.8); fill while full: "
+            f"{report.after.mean_batch(while_full=True) / lockstep:.2f} of lockstep {lockstep} "
+            "(target >= 0.8)"
+        )
+
+
 @bench_app.command("market")
 @exits_cleanly
 def bench_market(
@@ -394,6 +436,7 @@ def _report_one(run_dir: Path) -> None:
     from sim.report import (
         build_llm_report,
         build_report,
+        copied_cells,
         llm_report_table,
         report_table,
         write_report,
@@ -410,6 +453,14 @@ def _report_one(run_dir: Path) -> None:
         console.print("no finished episodes yet")
     else:
         console.print(report_table(table))
+        copied = copied_cells(table)
+        if copied:
+            console.print(
+                f"[bold yellow]COPIES[/]: in {len(copied)} cell(s) ({', '.join(copied[:6])}"
+                f"{', ...' if len(copied) > 6 else ''}) every episode is the same episode, so "
+                "they are one sample and get no interval; LLM players sample with temperature "
+                "> 0 (the default 0.7) for independent episodes."
+            )
     llm = build_llm_report(run_dir)
     if not llm.empty:
         console.print(llm_report_table(llm))

@@ -211,6 +211,9 @@ class Experiment(BaseModel):
     seed: int = 0
     shard_size: int = Field(50, ge=1)
     lockstep: int = Field(32, ge=1)
+    temperature: float | None = Field(None, ge=0)
+    """Sampling temperature of every LLM player whose roster entry sets none (None: the players'
+    default, 0.7; 0 is greedy, which makes the episodes of a deterministic cell copies)."""
     max_fallback_rate: FallbackRate = 0.5
     """Per model: the largest share of LLM decisions that may fall back (constrained choice or
     the safe default) before the run ends ``failed``; one number, or one per key of ``models``."""

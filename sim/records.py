@@ -92,6 +92,8 @@ class EpisodeRecord:
     metrics: dict[str, float]
     returns: dict[str, float]
     steps: int
+    trace: str | None = None
+    """A fingerprint of the episode's steps (see `sim.store`); equal traces mean copies."""
     llm_calls: int = 0
     llm_tokens: int = 0
     errors: int = 0

@@ -20,8 +20,14 @@ from rich.table import Table
 
 from sim.store import load_episodes
 
-REPORT_COLUMNS = ("cell_id", "label", "metric", "n", "mean", "sd", "ci_low", "ci_high")
-"""Columns of `build_report` (plus the ``param_*`` columns that vary across cells)."""
+REPORT_COLUMNS = (
+    "cell_id", "label", "metric", "n", "mean", "sd", "ci_low", "ci_high", "distinct", "copies",
+)  # fmt: skip
+"""Columns of `build_report` (plus the ``param_*`` columns that vary across cells).
+
+``distinct`` counts the cell's different episodes (by ``trace``; NaN for runs without traces).
+``copies`` marks a cell of several episodes that are all the same episode (greedy players of a
+deterministic game): one sample, so it gets no interval."""
 
 LEVEL = 0.95
 
@@ -53,15 +59,28 @@ def build_report(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
     rows = []
     for cell_id, group in episodes.groupby("cell_id", sort=True):
         setting = {name: group[name].iloc[0] for name in varying}
+        distinct = _distinct_episodes(group)
+        copies = len(group) > 1 and distinct == 1
         for column in outcomes:
             values = pd.to_numeric(group[column], errors="coerce").to_numpy(float, na_value=np.nan)
             metric = column.removeprefix("metric_")
+            stats = mean_interval(values)
+            if copies:
+                stats |= {"ci_low": math.nan, "ci_high": math.nan}
             rows.append(
                 {"cell_id": cell_id, "label": labels[cell_id], **setting, "metric": metric}
-                | mean_interval(values)
+                | stats
+                | {"distinct": distinct, "copies": copies}
             )
     columns = ["cell_id", "label", *varying, *REPORT_COLUMNS[2:]]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _distinct_episodes(group: pd.DataFrame) -> float:
+    """How many different episodes a cell holds (NaN when some have no trace)."""
+    if "trace" not in group or group["trace"].isna().any():
+        return math.nan
+    return float(group["trace"].nunique())
 
 
 def _varying_params(episodes: pd.DataFrame) -> list[str]:
@@ -152,16 +171,26 @@ def report_table(report: pd.DataFrame) -> Table:
     for _, rows in report.groupby("cell_id", sort=True):
         for i, row in enumerate(rows.itertuples()):
             first = i == 0
+            copies = bool(getattr(row, "copies", False))
             table.add_row(
                 row.cell_id if first else "",
                 row.label if first else "",
                 row.metric,
                 str(row.n),
                 _number(row.mean),
-                f"[{_number(row.ci_low)}, {_number(row.ci_high)}]",
+                "copies of one episode"
+                if copies
+                else f"[{_number(row.ci_low)}, {_number(row.ci_high)}]",
             )
         table.add_section()
     return table
+
+
+def copied_cells(report: pd.DataFrame) -> list[str]:
+    """Cells whose episodes are all one episode repeated (no interval is given for them)."""
+    if "copies" not in report:
+        return []
+    return sorted(report.loc[report["copies"].astype(bool), "cell_id"].unique())
 
 
 def _number(value: float) -> str:

@@ -15,6 +15,7 @@ an agent sat out accrue to its next row.
 from __future__ import annotations
 
 import functools
+import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -105,30 +106,69 @@ class _Episode:
     infos: dict[str, Any] = field(default_factory=dict)
     pending: dict[str, float] = field(default_factory=dict)
     llm: dict[str, LLMTally] = field(default_factory=dict)
+    trace: Any = field(default_factory=hashlib.sha256)
+    """Running fingerprint of the recorded rows: agent, observation, action, reward."""
+
+
+@dataclass(frozen=True)
+class Batching:
+    """How lockstep rollouts fill model batches; all on by default.
+
+    ``across_cells``: the episodes of every cell of a shard that has LLM players run in one
+    lockstep (`sim.batch.play_shard`), not cell by cell. ``advance_scripted``: scripted turns
+    are played at once, so each episode waits in the batch only for an LLM decision.
+    ``share_identical``: identical requests in one batch (greedy ones whatever their seed) are
+    sent once. Turning them off gives the former scheduling, the benchmark's baseline.
+    """
+
+    across_cells: bool = True
+    advance_scripted: bool = True
+    share_identical: bool = True
+
+
+BATCHING = Batching()
+
+
+def wants_batches(policy: Policy) -> bool:
+    """Whether ``policy`` decides in batches (an `LLMPolicy`) rather than one call at a time."""
+    return bool(getattr(policy, "wants_batches", False))
 
 
 def play(
-    jobs: Iterable[EpisodeJob], *, lockstep: int = 32, record_steps: bool = True
+    jobs: Iterable[EpisodeJob],
+    *,
+    lockstep: int = 32,
+    record_steps: bool = True,
+    batching: Batching = BATCHING,
+    on_drained: Callable[[], None] | None = None,
 ) -> Iterator[EpisodeResult]:
-    """Play ``jobs``; yield each finished episode (in completion order)."""
+    """Play ``jobs``; yield each finished episode (in completion order).
+
+    ``on_drained`` is called once the last job has started (from then on the lockstep can only
+    shrink): how a benchmark tells full batches from the tail.
+    """
     pending = iter(jobs)
     first = next(pending, None)
     if first is None:
         return
-    jobs_all = _chain(first, pending)
-    batching = any(getattr(p, "wants_batches", False) for p in first.policies.values())
+    jobs_all = _chain(first, pending, on_drained)
+    batching_on = any(wants_batches(p) for p in first.policies.values())
     if isinstance(first.envs.probe(), ParallelEnv):
-        yield from _play_parallel(jobs_all, lockstep if batching else 1, record_steps)
-    elif batching:
-        yield from _play_lockstep(jobs_all, lockstep, record_steps)
+        yield from _play_parallel(jobs_all, lockstep if batching_on else 1, record_steps, batching)
+    elif batching_on:
+        yield from _play_lockstep(jobs_all, lockstep, record_steps, batching)
     else:
         for job in jobs_all:
             yield _play_one(job, record_steps)
 
 
-def _chain(first: EpisodeJob, rest: Iterator[EpisodeJob]) -> Iterator[EpisodeJob]:
+def _chain(
+    first: EpisodeJob, rest: Iterator[EpisodeJob], on_drained: Callable[[], None] | None
+) -> Iterator[EpisodeJob]:
     yield first
     yield from rest
+    if on_drained is not None:
+        on_drained()
 
 
 def _start(job: EpisodeJob) -> _Episode:
@@ -182,10 +222,13 @@ def _in_lockstep(
 
 
 def _play_lockstep(
-    jobs: Iterator[EpisodeJob], width: int, record_steps: bool
+    jobs: Iterator[EpisodeJob], width: int, record_steps: bool, batching: Batching
 ) -> Iterator[EpisodeResult]:
     def advance(running: list[_Episode]) -> None:
-        _decide_and_step(_pending_decisions(running, record_steps), record_steps)
+        decisions = _pending_decisions(running, record_steps, batching.advance_scripted)
+        _decide(decisions, batching.share_identical)
+        for d in decisions:
+            _take_turn(d.episode, d.agent, d.observation, d.action, d.record, record_steps)
 
     return _in_lockstep(jobs, width, advance)
 
@@ -199,26 +242,30 @@ class _Decision:
     record: DecisionRecord | None = None
 
 
-def _pending_decisions(running: list[_Episode], record_steps: bool) -> list[_Decision]:
-    """Each running episode's next live decision (finishing agents that are done first)."""
+def _pending_decisions(
+    running: list[_Episode], record_steps: bool, advance_scripted: bool
+) -> list[_Decision]:
+    """Each running episode's next live decision (finishing agents that are done first).
+
+    With ``advance_scripted``, scripted turns are played on the spot, so the decision an episode
+    waits on is an LLM one (or the episode ends)."""
     decisions = []
     for episode in running:
         env = episode.env
+        policies = episode.job.policies
         while env.agents:
             agent = env.agent_selection
             if env.terminations[agent] or env.truncations[agent]:
                 _finish_agent(episode, agent, record_steps)
                 continue
-            decisions.append(_Decision(episode, agent, env.observe(agent)))
+            observation = env.observe(agent)
+            if advance_scripted and not wants_batches(policies[agent]):
+                action = policies[agent].act(observation, agent)
+                _take_turn(episode, agent, observation, action, None, record_steps)
+                continue
+            decisions.append(_Decision(episode, agent, observation))
             break
     return decisions
-
-
-def _decide_and_step(decisions: list[_Decision], record_steps: bool) -> None:
-    """Ask every policy for its decisions (LLM ones together), then step each env."""
-    _decide(decisions)
-    for d in decisions:
-        _take_turn(d.episode, d.agent, d.observation, d.action, d.record, record_steps)
 
 
 def _take_turn(
@@ -283,18 +330,19 @@ def _row(
     message = (action.get("message") or None) if type(action) is dict else None
     step = episode.rows
     episode.rows += 1
-    common = (
-        episode.job.episode_id, step, agent, _role(agent), to_json(observation),
-    )  # fmt: skip
+    observed = to_json(observation)
+    acted = None if action is None else to_json(action)
+    episode.trace.update(f"{agent}\x00{observed}\x00{acted}\x00{reward!r}\x00".encode())
+    common = (episode.job.episode_id, step, agent, _role(agent), observed)
     if decision is None:
         return (
-            *common, None, None if action is None else to_json(action), message, reward,
+            *common, None, acted, message, reward,
             terminated, truncated, to_json(info), episode.job.policy_names.get(agent),
             *_NO_DECISION,
         )  # fmt: skip
     chose = bool(decision.choice_options)
     return (
-        *common, decision.messages[-1]["content"], to_json(action), message, reward,
+        *common, decision.messages[-1]["content"], acted, message, reward,
         terminated, truncated, to_json(info), episode.job.policy_names.get(agent),
         to_json(decision.messages), to_json(decision.replies), decision.status, decision.reasks,
         decision.fallback, decision.prompt_tokens, decision.completion_tokens,
@@ -314,24 +362,47 @@ _NO_DECISION = (None,) * 17
 
 
 def _play_parallel(
-    jobs: Iterator[EpisodeJob], width: int, record_steps: bool
+    jobs: Iterator[EpisodeJob], width: int, record_steps: bool, batching: Batching
 ) -> Iterator[EpisodeResult]:
     def advance(running: list[_Episode]) -> None:
-        decisions = []
+        waiting: list[_Episode] = []
+        decisions: list[_Decision] = []
         for episode in running:
-            env = episode.env
-            deciding = env.deciding_agents() if hasattr(env, "deciding_agents") else env.agents
-            observations = episode.observations
-            decisions += [_Decision(episode, agent, observations[agent]) for agent in deciding]
-        _decide(decisions)
-        by_episode: dict[int, dict[str, Any]] = {id(e): {} for e in running}
+            step = _parallel_decisions(episode, record_steps, batching.advance_scripted)
+            if step is not None:
+                waiting.append(episode)
+                decisions += step
+        _decide(decisions, batching.share_identical)
+        by_episode: dict[int, dict[str, Any]] = {id(e): {} for e in waiting}
         for d in decisions:
             _record_decision(d, record_steps)
             by_episode[id(d.episode)][d.agent] = d.action
-        for episode in running:
+        for episode in waiting:
             _step_parallel(episode, by_episode[id(episode)], record_steps)
 
     return _in_lockstep(jobs, width, advance)
+
+
+def _parallel_decisions(
+    episode: _Episode, record_steps: bool, advance_scripted: bool
+) -> list[_Decision] | None:
+    """The decisions of an episode's next step (None once it has ended).
+
+    With ``advance_scripted``, steps where no LLM player decides are played on the spot."""
+    env = episode.env
+    policies = episode.job.policies
+    while env.agents:
+        deciding = env.deciding_agents() if hasattr(env, "deciding_agents") else env.agents
+        decisions = [_Decision(episode, a, episode.observations[a]) for a in deciding]
+        if not advance_scripted or any(wants_batches(policies[d.agent]) for d in decisions):
+            return decisions
+        _decide(decisions, share_identical=False)
+        actions = {}
+        for d in decisions:
+            _record_decision(d, record_steps)
+            actions[d.agent] = d.action
+        _step_parallel(episode, actions, record_steps)
+    return None
 
 
 def _record_decision(d: _Decision, record_steps: bool) -> None:
@@ -375,12 +446,13 @@ def _step_parallel(episode: _Episode, actions: dict[str, Any], record_steps: boo
         pending[agent] = 0.0
 
 
-def _decide(decisions: list[_Decision]) -> None:
-    """Every decision's action: scripted ones directly, LLM ones batched per policy."""
+def _decide(decisions: list[_Decision], share_identical: bool) -> None:
+    """Every decision's action: scripted ones directly, LLM ones batched per policy (identical
+    requests sent once with ``share_identical``)."""
     batched: dict[int, list[_Decision]] = {}
     for d in decisions:
         policy = d.episode.job.policies[d.agent]
-        if getattr(policy, "wants_batches", False):
+        if wants_batches(policy):
             batched.setdefault(id(policy), []).append(d)
         else:
             d.action = policy.act(d.observation, d.agent)
@@ -389,7 +461,8 @@ def _decide(decisions: list[_Decision]) -> None:
     groups = list(batched.values())
     policies = [g[0].episode.job.policies[g[0].agent] for g in groups]
     answers = act_together(
-        [(p, [(d.observation, d.agent) for d in g]) for p, g in zip(policies, groups, strict=True)]
+        [(p, [(d.observation, d.agent) for d in g]) for p, g in zip(policies, groups, strict=True)],
+        share_identical=share_identical,
     )
     for policy, group, actions in zip(policies, groups, answers, strict=True):
         records = policy.pop_records()
@@ -454,6 +527,7 @@ def _result(episode: _Episode) -> EpisodeResult:
         metrics=episode.metrics,
         returns=episode.returns,
         steps=episode.turns,
+        trace=episode.trace.hexdigest()[:16] if episode.rows else None,
         llm_calls=total.requests,
         llm_tokens=llm_tokens,
         errors=total.failed_requests,

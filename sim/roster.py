@@ -72,10 +72,15 @@ class SeatPlan:
 
 
 def plan_roster(
-    roster: Mapping[str, Any], env_id: str, agents: list[str], models: ModelPool
+    roster: Mapping[str, Any],
+    env_id: str,
+    agents: list[str],
+    models: ModelPool,
+    temperature: float | None = None,
 ) -> dict[str, SeatPlan]:
     """A `SeatPlan` per agent from resolved roster entries (``policy``, ``model``, ``role_prompt``,
-    ``options``); option names are checked here, once, not per episode."""
+    ``options``); option names are checked here, once, not per episode. ``temperature`` (the
+    experiment's) goes to every policy that takes one and whose entry sets none."""
     plans = {}
     for agent in agents:
         entry = roster[agent]
@@ -87,6 +92,8 @@ def plan_roster(
             label = f"{entry.policy}:{entry.model}"
         if entry.role_prompt is not None:
             options["role_prompt"] = entry.role_prompt
+        if temperature is not None and "temperature" in info.options:
+            options.setdefault("temperature", temperature)
         unknown = sorted(set(options) - set(info.options))
         if unknown:
             raise ValueError(

@@ -92,6 +92,7 @@ _EPISODE_HEAD = pa.schema(
 _EPISODE_TAIL = pa.schema(
     [
         ("steps", _INT),
+        ("trace", _TEXT),
         ("llm_calls", _INT),
         ("llm_tokens", _INT),
         ("errors", _INT),
@@ -109,7 +110,9 @@ _EPISODE_TAIL = pa.schema(
         ("llm_by_model", _TEXT),
     ]
 )
-"""Costs: ``llm_calls`` counts every model request sent (HTTP attempts included), ``llm_tokens``
+"""``trace`` fingerprints what happened (every step's agent, observation, action and reward;
+null when steps were not recorded): episodes of a cell with one trace are copies of one sample.
+Costs: ``llm_calls`` counts every model request sent (HTTP attempts included), ``llm_tokens``
 billed tokens, ``errors`` failed model requests; then the LLM decisions by path, and the same per
 model key as JSON (``llm_by_model``)."""
 

@@ -27,6 +27,10 @@ class ValidAction:
     action: Any
 
 
+DEFAULT_REPLY_TOKENS = 96
+"""Reply budget of a protocol that does not state its own."""
+
+
 class TextProtocol(ABC):
     """Renders observations as text and parses text into actions for one environment."""
 
@@ -62,6 +66,43 @@ class TextProtocol(ABC):
         if not actions:
             raise ActionParseError(f"{self.name}: no valid action for {agent} to default to")
         return actions[0].action
+
+    def reply_tokens(self, agent: str) -> int:
+        """The reply budget (tokens) a complete answer in ``agent``'s format needs, with room for
+        its free-text parts: what an LLM player asks for unless told otherwise."""
+        return DEFAULT_REPLY_TOKENS
+
+    def stop_sequences(self, agent: str) -> tuple[str, ...]:
+        """Strings that end a free-text reply (not part of it): where a model that goes on would
+        start writing another turn or a second answer. Not used for structured (JSON) replies."""
+        return ()
+
+    def parse_reply(self, text: str, observation: Any, agent: str) -> Any:
+        """`parse`, lenient where the meaning is clear: a reply whose first line is a valid answer
+        followed by more lines parses as that first line, the rest kept as the action's
+        explanation (`with_explanation`). Errors are those of the whole reply."""
+        try:
+            return self.parse(text, observation, agent)
+        except ActionParseError as error:
+            first, _, rest = text.strip().partition("\n")
+            if not rest.strip():
+                raise
+            try:
+                action = self.parse(first, observation, agent)
+            except ActionParseError:
+                raise error from None
+            return self.with_explanation(action, " ".join(rest.split()), observation, agent)
+
+    def with_explanation(self, action: Any, explanation: str, observation: Any, agent: str) -> Any:
+        """``action`` with the explanation a lenient parse found after it kept as its message,
+        where the action has an empty ``message`` field (cut to ``max_message_chars``); other
+        actions are returned as they are."""
+        if type(action) is dict and "message" in action and not action["message"]:
+            return {**action, "message": explanation[: self.max_message_chars]}
+        return action
+
+    max_message_chars: int = 500
+    """The longest message an explanation may become (envs that bound messages set theirs)."""
 
     def reply_schema(self, observation: Any, agent: str) -> dict[str, Any] | None:
         """The JSON Schema of a valid reply now (the action as JSON), or None when this protocol

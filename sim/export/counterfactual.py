@@ -376,7 +376,13 @@ class Replayer:
             env_id = self.experiment.env
             pool = EnvPool(lambda: make_env(env_id, cell.params))
             probe = pool.get()
-            plans = plan_roster(cell.roster, env_id, list(probe.possible_agents), self.models)
+            plans = plan_roster(
+                cell.roster,
+                env_id,
+                list(probe.possible_agents),
+                self.models,
+                self.experiment.temperature,
+            )
             pool.put(probe)
             try:
                 protocol = protocol_of(probe)

@@ -1,8 +1,9 @@
 """A deterministic, scriptable model for tests and dry runs.
 
 Without a script it answers every request with a seeded pseudo-reply that depends only on the
-request and the model seed, so runs are reproducible (a request with a ``schema`` gets a random
-instance of it, as JSON). With a script it replays canned answers.
+request (its seed only when it samples, as with a real model) and the model seed, so runs are
+reproducible (a request with a ``schema`` gets a random instance of it, as JSON). With a script
+it replays canned answers.
 """
 
 from __future__ import annotations
@@ -48,6 +49,12 @@ _WORDS = (
 
 def _count_tokens(text: str) -> int:
     return len(text.split())
+
+
+def _reply_key(request: GenerateRequest) -> str:
+    """What a pseudo-reply depends on: the whole request, but not the seed of a greedy one
+    (greedy decoding ignores seeds, so greedy replies to one prompt are all the same)."""
+    return request_key(replace(request, seed=None) if request.temperature == 0 else request)
 
 
 def _digest(seed: int, key: str) -> int:
@@ -125,7 +132,7 @@ class FakeModel(BaseLanguageModel):
 
     def _schema_text(self, request: GenerateRequest) -> str:
         assert request.schema is not None
-        rng = np.random.default_rng(_digest(self.seed, request_key(request)))
+        rng = np.random.default_rng(_digest(self.seed, _reply_key(request)))
         return json.dumps(sample_instance(request.schema, rng), ensure_ascii=False)
 
     def _scripted_text(self, request: GenerateRequest) -> str:
@@ -133,7 +140,7 @@ class FakeModel(BaseLanguageModel):
         if script is None:
             if request.schema is not None:
                 return self._schema_text(request)
-            h = _digest(self.seed, request_key(request))
+            h = _digest(self.seed, _reply_key(request))
             words = [
                 _WORDS[(h >> (4 * i)) % len(_WORDS)] for i in range(min(8, request.max_tokens))
             ]

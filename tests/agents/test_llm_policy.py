@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -216,7 +218,8 @@ def test_policies_sharing_a_model_are_served_by_one_batch():
             (proposer, [(PROPOSER_OBS, PROPOSER)]),
             (responder, [(RESPONDER_OBS, RESPONDER), (RESPONDER_OBS, RESPONDER)]),
             (third, [(RESPONDER_OBS, RESPONDER)]),
-        ]
+        ],
+        share_identical=False,
     )
     assert results == [[{"offer": 2, "message": ""}], [ACCEPT, ACCEPT], [REJECT]]
     # shared model: one generate of 3, one re-ask of the 2 failures, one choose of 2
@@ -227,3 +230,25 @@ def test_policies_sharing_a_model_are_served_by_one_batch():
     ]
     assert [len(reqs) for _, reqs in other_model.calls] == [1]
     assert [r.status for r in responder.pop_records()] == [CHOICE, CHOICE]
+
+
+def test_identical_requests_in_one_batch_are_sent_once():
+    from agents.llm import act_together
+
+    def decide(temperature: float) -> tuple[list[int], list[Any]]:
+        model = FakeModel(responses=["ACCEPT"])
+        players = [policy(model, seed=seed, temperature=temperature) for seed in (1, 2)]
+        act_together([(p, [(RESPONDER_OBS, RESPONDER)] * 2) for p in players])
+        records = [r for p in players for r in p.pop_records()]
+        return [len(reqs) for _, reqs in model.calls], records
+
+    # greedy: the seed cannot matter, so four identical decisions cost one request
+    sizes, records = decide(0.0)
+    assert sizes == [1]
+    assert [r.action for r in records] == [ACCEPT] * 4
+    assert [r.requests for r in records] == [1, 0, 0, 0]
+    assert [r.prompt_tokens > 0 for r in records] == [True, False, False, False]
+    # sampled: each policy's seed gives its own draw; only a policy's own repeat is shared
+    sizes, records = decide(0.7)
+    assert sizes == [2]
+    assert [r.requests for r in records] == [1, 0, 1, 0]

@@ -44,6 +44,8 @@ def run_dir(tmp_path: Path) -> Path:
             record = episode_record(spec, run.run_id, offer=offer, accepted=spec.episode_index > 0)
             if spec.cell_id == "c002":
                 record.roster = {"proposer_0": "human", "responder_0": "llm:smol"}
+            else:  # c001's four episodes are one episode repeated
+                record.trace = "same" if spec.cell_id == "c001" else f"t{spec.episode_index}"
             records.append(record)
             steps.extend(step_rows(spec))
         run.write_shard(shard.shard_id, records, steps)
@@ -60,13 +62,23 @@ def test_mean_and_interval_per_cell(run_dir):
     assert first["ci_low"] == pytest.approx(2.5 - half) and first["ci_high"] == pytest.approx(
         2.5 + half
     )
-    assert offer.loc["c001", "ci_low"] == offer.loc["c001", "ci_high"] == 2.0  # sd 0
+    assert offer.loc["c001", "sd"] == 0.0 and math.isnan(offer.loc["c001", "ci_low"])  # copies
     third = offer.loc["c002"]  # NaNs dropped: n = 2
     assert third["n"] == 2 and third["mean"] == pytest.approx(6.0)
     assert third["ci_high"] - third["mean"] == pytest.approx(12.706204736)  # t(1) * sd / sqrt(n)
     accepted = report[report["metric"] == "accepted"].set_index("cell_id")
     assert accepted.loc["c000", "mean"] == pytest.approx(0.75)
     assert set(report["metric"]) == {"offer", "accepted", "return_proposer_0", "return_responder_0"}
+
+
+def test_cells_of_copied_episodes_are_flagged_and_get_no_interval(run_dir):
+    report = build_report(run_dir).drop_duplicates("cell_id").set_index("cell_id")
+    assert list(report["distinct"].fillna(-1)) == [4, 1, -1]  # c002 has no traces
+    assert list(report["copies"]) == [False, True, False]
+    result = runner.invoke(app, ["report", str(run_dir)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "copies of one episode" in result.output
+    assert "COPIES" in result.output and "(c001)" in result.output
 
 
 def test_cells_are_labelled_by_what_varies(run_dir):
