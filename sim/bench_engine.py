@@ -4,8 +4,9 @@
 2. Full rollouts: the same through `sim.run` in-process, every step recorded and written to
    Parquet (agent-steps/s).
 3. Ray scaling: episodes/s of one experiment with 1 and with N workers (and the ratio).
-4. LLM players: completion tokens/s of lockstep-batched rollouts (32 envs) against one call at a
-   time, with the local model (optional: it needs the pulled model and a few minutes on CPU).
+4. LLM players: completion tokens/s of lockstep-batched rollouts (32 envs) in every family (the
+   structured bench's cases: varied prompts, LLMs in their roles), and for bargaining against one
+   call at a time and on Ray, with the local model (optional: minutes on CPU).
 5. Peak resident memory of the whole process tree (driver, Ray, workers, model servers).
 """
 
@@ -140,42 +141,34 @@ def ray_run(episodes: int, workers: int, workdir: Path) -> Rate:
     return Rate(f"Ray, {workers} worker(s)", episodes, "episodes", seconds)
 
 
-def llm_experiment(episodes: int, lockstep: int, model: str, shards: int = 1) -> dict[str, Any]:
-    """An LLM Bob against the equilibrium Alice, short announced horizon, one reply per decision."""
-    return {
-        "name": f"bench-llm-{lockstep}",
-        "env": ENV_ID,
-        "params": {"horizon": 4},
-        "models": {"llm": model},
-        "roster": {
-            "alice": "bargaining/equilibrium",
-            "bob": {
-                "policy": "llm",
-                "model": "llm",
-                "role_prompt": "You are Bob. Get as much of the money as you can.",
-                "options": {"max_reasks": 0, "max_tokens": 32},
-            },
-        },
-        "episodes": episodes,
-        "shard_size": max(1, episodes // shards),
-        "lockstep": lockstep,
-    }
+def llm_experiment(case: Any, episodes: int, lockstep: int, model: str) -> dict[str, Any]:
+    """A family's bench case (`sim.bench_families.FAMILY_CASES`) with its LLM roles on ``model``:
+    varied prompts from that family, one reply per decision."""
+    from sim.bench_families import experiment_for, text_params
+
+    data = experiment_for(case, model, text_params(case))
+    name = f"bench-llm-{case.family}-{lockstep}"
+    return data | {"name": name, "episodes": episodes, "shard_size": episodes, "lockstep": lockstep}
 
 
-def llm_rollouts(episodes: int, lockstep: int, model: str, workdir: Path, workers: int = 0) -> Rate:
-    """Completion tokens/s of LLM rollouts at a lockstep width."""
+def llm_rollouts(
+    case: Any, episodes: int, lockstep: int, model: str, workdir: Path, workers: int = 0
+) -> Rate:
+    """Completion tokens/s of one family's LLM rollouts at a lockstep width."""
     import sim
     from sim.store import load_steps
 
     started = time.perf_counter()
     out = sim.run(
-        llm_experiment(episodes, lockstep, model),
+        llm_experiment(case, episodes, lockstep, model),
         workers=workers,
-        out=workdir / f"llm-{lockstep}-{workers}",
+        out=workdir / f"llm-{case.family}-{lockstep}-{workers}",
     )
     seconds = time.perf_counter() - started
     tokens = float(load_steps(out)["llm_completion_tokens"].fillna(0).sum())
-    label = f"LLM rollouts, lockstep {lockstep}" + (f", {workers} Ray workers" if workers else "")
+    label = f"LLM {case.family}, lockstep {lockstep}" + (
+        f", {workers} Ray workers" if workers else ""
+    )
     return Rate(label, tokens, "tokens", seconds)
 
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-LLM_OPTIONS = {"max_reasks": 0, "max_tokens": 96, "use_choice_fallback": False}
-"""One reply per decision, no re-ask, no constrained choice: the parse share measures the first
-reply alone (and the bench does not spend time on fallbacks)."""
+LLM_OPTIONS = {"max_reasks": 0, "use_choice_fallback": False}
+"""One reply per decision (the protocol's reply budget), no re-ask, no constrained choice: the
+parse share measures the first reply alone (and the bench does not spend time on fallbacks)."""
 
 STRUCTURED_ON = {"local": "grammar", "openai": "json_schema", "fake": "json_schema"}
 """Each backend's structured mode when structured replies are on."""
@@ -119,16 +119,22 @@ def experiment_for(case: FamilyCase, model_spec: Any, params: Mapping[str, Any])
     }
 
 
+def text_params(case: FamilyCase) -> dict[str, Any]:
+    """The parameters that give the case's env text observations (for its LLM players)."""
+    from sim.experiment import env_parameters
+
+    return {"text_observations": True} if "text_observations" in env_parameters(case.env) else {}
+
+
 def family_share(case: FamilyCase, model_spec: Any, structured: str) -> FamilyShare:
     """Play the case in-process once; count its LLM decisions and first-reply parses."""
     import time
 
     from sim.batch import run
-    from sim.experiment import env_parameters
     from sim.store import load_steps
 
     spec = {**_as_dict(model_spec), "structured": structured}
-    params = {"text_observations": True} if "text_observations" in env_parameters(case.env) else {}
+    params = text_params(case)
     with tempfile.TemporaryDirectory(prefix="mercato-bench-") as scratch:
         started = time.perf_counter()
         out = run(experiment_for(case, spec, params), workers=0, out=Path(scratch) / "run")

@@ -219,14 +219,23 @@ def bench_engine(
                 f"Ray scaling: {workers} workers / 1 = {many.per_second / one.per_second:.2f}x"
             )
         if llm:
+            from sim.bench_families import FAMILY_CASES
+
+            games = FAMILY_CASES[0]  # bargaining, both players LLMs
             # on Ray first, so this process holds no model of its own while memory is sampled
             with b.PeakMemory() as llm_memory:
-                on_ray = b.llm_rollouts(llm_episodes, 32, model, work, workers=workers)
-            sequential = b.llm_rollouts(max(2, llm_episodes // 4), 1, model, work)
-            batched = b.llm_rollouts(llm_episodes, 32, model, work)
-            rows += [on_ray, sequential, batched]
+                on_ray = b.llm_rollouts(games, llm_episodes, 32, model, work, workers=workers)
+            sequential = b.llm_rollouts(games, max(2, llm_episodes // 4), 1, model, work)
+            families = [
+                b.llm_rollouts(case, -(-case.episodes * llm_episodes // 16), 32, model, work)
+                for case in FAMILY_CASES
+            ]
+            batched = families[0]
+            rows += [on_ray, sequential, *families]
             ratio = batched.per_second / sequential.per_second if sequential.per_second else 0.0
-            notes.append(f"LLM lockstep 32 / one call at a time = {ratio:.2f}x tokens/s")
+            notes.append(
+                f"LLM bargaining, lockstep 32 / one call at a time = {ratio:.2f}x tokens/s"
+            )
             notes.append(
                 f"peak memory (PSS, all processes), LLM run on {workers} Ray workers: "
                 f"{llm_memory.peak_bytes / 2**30:.2f} GiB"
