@@ -252,3 +252,25 @@ def test_identical_requests_in_one_batch_are_sent_once():
     sizes, records = decide(0.7)
     assert sizes == [2]
     assert [r.requests for r in records] == [1, 0, 1, 0]
+
+
+def test_a_reply_with_an_explanation_after_the_command_is_the_models_own():
+    p = policy(FakeModel(responses=["ACCEPT\nIt is a fair offer."]))
+    assert p.act(RESPONDER_OBS, RESPONDER) == ACCEPT
+    assert p.pop_records()[0].status == PARSED
+
+
+def test_greedy_re_asks_stop_once_the_model_repeats_itself():
+    from agents.llm import REPEATED_REPLY
+
+    greedy_model = FakeModel(responses=["maybe"], choices=[0])
+    greedy = policy(greedy_model, max_reasks=3, temperature=0.0)
+    greedy.act(RESPONDER_OBS, RESPONDER)
+    record = greedy.pop_records()[0]
+    # the first re-ask repeats the reply word for word: no third or fourth ask
+    assert [kind for kind, _ in greedy_model.calls] == ["generate", "generate", "choose"]
+    assert record.replies == ["maybe", "maybe"] and record.errors[-1] == REPEATED_REPLY
+    assert record.status == CHOICE
+    sampled_model = FakeModel(responses=["maybe"], choices=[0])
+    policy(sampled_model, max_reasks=3, temperature=0.7).act(RESPONDER_OBS, RESPONDER)
+    assert [kind for kind, _ in sampled_model.calls].count("generate") == 4

@@ -133,3 +133,26 @@ def test_action_mask_of_prefers_observation_then_info() -> None:
     assert action_mask_of({"pie": 1}, {"action_mask": in_info}) is in_info
     assert action_mask_of(np.zeros(3)) is None
     assert action_mask_of({"pie": 1}, {}) is None
+
+
+def test_a_valid_first_line_followed_by_an_explanation_parses_leniently() -> None:
+    # the explanation becomes the message of an action that has an empty one
+    reply = "OFFER 4\nI think this is fair: you get forty percent."
+    assert PROTOCOL.parse_reply(reply, OBS[PROPOSER], PROPOSER) == {
+        "offer": 4,
+        "message": "I think this is fair: you get forty percent.",
+    }
+    assert PROTOCOL.parse_reply("ACCEPT\nA fair offer.", OBS[RESPONDER], RESPONDER) == ACCEPT
+    # a message the reply gave stays; one line is parsed strictly
+    assert PROTOCOL.parse_reply("OFFER 4 MESSAGE: hi\nbecause", OBS[PROPOSER], PROPOSER) == {
+        "offer": 4,
+        "message": "hi\nbecause",
+    }
+    with pytest.raises(ActionParseError) as strict:
+        PROTOCOL.parse_reply("Sure, ACCEPT", OBS[RESPONDER], RESPONDER)
+    # when the first line is no answer either, the error is the whole reply's
+    with pytest.raises(ActionParseError) as whole:
+        PROTOCOL.parse_reply("Let me think.\nMaybe ACCEPT", OBS[RESPONDER], RESPONDER)
+    with pytest.raises(ActionParseError) as direct:
+        PROTOCOL.parse("Let me think.\nMaybe ACCEPT", OBS[RESPONDER], RESPONDER)
+    assert str(whole.value) == str(direct.value) and str(strict.value)
