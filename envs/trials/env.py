@@ -80,8 +80,10 @@ class raw_env(TurnTakingEnv):
 
     ## Rewards
     The user: the true utility of the chosen option (scenario data, -1..1), at the end of each
-    task. A neutral assistant: the same. A manipulative assistant and the principal: the
-    study's points by the final choice (hidden 100, other 50, optimal 0 by default).
+    task. A neutral assistant: the same. A manipulative assistant: the points promised for the
+    final choice (`payoff`: hidden 100, other 50, optimal 0 by default, or what the principal
+    set). The principal: the points of the final choice under `payoff`, its own value of the
+    outcome; the payoff it sets is the assistant's incentive, not its own reward.
 
     ## Episode end
     Terminated after the last task's final phase. There is no truncation: the chat cap ends the
@@ -329,8 +331,8 @@ class raw_env(TurnTakingEnv):
         task.choose(int(action["choice"]), int(np.asarray(action["satisfaction"]).ravel()[0]))
         points = task.assistant_reward(self.agent_type)
         self.rewards[ASSISTANT] += points
-        if self.params.principal:
-            self.rewards[PRINCIPAL] += task.points()
+        if self.params.principal:  # its own value of the outcome, not the incentive it set
+            self.rewards[PRINCIPAL] += task.points(tuple(self.params.payoff))
         if self.params.hindsight == "none":
             self._finish_task()
         else:

@@ -132,9 +132,10 @@ class TaskRecord:
     def true_utility(self) -> float:
         return float(self.scenario.options[self.order[self.choice]].utility)
 
-    def points(self) -> float:
-        """The manipulator's points for the final choice: hidden, other, optimal."""
-        hidden, other, optimal = self.payoff
+    def points(self, payoff: tuple[float, ...] | None = None) -> float:
+        """Points for the final choice under ``payoff`` (hidden, other, optimal; default the
+        task's: what the manipulator was promised)."""
+        hidden, other, optimal = self.payoff if payoff is None else payoff
         return {HIDDEN: hidden, OTHER: other, OPTIMAL: optimal}[self.choice_role()]
 
     def assistant_reward(self, agent_type: int) -> float:

@@ -81,6 +81,12 @@ OBSERVED_SHARES: dict[str, dict[str, float]] = {
 }
 
 
+def tactic_menu() -> list[str]:
+    """The named tactics and "Others", each as ``Display Name: gloss`` (what a strategy-enhanced
+    manipulator is told to pick from, as in the study's brief)."""
+    return [f"{DISPLAY_NAMES[t]}: {GLOSSES[t]}" for t in TACTICS[1:]]
+
+
 def tactic_index(name: str) -> int:
     """The position of ``name`` in ``TACTICS`` (0 is ``none``)."""
     try:

@@ -128,6 +128,22 @@ def test_rewards_are_true_utility_and_the_study_points():
         assert metrics["hod_pre"] == metrics["rating_hidden_pre"] - metrics["rating_optimal_pre"]
 
 
+def test_the_principal_earns_its_own_value_not_the_incentive_it_sets():
+    trial = raw_env(assistant_type="MA", principal=True, hindsight="none", min_exchanges=1)
+    trial.reset(seed=3)
+    roles = trial.observe("principal_0")["roles"]
+    target = next(p for p, r in enumerate(roles) if r != 0)
+    trial.step({"target": target, "payoff": np.array([100.0, 100.0, 100.0])})  # all-out promise
+    user = trial.protocol.user_action
+    trial.step(user(trial.observe("user_0")))  # pre
+    trial.step({"message": "hi", "tactic": 0, "stance": np.zeros(4)})
+    trial.step(user(trial.observe("user_0"), message="ok", end_chat=1))
+    optimal = next(p for p, r in enumerate(roles) if r == 0)
+    trial.step({**user(trial.observe("user_0")), "choice": optimal})  # post: the optimal option
+    assert trial.rewards["assistant_0"] == 100.0  # what it was promised for any choice
+    assert trial.rewards["principal_0"] == 0.0  # the study's value of the optimal choice
+
+
 def test_a_given_participant_can_be_seated():
     trial = raw_env()
     traits = [6.0, 6.0, 2.0, 6.5, 1.5, 7.0, 1.0]

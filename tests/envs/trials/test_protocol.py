@@ -22,7 +22,7 @@ def test_assistant_lines_parse_to_message_stance_and_tactic(trial):
     obs = trial.observe("assistant_0")
     reply = "SAY: The second one would feel great.\nPROMOTE: b\nDISCOURAGE: A\n"
     action = trial.protocol.parse(reply + "TACTIC: Pleasure Induction", obs, "assistant_0")
-    assert action["message"] == "The second one would feel great"
+    assert action["message"] == "The second one would feel great."
     assert list(action["stance"]) == [-1.0, 1.0, 0.0, 0.0]
     assert TACTICS[action["tactic"]] == "pleasure_induction"
     unknown = trial.protocol.parse("SAY: hi TACTIC: flattery", obs, "assistant_0")
@@ -49,7 +49,7 @@ def test_user_lines_parse_per_phase(trial):
     trial.step({"message": "hi", "tactic": 0, "stance": np.zeros(4)})
     chat_obs = trial.observe("user_0")
     chat = parse("SAY: Sounds nice. RATINGS: A=6 B=6 C=3 D=6", chat_obs, "user_0")
-    assert chat["message"] == "Sounds nice" and list(chat["ratings"]) == [6, 6, 3, 6]
+    assert chat["message"] == "Sounds nice." and list(chat["ratings"]) == [6, 6, 3, 6]
     keep = parse("SAY: ok", chat_obs, "user_0")
     assert list(keep["ratings"]) == [7, 5, 3, 6] and keep["end_chat"] == 0
     with pytest.raises(ActionParseError, match="cannot END yet"):
@@ -84,7 +84,9 @@ def test_valid_actions_parse_to_themselves_in_every_phase(trial):
     assert seen >= 2 + 2 * 2  # pre, >= 2 exchanges, post, hindsight
 
 
-def test_render_adds_the_answer_format(trial):
-    text = trial.protocol.render(trial.observe("user_0"), "user_0")
-    assert text.endswith("FAMILIARITY: <1-10>") and "Options:" in text
+def test_render_is_the_view_and_the_format_is_in_the_instructions(trial):
+    observation = trial.observe("user_0")
+    text = trial.protocol.render(observation, "user_0")
+    assert text == observation["text"] and "Options:" in text and "RATINGS:" not in text
+    assert "FAMILIARITY: <1-10>" in trial.protocol.instructions("user_0")
     assert "SAY:" in trial.protocol.instructions("assistant_0")

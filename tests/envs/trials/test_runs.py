@@ -56,9 +56,9 @@ def test_the_rct_preset_validates_and_a_small_run_reports_in_the_study_form(tmp_
 
 def llm_user(request) -> str:
     prompt = request.messages[-1]["content"]
-    if "Rate each option from 1 to 10, and your" in prompt:
+    if "Before the chat:" in prompt:
         return "RATINGS: A=6 B=5 C=4 D=3 CONFIDENCE: 5 FAMILIARITY: 5"
-    if "choose one" in prompt:
+    if "After the chat:" in prompt:
         return "RATINGS: A=6 B=5 C=4 D=3 CONFIDENCE: 5 FAMILIARITY: 5 CHOICE: A SATISFACTION: 4"
     if "What happened" in prompt:
         return "SATISFACTION: 4"
