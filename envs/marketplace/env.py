@@ -166,9 +166,11 @@ class MarketplaceEnv(ParallelEnv):
     (manipulation of business `manipulator`'s description), `market_seed` (a fixed market; None
     draws one from each reset seed), `max_ticks`, `customer_latency` / `business_latency` (int,
     {low, high} or a list per agent), `max_bandwidth`, `max_proposals`, `max_inquiries`,
-    `max_lines`, `wait_ticks`, `text_observations`, `days`, `social_degree`, `review_hops`,
-    `visibility` (0: every business visible; k: own businesses plus k random ones), `render_mode`
-    (None or "ansi").
+    `max_lines`, `wait_ticks`, `text_observations`, `untrusted_text` ("plain": other agents'
+    texts pasted into a view as written, the reference's no-defence condition; "delimited":
+    between tags naming their author, which the text protocol's instructions explain), `days`,
+    `social_degree`, `review_hops`, `visibility` (0: every business visible; k: own businesses
+    plus k random ones), `render_mode` (None or "ansi").
 
     ## Metrics
     `info["metrics"]` at the end: welfare, optimal_welfare, welfare_ratio, purchases,
@@ -208,7 +210,7 @@ class MarketplaceEnv(ParallelEnv):
         self._empty = self._empty_fields()
         self._masks = self._make_masks()
         self._algorithm = ALGORITHMS.index(p.search_algorithm)
-        self.protocol = MarketplaceProtocol(probe.domain, self.actions)
+        self.protocol = MarketplaceProtocol(probe.domain, self.actions, p.untrusted_text)
         self.world: MarketWorld | None = None
 
     # Spaces -------------------------------------------------------------------------------------
@@ -729,7 +731,7 @@ class MarketplaceEnv(ParallelEnv):
         for name in ("inquiries", "inquiry_items", "inquiry_prices", "floor_factor"):
             obs[name] = self._empty[name]
         obs["text"] = (
-            customer_view(world, shopper, live)[:VIEW_CHARS]
+            customer_view(world, shopper, live, self.params.untrusted_text)[:VIEW_CHARS]
             if self.params.text_observations
             else ""
         )
@@ -767,7 +769,9 @@ class MarketplaceEnv(ParallelEnv):
                 obs[name] = empty[name]
         obs["floor_factor"] = self._floor_factors[shop.index]
         obs["text"] = (
-            business_view(world, shop)[:VIEW_CHARS] if self.params.text_observations else ""
+            business_view(world, shop, self.params.untrusted_text)[:VIEW_CHARS]
+            if self.params.text_observations
+            else ""
         )
         self._infos[shop.name] = self._info(shop, mask_dict)
         return obs

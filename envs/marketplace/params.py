@@ -4,6 +4,11 @@ Latencies (response times in ticks) are given per role as an int (everyone the s
 ``{"low": a, "high": b}`` (drawn per agent per episode from the reset seed, inclusive), or a list
 with one int per agent of that role (e.g. ``business_latency: [1, 2, 3]`` for the position-bias
 design).
+
+``untrusted_text`` is how an agent's view shows text the other side wrote (business names,
+descriptions and messages for customers; customer messages for businesses): ``"plain"`` pastes it
+as written (the reference study's condition, no defence against the manipulations), and
+``"delimited"`` puts it between tags naming its author that the instructions explain.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import numpy as np
 
 from envs.core.turns import refuse_unknown
 from envs.marketplace.market import DOMAINS
+from envs.marketplace.views import UNTRUSTED_TEXT
 
 ALGORITHMS: tuple[str, ...] = ("simple", "lexical", "perfect", "perfect_items", "semantic")
 DESIGN_NAMES: tuple[str, ...] = ("progenitor", "malicious", "competitive", "identical")
@@ -103,6 +109,7 @@ class MarketParams:
     max_lines: int = 5
     wait_ticks: int = 5
     text_observations: bool = True
+    untrusted_text: str = "plain"
     days: int = 1
     social_degree: int = 4
     visibility: int = 0
@@ -135,6 +142,7 @@ class MarketParams:
         _require_int("social_degree", p.social_degree, 0, 1000)
         _require_int("visibility", p.visibility, 0, n_businesses)
         _require_int("review_hops", p.review_hops, 0, 10)
+        _require_choice("untrusted_text", p.untrusted_text, UNTRUSTED_TEXT)
         if not isinstance(p.text_observations, bool):
             raise ValueError(
                 f"text_observations must be true or false, got {p.text_observations!r}"

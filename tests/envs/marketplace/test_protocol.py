@@ -47,8 +47,10 @@ def customer_with_proposals(env: MarketplaceEnv):
 def test_render_shows_the_view_and_the_allowed_commands(env):
     obs = env._observations["customer_0"]
     text = env.protocol.render(obs, "customer_0")
-    assert "Request:" in text and text.endswith(
-        "Allowed now: WAIT, SEARCH, MESSAGE, END. Your command:"
+    assert "Request:" in text and text.endswith("Allowed now: WAIT, SEARCH, END. Your command:")
+    obs, *_ = env.step({"customer_0": env.protocol.parse("SEARCH taquitos", obs, "customer_0")})
+    assert env.protocol.render(obs["customer_0"], "customer_0").endswith(
+        "Allowed now: WAIT, SEARCH, ASK, MESSAGE, END. Your command:"
     )
     assert "SEARCH <query>" in env.protocol.instructions("customer_0")
     assert "PROPOSE customer_N" in env.protocol.instructions("business_2")
@@ -146,5 +148,11 @@ def test_plain_render_without_text_observations():
     env = MarketplaceEnv(n_customers=2, market_seed=0, text_observations=False)
     obs, _ = env.reset(seed=0)
     assert obs["customer_0"]["text"] == ""
-    assert env.protocol.render(obs["customer_0"], "customer_0").startswith("Needed items: ")
+    assert "\nNeeded items: " in env.protocol.render(obs["customer_0"], "customer_0")
+    assert "Customers waiting for your answer: none." in env.protocol.render(
+        obs["business_0"], "business_0"
+    )
     assert np.all(obs["business_0"]["inquiries"] == -1)
+    obs, *_ = env.step({"customer_0": env.actions.message([0], "   ")})
+    text = env.protocol.render(obs["customer_0"], "customer_0")
+    assert "Your last action was REJECTED (empty_message)." in text
