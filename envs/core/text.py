@@ -65,3 +65,56 @@ def reply_message(message: Any, max_length: int) -> str:
     while (trimmed := text.rstrip(REPLY_WRAPPING).strip()) != text:
         text = trimmed
     return text
+
+
+COMMAND_STOPS = ("\n\n", "\nUser:", "\nRound ")
+"""Stop sequences of a command reply (a command, then a short message or explanation): a blank
+line, or the start of another turn (a chat role, or a game state's opening "Round N")."""
+
+MESSAGE_TOKENS = 64
+"""Reply-budget room for the free text after a command: a message of a few sentences."""
+
+_BREAK = " \t\r\n.!?,;:()-\u2013\u2014"
+_MESSAGE_MARK = re.compile(r"\bmessage\s*:", re.IGNORECASE)
+
+
+def leading_command(reply: str, command: re.Pattern[str]) -> tuple[re.Match[str], str] | None:
+    """``command`` matched at the start of ``reply`` and the text after it (its separating spaces
+    and punctuation trimmed: "ACCEPT. Fair offer." gives "Fair offer."), or None when the reply
+    does not start with it or it runs on into other text ("ACCEPT/REJECT", "60%")."""
+    match = command.match(reply)
+    if match is None:
+        return None
+    rest = reply[match.end() :]
+    if rest and rest[0] not in _BREAK and not reply[match.end() - 1].isspace():
+        return None
+    return match, rest.lstrip(_BREAK)
+
+
+def split_message(rest: str) -> tuple[str, str | None]:
+    """The text after a command as (explanation, message): what comes before and after a
+    ``MESSAGE:`` marker; the message is None without a marker."""
+    parts = _MESSAGE_MARK.split(rest, maxsplit=1)
+    if len(parts) == 1:
+        return rest.strip(), None
+    return parts[0].strip(), parts[1].strip()
+
+
+def names_another(explanation: str, others: Collection[str]) -> str | None:
+    """The first of ``others`` (commands other than the one a reply starts with) that the
+    explanation after that command names, which makes the reply ambiguous; None if none.
+
+    An explanation names a command when that command is its first clause, maybe after "or" or
+    "and" ("ACCEPT or reject", "BUY, PASS."), or when it writes the command in capitals anywhere,
+    as commands are written ("REJECT. Actually ACCEPT."). Lower-case mentions inside a sentence
+    are explanation ("REJECT. I cannot accept less than half.").
+    """
+    for other in others:
+        words = other.split()
+        spaced = r"\s+".join(re.escape(word) for word in words)
+        capitals = r"\s+".join(re.escape(word.upper()) for word in words)
+        if re.match(rf"(?:(?:or|and)\s+)?{spaced}\s*(?:[.!?,;]|$)", explanation, re.IGNORECASE):
+            return other
+        if re.search(rf"\b{capitals}\b", explanation):
+            return other
+    return None

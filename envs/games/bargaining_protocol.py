@@ -1,8 +1,10 @@
 """The bargaining game's text protocol: 'OFFER alice=<x> bob=<y>' and 'ACCEPT' / 'REJECT'.
 
 Everything a player is told comes from its observation, so the text reveals exactly what the
-structured observation does (the other's discount only under complete information, the horizon
-only when announced).
+structured observation does (the other's discount only under complete information, the horizon only
+when announced). Players read the history of earlier rounds (each offer, its message and the
+rejection), as GLEE's players did, up to the latest `envs.games.two_player.HISTORY_SHOWN` rounds.
+The answer format is stated once, in `instructions`; `render` names only what the player may do now.
 """
 
 from __future__ import annotations
@@ -27,13 +29,18 @@ from envs.core.structured import (
     only_fields,
 )
 from envs.core.text import (
+    COMMAND_STOPS,
+    MESSAGE_TOKENS,
     REPLY_WRAPPING,
     dollars,
     echo,
     exact_amount,
     known_agent,
+    leading_command,
+    names_another,
     plain_amount,
     reply_message,
+    split_message,
 )
 from envs.games.bargaining_rules import (
     ACCEPT,
@@ -44,6 +51,7 @@ from envs.games.bargaining_rules import (
     OTHER,
     REJECT,
 )
+from envs.games.two_player import shown_rounds
 
 _AMOUNT = r"\$?\s*((?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)"
 _KEYED = re.compile(
@@ -52,20 +60,30 @@ _KEYED = re.compile(
     re.IGNORECASE,
 )
 _POSITIONAL = re.compile(rf"\s*{_AMOUNT}(?:\s*[,;/]\s*|\s+){_AMOUNT}\s*", re.IGNORECASE)
-_OFFER = re.compile(r"offer\b\s*:?(.*?)(?:\bmessage\s*:(.*))?", re.IGNORECASE | re.DOTALL)
-_VERDICT = re.compile(r"(accept|reject)\b[.!]*\s*(?:message\s*:.*)?", re.IGNORECASE | re.DOTALL)
+_OFFER = re.compile(r"offer\b\s*:?", re.IGNORECASE)
+_VERDICT = re.compile(r"(accept|reject)\b", re.IGNORECASE)
+_NEXT_AMOUNT = re.compile(rf"(?:or\s+)?{_AMOUNT}", re.IGNORECASE)
+_KEYED_AMOUNT = re.compile(r"\b(?:alice|bob)\s*[=:]\s*\$?\s*\d", re.IGNORECASE)
+_OFFER_COMMAND = re.compile(r"\bOFFER\b")
 _OFFER_FORMAT = "'OFFER alice=<amount> bob=<amount>' (or 'OFFER <alice amount> <bob amount>')"
+_VERDICTS = {ACCEPT: "accept", REJECT: "reject"}
 _ALICE_SHARES = tuple(tenths / 10 for tenths in range(11))
+_COMMAND_TOKENS = 32
+"""The longest command reply with room to spare: the bundled model's tokenizer reads digits one
+by one, so an offer of two amounts to the cent at GLEE's largest sum (10^6) takes about 25 tokens,
+as does its JSON form with a message field."""
 
 
 class BargainingProtocol(TextProtocol):
     """Text for `envs.games.bargaining`; replies are case-insensitive.
 
     Proposers answer ``OFFER alice=<x> bob=<y>`` or ``OFFER <x> <y>`` (amounts of money summing
-    to the total within a cent plus a millionth of it; ``$`` and thousands commas allowed),
-    optionally followed by ``MESSAGE: <text>`` where messages are allowed. Responders answer
-    ``ACCEPT`` or ``REJECT`` (a trailing ``MESSAGE:`` is tolerated and dropped: responses carry
-    no message).
+    to the total within a cent plus a millionth of it; ``$`` and thousands commas allowed).
+    Responders answer ``ACCEPT`` or ``REJECT``. Text may follow the command after a space or
+    punctuation (``ACCEPT. Fair offer.``): where messages are allowed, the text after an offer
+    is its message (after a ``MESSAGE:`` marker if there is one, else all of it); text after a
+    response is dropped (responses carry no message). A reply whose text names another answer
+    (``ACCEPT or REJECT``, ``OFFER 6000 4000 or 5000 5000``) is ambiguous and rejected.
     ``message_length`` bounds parsed messages, as the env's action space does.
 
     Structured replies (`reply_schema`) are JSON objects. A proposer answers
@@ -83,6 +101,16 @@ class BargainingProtocol(TextProtocol):
 
     def __init__(self, message_length: int = 500) -> None:
         self.message_length = message_length
+        self.max_message_chars = message_length
+
+    def reply_tokens(self, agent: str) -> int:
+        """Both roles propose: the longest offer command plus room for its message."""
+        known_agent(agent, AGENTS)
+        return _COMMAND_TOKENS + MESSAGE_TOKENS
+
+    def stop_sequences(self, agent: str) -> tuple[str, ...]:
+        known_agent(agent, AGENTS)
+        return COMMAND_STOPS
 
     def instructions(self, agent: str) -> str:
         me, other = NAMES[known_agent(agent, AGENTS)], NAMES[OTHER[agent]]
@@ -93,18 +121,20 @@ class BargainingProtocol(TextProtocol):
             "player accepts or rejects it.\n"
             "- An accepted offer ends the game with that split. After a rejection the next round "
             "starts and the roles swap.\n"
-            "- Delay is costly: a player with discount factor d values money received in round t "
-            "at d^(t-1) of its face value.\n"
+            "- A player with discount factor d values money received in round t at d^(t-1) of "
+            "its face value (at d = 1, waiting costs nothing).\n"
             "- If a last round is announced and its offer is rejected, the game ends and both "
             "players get nothing.\n"
             "- Each turn tells you the sum, your discount factor, the other player's if you know "
-            "it, and the last round if it is announced.\n"
+            "it, the last round if it is announced, and the offers and messages of the "
+            "earlier rounds.\n"
             "Your goal: maximise the discounted value of the money you receive.\n"
-            "Answer formats:\n"
+            "Answer formats (start your answer with the command):\n"
             f"- To propose: {_OFFER_FORMAT}, with amounts summing to the total; '$' and commas "
-            "are fine. Where messages are allowed you may end with 'MESSAGE: <text>'.\n"
+            "are fine.\n"
             "- To respond: 'ACCEPT' or 'REJECT'.\n"
-            "Answer with the command only."
+            f"Where messages are allowed, text after your offer is sent to {other} as your "
+            "message (you may mark it 'MESSAGE: <text>'); text after a response is not sent."
         )
 
     def render(self, observation: Any, agent: str) -> str:
@@ -117,46 +147,27 @@ class BargainingProtocol(TextProtocol):
             f"Round {round_}" + (f" of at most {horizon}." if horizon else "."),
             f"You are {me}; {other} is the other player. The sum to split is {dollars(money)}.",
             f"Your discount factor is {own:g}: money you get in this round is worth "
-            f"{own ** (round_ - 1):.1%} of its face value to you.",
+            f"{own ** (round_ - 1):.1%} of its face value to you; {_waiting(own, 'you', 'your')}.",
         ]
         if observation["other_discount_known"]:
-            lines.append(
-                f"{other}'s discount factor is {float(observation['other_discount'][0]):g}."
-            )
+            theirs = float(observation["other_discount"][0])
+            waiting = _waiting(theirs, other, f"{other}'s")
+            lines.append(f"{other}'s discount factor is {theirs:g}: {waiting}.")
         else:
             lines.append(f"You do not know {other}'s discount factor.")
         if horizon:
             lines.append(f"The game ends with no deal if the offer in round {horizon} is rejected.")
         else:
             lines.append("The number of rounds is not announced.")
-        message = observation["last_message"]
-        if message:
-            lines.append(f"{other}'s message: {message!r}")
+        lines.extend(_render_history(observation, agent, money, round_))
         mask = observation["decision_mask"]
         if mask[OFFER]:
-            lines.extend(self._render_proposal(observation, agent, money, round_))
+            lines.extend(_render_proposal(observation, agent, money))
         elif mask[ACCEPT]:
             lines.extend(_render_response(observation, agent, money, round_, horizon, own))
         else:
             lines.append(f"It is {other}'s turn; you have nothing to decide now.")
         return "\n".join(lines)
-
-    def _render_proposal(
-        self, observation: Any, agent: str, money: float, round_: int
-    ) -> list[str]:
-        other = NAMES[OTHER[agent]]
-        lines = []
-        if round_ > 1:
-            lines.append(f"You rejected {other}'s offer: {_split(observation, money)}.")
-        example = _label(money * 0.5, money * 0.5)
-        answer = (
-            f"Make your offer: answer {_OFFER_FORMAT} with amounts summing to "
-            f"{dollars(money)}, e.g. '{example}'."
-        )
-        if observation["messages_allowed"]:
-            answer += f" You may end with 'MESSAGE: <text>' to write to {other}."
-        lines.append(answer)
-        return lines
 
     def parse(self, text: str, observation: Any, agent: str) -> Any:
         data = json_object(text)
@@ -170,27 +181,49 @@ class BargainingProtocol(TextProtocol):
             return _parse_verdict(reply, observation, agent)
         raise ActionParseError(f"it is not {NAMES[known_agent(agent, AGENTS)]}'s turn to decide")
 
+    def with_explanation(self, action: Any, explanation: str, observation: Any, agent: str) -> Any:
+        """``action`` with the text that followed it: rejected when the text names another
+        answer, kept as an offer's message where messages are allowed (and the offer has none),
+        dropped after a response."""
+        if operator.index(action["decision"]) == OFFER:
+            return self._explained_offer(action, explanation, observation)
+        return _explained_verdict(action, explanation, agent)
+
     def _parse_offer(self, reply: str, observation: Any, agent: str) -> dict[str, Any]:
         money = float(observation["money"][0])
         expected = f"{_OFFER_FORMAT} with amounts summing to {plain_amount(money)}"
-        match = _OFFER.fullmatch(reply)
-        if match is None and _VERDICT.fullmatch(reply):
+        head = _OFFER.match(reply)
+        if head is None and leading_command(reply, _VERDICT):
             raise ActionParseError(
                 f"there is no offer to accept or reject: you propose now; answer {expected}"
             )
-        alice, bob = _amounts(match.group(1)) if match else (None, None)
-        if alice is None or bob is None:
+        found = _amounts(reply[head.end() :]) if head else None
+        if found is None:
             raise ActionParseError(f"expected {expected}, got {echo(reply)}")
+        alice, bob, rest = found
         total = alice + bob
         if total <= 0.0 or abs(total - money) > 0.01 + 1e-6 * money:
             raise ActionParseError(
                 f"the amounts must sum to {plain_amount(money)}: alice={plain_amount(alice)} + "
                 f"bob={plain_amount(bob)} = {plain_amount(total)}"
             )
-        message = ""
-        if observation["messages_allowed"] and match.group(2):
-            message = normalize_text(match.group(2).strip(), self.message_length)
-        return _offer_action(alice / total, message)
+        return self._explained_offer(_offer_action(alice / total, ""), rest, observation)
+
+    def _explained_offer(
+        self, action: dict[str, Any], rest: str, observation: Any
+    ) -> dict[str, Any]:
+        """An offer with the text after its amounts: its message (marked or not) where messages
+        are allowed and it has none yet; ActionParseError when the text names another split."""
+        explanation, marked = split_message(rest)
+        if _names_another_split(explanation):
+            raise ActionParseError(
+                f"one offer at a time: the text after your offer names another split "
+                f"({echo(explanation)}); answer {_OFFER_FORMAT}, then your message if any"
+            )
+        message = explanation if marked is None else marked
+        if observation["messages_allowed"] and message and not action["message"]:
+            action = {**action, "message": normalize_text(message, self.message_length)}
+        return action
 
     def reply_schema(self, observation: Any, agent: str) -> dict[str, Any] | None:
         """Proposer: ``{"decision": "offer", "<me>_gets": 0..money}`` (plus ``"message"`` where
@@ -363,9 +396,47 @@ class BargainingProtocol(TextProtocol):
         return _verdict_action(REJECT, observation)
 
 
+def _waiting(discount: float, whom: str, whose: str) -> str:
+    """What each round of waiting does to the worth of a player's money at ``discount``."""
+    if discount >= 1.0:
+        return f"waiting costs {whom} nothing"
+    return f"each round of waiting multiplies the worth of {whose} money by {discount:g}"
+
+
+def _render_history(observation: Any, agent: str, money: float, round_: int) -> list[str]:
+    """The earlier rounds, each an offer (with its message) that was rejected: the latest
+    `HISTORY_SHOWN` of them (`shown_rounds`), oldest first."""
+    if round_ == 1:
+        return []
+    rounds, heading = shown_rounds(round_ - 1)
+    offers, messages = observation["offers"], observation["offer_messages"]
+    lines = [heading]
+    for past in rounds:
+        proposer = ALICE if past % 2 else OTHER[ALICE]
+        mine = proposer == agent
+        offerer, responder = ("you", NAMES[OTHER[agent]]) if mine else (NAMES[proposer], "you")
+        line = f"- Round {past}: {offerer} offered {_split(float(offers[past - 1]), money)}; "
+        line += f"{responder} rejected it."
+        if messages[past - 1]:
+            whose = "Your" if mine else f"{NAMES[proposer]}'s"
+            line += f" {whose} message: {messages[past - 1]!r}"
+        lines.append(line)
+    return lines
+
+
+def _render_proposal(observation: Any, agent: str, money: float) -> list[str]:
+    """What to do now (the rejected offers are in the history)."""
+    other = NAMES[OTHER[agent]]
+    ask = f"Make your offer: a split of {dollars(money)} between Alice and Bob."
+    if observation["messages_allowed"]:
+        ask += f" You may add a message to {other}."
+    return [ask]
+
+
 def _render_response(
     observation: Any, agent: str, money: float, round_: int, horizon: int, own: float
 ) -> list[str]:
+    """The offer on the table (with its message), what accepting and rejecting lead to."""
     other = NAMES[OTHER[agent]]
     alice_share = float(observation["offer"][0])
     mine = alice_share if agent == ALICE else 1.0 - alice_share
@@ -375,29 +446,45 @@ def _render_response(
     else:
         after = f"If you reject, round {round_ + 1} starts and you propose."
     return [
-        f"{other} offers: {_split(observation, money)}.",
+        f"{other} offers: {_split(alice_share, money)}.",
+        *_message_line(observation, other),
         f"If you accept, you get {dollars(money * mine)}, worth {dollars(worth)} to you now.",
         after,
-        "Answer 'ACCEPT' or 'REJECT'.",
+        "Accept or reject this offer.",
     ]
 
 
-def _split(observation: Any, money: float) -> str:
-    alice_share = float(observation["offer"][0])
+def _message_line(observation: Any, other: str) -> list[str]:
+    message = observation["last_message"]
+    return [f"{other}'s message: {message!r}"] if message else []
+
+
+def _split(alice_share: float, money: float) -> str:
     alice = money * alice_share
     return f"Alice {dollars(alice)}, Bob {dollars(money - alice)}"
 
 
-def _amounts(body: str) -> tuple[float | None, float | None]:
-    """(alice, bob) amounts from an offer's body, or Nones when it is not one of the formats."""
-    keyed = _KEYED.fullmatch(body)
+def _amounts(body: str) -> tuple[float, float, str] | None:
+    """(alice, bob, rest): the amounts an offer's body starts with, in one of the formats, and
+    the text after them; None when it starts with neither format."""
+    keyed = leading_command(body, _KEYED)
     if keyed is not None:
-        a1, b1, b2, a2 = keyed.groups()
-        return _number(a1 or a2), _number(b1 or b2)
-    positional = _POSITIONAL.fullmatch(body)
+        a1, b1, b2, a2 = keyed[0].groups()
+        return _number(a1 or a2), _number(b1 or b2), keyed[1]
+    positional = leading_command(body, _POSITIONAL)
     if positional is not None:
-        return _number(positional.group(1)), _number(positional.group(2))
-    return None, None
+        return _number(positional[0].group(1)), _number(positional[0].group(2)), positional[1]
+    return None
+
+
+def _names_another_split(explanation: str) -> bool:
+    """Whether the text after an offer's amounts names another split: it starts with an amount
+    ("OFFER 6000 4000 or 5000 5000"), or names an amount for alice or bob, or writes OFFER."""
+    return bool(
+        leading_command(explanation, _NEXT_AMOUNT)
+        or _KEYED_AMOUNT.search(explanation)
+        or _OFFER_COMMAND.search(explanation)
+    )
 
 
 def _number(text: str) -> float:
@@ -450,16 +537,31 @@ def _json_message(data: dict[str, Any], max_length: int) -> str:
 
 
 def _parse_verdict(reply: str, observation: Any, agent: str) -> dict[str, Any]:
-    match = _VERDICT.fullmatch(reply)
-    if match is None:
-        if _OFFER.fullmatch(reply):
+    found = leading_command(reply, _VERDICT)
+    if found is None:
+        if _OFFER.match(reply):
             raise ActionParseError(
                 f"you are responding to {NAMES[OTHER[agent]]}'s offer: answer 'ACCEPT' or "
                 "'REJECT' (after a rejection you propose next round)"
             )
         raise ActionParseError(f"expected 'ACCEPT' or 'REJECT', got {echo(reply)}")
+    match, rest = found
     decision = ACCEPT if match.group(1).lower() == "accept" else REJECT
-    return _verdict_action(decision, observation)
+    return _explained_verdict(_verdict_action(decision, observation), rest, agent)
+
+
+def _explained_verdict(action: dict[str, Any], rest: str, agent: str) -> dict[str, Any]:
+    """A response whose following text is dropped (responses carry no message); ActionParseError
+    when that text names the other response."""
+    chosen = operator.index(action["decision"])
+    other = _VERDICTS[REJECT if chosen == ACCEPT else ACCEPT]
+    explanation, _ = split_message(rest)
+    if names_another(explanation, [other]):
+        raise ActionParseError(
+            f"your answer names both 'ACCEPT' and 'REJECT' ({echo(explanation)} follows "
+            f"{_VERDICTS[chosen].upper()}); answer one of them to {NAMES[OTHER[agent]]}'s offer"
+        )
+    return action
 
 
 def _offer_action(alice_share: float, message: str) -> dict[str, Any]:

@@ -29,12 +29,14 @@ from envs.games.negotiation_rules import (
     spe_price,
 )
 from envs.games.two_player import (
+    OfferHistory,
     TwoPlayerGame,
     check_common,
     check_horizon,
     check_positive,
     frozen,
     is_real,
+    offer_history_spaces,
     offer_infos,
     only_item,
     scalar,
@@ -95,6 +97,12 @@ class raw_env(TwoPlayerGame):
     * `horizon` `Discrete(horizon + 1)`: the last round when announced, else 0.
     * `messages_allowed` `Discrete(2)`: whether offers carry messages.
     * `last_message` `FreeText(message_length)`: the other player's latest offer message.
+    * `offers` `Box(0, P, (horizon,), float64)`: the history, as GLEE's players saw it: entry t-1
+      is the price offered in round t (by the seller in odd rounds, the buyer in even ones), for
+      every round t before `round` (all rejected, or the game would be over); 0 for `round` and
+      later, whose offer is `offer`. `offer_messages` `Tuple(FreeText(message_length), ...)`,
+      `horizon` entries: the message sent with each of those offers ("" elsewhere, and always
+      "" without messages); the RL encoders of `envs.core.encoders` leave it out.
     * `decision_mask` `Box(0, 1, (4,), int8)`: allowed decisions now, `[offer, accept, reject,
       outside]` (all 0 when it is not this agent's turn).
 
@@ -104,8 +112,9 @@ class raw_env(TwoPlayerGame):
     observation has no `action_mask` key. Each agent's observation dict is built once and updated
     in place: a returned observation is a live view, valid until the next `step` (copy it to keep
     it). Masks and info dicts are shared between steps: read them, don't write them. Discrete
-    values are Python ints. The bounds of `round` and `horizon` reveal the horizon even when it is
-    not announced (text players are not told it), and P reveals the larger value when a value
+    values are Python ints; `offer_messages` is a tuple, replaced (not changed) when a round ends.
+    The bounds of `round` and `horizon` and the history's length reveal the horizon even when it
+    is not announced (text players are not told it), and P reveals the larger value when a value
     factor exceeds 5.
 
     ## Action space
@@ -223,6 +232,7 @@ class raw_env(TwoPlayerGame):
         )
         self._inbox = {SELLER: "", BUYER: ""}
         self._own_offers = {SELLER: 0.0, BUYER: 0.0}
+        self._history = OfferHistory(list(self._observations.values()), self.horizon)
         self.reset()
 
     # Spaces -------------------------------------------------------------------------------------
@@ -245,6 +255,7 @@ class raw_env(TwoPlayerGame):
                 "horizon": Discrete(self.horizon + 1),
                 "messages_allowed": Discrete(2),
                 "last_message": FreeText(self.message_length),
+                **offer_history_spaces(self.price_cap, self.horizon, self.message_length),
                 "decision_mask": Box(0, 1, shape=(4,), dtype=np.int8),
             }
         )
@@ -273,6 +284,7 @@ class raw_env(TwoPlayerGame):
             "horizon": self.horizon if self.announced else 0,
             "messages_allowed": int(self.messages),
             "last_message": "",
+            **OfferHistory.initial(self.horizon),
             "decision_mask": NO_DECISION,
         }
 
@@ -288,6 +300,7 @@ class raw_env(TwoPlayerGame):
         self._mask = PROPOSE_MASK  # the selected agent's decision mask
         self._trade = False
         self._outside: str | None = None  # who took the outside option
+        self._history.clear()
         if self.messages:
             self._inbox[SELLER] = self._inbox[BUYER] = ""
 
@@ -328,6 +341,9 @@ class raw_env(TwoPlayerGame):
         elif self._round == self._last_round:
             self._finish(trade=False)
         else:  # rejected: the responder proposes next round
+            self._history.record(
+                self._round, self._offer, self._inbox[agent] if self.messages else None
+            )
             self._round += 1
             self._phase = PROPOSE
             self._mask = PROPOSE_MASK

@@ -2,7 +2,9 @@
 
 Everything a player is told comes from its observation, so the text reveals exactly what the
 structured observation does (the other's value only under complete information, the horizon only
-when announced).
+when announced). Players read the history of earlier rounds (each price offered, its message and the
+rejection), as GLEE's players did, up to the latest `envs.games.two_player.HISTORY_SHOWN` rounds.
+The answer format is stated once, in `instructions`; `render` names only what the player may do now.
 """
 
 from __future__ import annotations
@@ -27,13 +29,18 @@ from envs.core.structured import (
     only_fields,
 )
 from envs.core.text import (
+    COMMAND_STOPS,
+    MESSAGE_TOKENS,
     REPLY_WRAPPING,
     dollars,
     echo,
     exact_amount,
     known_agent,
+    leading_command,
+    names_another,
     plain_amount,
     reply_message,
+    split_message,
 )
 from envs.games.negotiation_rules import (
     ACCEPT,
@@ -46,15 +53,21 @@ from envs.games.negotiation_rules import (
     REJECT,
     SELLER,
 )
+from envs.games.two_player import shown_rounds
 
 _AMOUNT = re.compile(r"\$?\s*((?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)")
-_OFFER = re.compile(r"offer\b\s*:?\s*(.*?)\s*(?:\bmessage\s*:(.*))?", re.IGNORECASE | re.DOTALL)
-_VERDICT = re.compile(
-    r"(accept|reject|outside(?:\s+option)?|walk\s+away)\b[.!]*\s*(?:message\s*:.*)?",
-    re.IGNORECASE | re.DOTALL,
-)
+_NEXT_AMOUNT = re.compile(rf"(?:or\s+)?{_AMOUNT.pattern}", re.IGNORECASE)
+_OFFER = re.compile(r"offer\b\s*:?\s*", re.IGNORECASE)
+_OFFER_COMMAND = re.compile(r"\bOFFER\b")
+_VERDICT = re.compile(r"(accept|reject|outside(?:\s+option)?|walk\s+away)\b", re.IGNORECASE)
 _RESPONSES = "'ACCEPT', 'REJECT' or 'OUTSIDE'"
 _VERDICTS = {ACCEPT: "ACCEPT", OUTSIDE: "OUTSIDE"}  # any other response is a rejection
+_VERDICT_NAMES = {ACCEPT: ("accept",), REJECT: ("reject",), OUTSIDE: ("outside", "walk away")}
+"""The words of each response, for telling when the text after one names another."""
+_COMMAND_TOKENS = 32
+"""The longest command reply with room to spare: the bundled model's tokenizer reads digits one
+by one, so an offer at a price of 17 significant digits takes about 20 tokens, its JSON form with
+a message field about 30."""
 _JSON_VERDICTS = {"accept": ACCEPT, "reject": REJECT, "outside": OUTSIDE}
 _GRID_TENTHS = range(5, 16)  # valid_actions' price grid: 0.5, 0.6, ..., 1.5 times the money
 
@@ -63,9 +76,12 @@ class NegotiationProtocol(TextProtocol):
     """Text for `envs.games.negotiation`; replies are case-insensitive.
 
     Proposers answer ``OFFER <price>`` (an amount of money from 0 to the price cap; ``$`` and
-    thousands commas allowed), optionally followed by ``MESSAGE: <text>`` where messages are
-    allowed. Responders answer ``ACCEPT``, ``REJECT`` or ``OUTSIDE`` (also ``OUTSIDE OPTION`` or
-    ``WALK AWAY``); a trailing ``MESSAGE:`` is tolerated and dropped: responses carry no message.
+    thousands commas allowed). Responders answer ``ACCEPT``, ``REJECT`` or ``OUTSIDE`` (also
+    ``OUTSIDE OPTION`` or ``WALK AWAY``). Text may follow the command after a space or
+    punctuation (``ACCEPT. Fair price.``): where messages are allowed, the text after an offer is
+    its message (after a ``MESSAGE:`` marker if there is one, else all of it); text after a
+    response is dropped (responses carry no message). A reply whose text names another answer
+    (``ACCEPT or REJECT``, ``OFFER 9500 or 9000``) is ambiguous and rejected.
 
     ``message_length`` bounds parsed messages and ``price_cap`` parsed prices, as the env's action
     space does; a ``price_cap`` of None means 10 times the observed money, the env's cap whenever
@@ -83,7 +99,17 @@ class NegotiationProtocol(TextProtocol):
 
     def __init__(self, message_length: int = 500, price_cap: float | None = None) -> None:
         self.message_length = message_length
+        self.max_message_chars = message_length
         self.price_cap = price_cap
+
+    def reply_tokens(self, agent: str) -> int:
+        """Both roles propose: the longest offer command plus room for its message."""
+        known_agent(agent, AGENTS)
+        return _COMMAND_TOKENS + MESSAGE_TOKENS
+
+    def stop_sequences(self, agent: str) -> tuple[str, ...]:
+        known_agent(agent, AGENTS)
+        return COMMAND_STOPS
 
     def instructions(self, agent: str) -> str:
         me, other = NAMES[known_agent(agent, AGENTS)], NAMES[OTHER[agent]]
@@ -104,14 +130,14 @@ class NegotiationProtocol(TextProtocol):
             "buys, elsewhere at their own value, which gains nothing.\n"
             "- If a last round is announced and its offer is rejected, the game ends without a "
             "trade and both players gain nothing.\n"
-            "- Each turn tells you your value of the good, the other player's if you know it, and "
-            "the last round if it is announced.\n"
+            "- Each turn tells you your value of the good, the other player's if you know it, "
+            "the last round if it is announced, and the offers and messages of earlier rounds.\n"
             f"Your goal: {goal}.\n"
-            "Answer formats:\n"
-            "- To propose: 'OFFER <price>', e.g. 'OFFER 9500'; '$' and commas are fine. Where "
-            "messages are allowed you may end with 'MESSAGE: <text>'.\n"
+            "Answer formats (start your answer with the command):\n"
+            "- To propose: 'OFFER <price>', e.g. 'OFFER 9500'; '$' and commas are fine.\n"
             f"- To respond: {_RESPONSES}.\n"
-            "Answer with the command only."
+            f"Where messages are allowed, text after your offer is sent to the {other} as your "
+            "message (you may mark it 'MESSAGE: <text>'); text after a response is not sent."
         )
 
     def render(self, observation: Any, agent: str) -> str:
@@ -136,12 +162,10 @@ class NegotiationProtocol(TextProtocol):
             )
         else:
             lines.append("The number of rounds is not announced.")
-        message = observation["last_message"]
-        if message:
-            lines.append(f"The {other}'s message: {message!r}")
+        lines.extend(_render_history(observation, agent, round_))
         mask = observation["decision_mask"]
         if mask[OFFER]:
-            lines.extend(_render_proposal(observation, agent, round_))
+            lines.extend(_render_proposal(observation, agent))
         elif mask[ACCEPT]:
             lines.extend(_render_response(observation, agent, round_, horizon, own))
         else:
@@ -162,6 +186,14 @@ class NegotiationProtocol(TextProtocol):
             f"it is not the {NAMES[known_agent(agent, AGENTS)]}'s turn to decide"
         )
 
+    def with_explanation(self, action: Any, explanation: str, observation: Any, agent: str) -> Any:
+        """``action`` with the text that followed it: rejected when the text names another
+        answer, kept as an offer's message where messages are allowed (and the offer has none),
+        dropped after a response."""
+        if operator.index(action["decision"]) == OFFER:
+            return self._explained_offer(action, explanation, observation)
+        return _explained_verdict(action, explanation, agent)
+
     def _cap(self, observation: Any) -> float:
         if self.price_cap is not None:
             return self.price_cap
@@ -170,23 +202,37 @@ class NegotiationProtocol(TextProtocol):
     def _parse_offer(self, reply: str, observation: Any) -> dict[str, Any]:
         cap = self._cap(observation)
         expected = f"'OFFER <price>' with a price from 0 to {plain_amount(cap)}"
-        match = _OFFER.fullmatch(reply)
-        if match is None and _VERDICT.fullmatch(reply):
+        head = _OFFER.match(reply)
+        if head is None and leading_command(reply, _VERDICT):
             raise ActionParseError(
                 f"there is no offer to respond to: you propose now; answer {expected}"
             )
-        amount = _AMOUNT.fullmatch(match.group(1)) if match else None
-        if amount is None:
+        found = leading_command(reply[head.end() :], _AMOUNT) if head else None
+        if found is None or leading_command(found[1], _NEXT_AMOUNT):
             raise ActionParseError(f"expected {expected}, got {echo(reply)}")
+        amount, rest = found
         price = float(amount.group(1).replace(",", ""))
         if price > cap:
             raise ActionParseError(
                 f"the price must be at most {plain_amount(cap)}, got {plain_amount(price)}"
             )
-        message = ""
-        if observation["messages_allowed"] and match.group(2):
-            message = normalize_text(match.group(2).strip(), self.message_length)
-        return _offer_action(price, message)
+        return self._explained_offer(_offer_action(price, ""), rest, observation)
+
+    def _explained_offer(
+        self, action: dict[str, Any], rest: str, observation: Any
+    ) -> dict[str, Any]:
+        """An offer with the text after its price: its message (marked or not) where messages
+        are allowed and it has none yet; ActionParseError when the text names another price."""
+        explanation, marked = split_message(rest)
+        if leading_command(explanation, _NEXT_AMOUNT) or _OFFER_COMMAND.search(explanation):
+            raise ActionParseError(
+                f"one offer at a time: the text after your offer names another price "
+                f"({echo(explanation)}); answer 'OFFER <price>', then your message if any"
+            )
+        message = explanation if marked is None else marked
+        if observation["messages_allowed"] and message and not action["message"]:
+            action = {**action, "message": normalize_text(message, self.message_length)}
+        return action
 
     def reply_schema(self, observation: Any, agent: str) -> dict[str, Any] | None:
         """Proposer: ``{"decision": "offer", "price": 0..cap}`` (plus ``"message"`` where
@@ -319,17 +365,33 @@ class NegotiationProtocol(TextProtocol):
         return _verdict_action(REJECT, observation)
 
 
-def _render_proposal(observation: Any, agent: str, round_: int) -> list[str]:
+def _render_history(observation: Any, agent: str, round_: int) -> list[str]:
+    """The earlier rounds, each a price (with its message) that was rejected: the latest
+    `HISTORY_SHOWN` of them (`shown_rounds`), oldest first."""
+    if round_ == 1:
+        return []
+    rounds, heading = shown_rounds(round_ - 1)
+    offers, messages = observation["offers"], observation["offer_messages"]
     other = NAMES[OTHER[agent]]
-    lines = []
-    if round_ > 1:
-        lines.append(f"You rejected the {other}'s offer of {dollars(_on_table(observation))}.")
-    own = float(observation["own_value"][0])
-    answer = f"Name your price: answer 'OFFER <price>', e.g. '{_label(own)}'."
-    if observation["messages_allowed"]:
-        answer += f" You may end with 'MESSAGE: <text>' to write to the {other}."
-    lines.append(answer)
+    lines = [heading]
+    for past in rounds:
+        mine = (past % 2 == 1) == (agent == SELLER)  # the seller offers in odd rounds
+        offerer, responder = ("you", f"the {other}") if mine else (f"the {other}", "you")
+        price = dollars(float(offers[past - 1]))
+        line = f"- Round {past}: {offerer} offered {price}; {responder} rejected it."
+        if messages[past - 1]:
+            whose = "Your" if mine else f"The {other}'s"
+            line += f" {whose} message: {messages[past - 1]!r}"
+        lines.append(line)
     return lines
+
+
+def _render_proposal(observation: Any, agent: str) -> list[str]:
+    """What to do now (the rejected offers are in the history)."""
+    ask = "Name your price."
+    if observation["messages_allowed"]:
+        ask += f" You may add a message to the {NAMES[OTHER[agent]]}."
+    return [ask]
 
 
 def _render_response(
@@ -346,12 +408,18 @@ def _render_response(
     elsewhere = "sell elsewhere" if agent == SELLER else "buy elsewhere"
     return [
         f"The {other} offers to trade at {dollars(price)}.",
+        *_message_line(observation, other),
         f"If you accept, you trade at that price and {outcome}.",
         after,
         f"If you take the outside option, you {elsewhere} at your own value: the game ends "
         "without a trade and you gain nothing.",
-        f"Answer {_RESPONSES}.",
+        "Accept, reject or take the outside option.",
     ]
+
+
+def _message_line(observation: Any, other: str) -> list[str]:
+    message = observation["last_message"]
+    return [f"The {other}'s message: {message!r}"] if message else []
 
 
 def _offer_labels(observation: Any, agent: str) -> list[str]:
@@ -374,17 +442,36 @@ def _on_table(observation: Any) -> float:
 
 
 def _parse_verdict(reply: str, observation: Any, agent: str) -> dict[str, Any]:
-    match = _VERDICT.fullmatch(reply)
-    if match is None:
-        if _OFFER.fullmatch(reply):
+    found = leading_command(reply, _VERDICT)
+    if found is None:
+        if _OFFER.match(reply):
             raise ActionParseError(
                 f"you are responding to the {NAMES[OTHER[agent]]}'s offer: answer {_RESPONSES} "
                 "(after a rejection you name a price next round)"
             )
         raise ActionParseError(f"expected {_RESPONSES}, got {echo(reply)}")
+    match, rest = found
     word = match.group(1)[0].lower()
     decision = ACCEPT if word == "a" else REJECT if word == "r" else OUTSIDE
-    return _verdict_action(decision, observation)
+    return _explained_verdict(_verdict_action(decision, observation), rest, agent)
+
+
+def _explained_verdict(action: dict[str, Any], rest: str, agent: str) -> dict[str, Any]:
+    """A response whose following text is dropped (responses carry no message); ActionParseError
+    when that text names another response."""
+    chosen = operator.index(action["decision"])
+    others = [
+        word for decision, words in _VERDICT_NAMES.items() if decision != chosen for word in words
+    ]
+    explanation, _ = split_message(rest)
+    named = names_another(explanation, others)
+    if named:
+        raise ActionParseError(
+            f"your answer names two responses ({echo(explanation)} follows "
+            f"{_VERDICTS.get(chosen, 'REJECT')}, naming {named.upper()}); answer one of "
+            f"{_RESPONSES} to the {NAMES[OTHER[agent]]}'s offer"
+        )
+    return action
 
 
 def _offer_action(price: float, message: str) -> dict[str, Any]:

@@ -80,6 +80,15 @@ class raw_env(TwoPlayerGame):
     * `text_messages` `Discrete(2)`: 1 when the seller's recommendation carries free text.
     * `sold`, `high_sold`, `played` `Discrete(rounds + 1)`: items sold, high-quality items sold
       and rounds completed so far.
+    * `long_memory` `Discrete(2)`: 1 for a long-lived buyer, 0 for a myopic one (GLEE told both
+      players).
+    * `value_known` `Discrete(2)`: whether the seller knows the buyer's values (GLEE told both).
+    * The history `history_recommended`, `history_bought`, `history_quality` `Box(-1, 1,
+      (rounds,), int8)`: entry t-1 for round t, the recommendation, the purchase and the quality
+      (0/1), -1 for rounds not yet played. The seller's is always filled (GLEE's seller keeps one
+      chat for the whole game, whichever the buyer); the buyer's only when it is long-lived: a
+      myopic buyer (GLEE's fresh chat each round) sees only the counts `sold` and `high_sold`,
+      and its history stays -1 throughout.
 
     Seller only: `quality_high` `Discrete(2)` (this round's quality), `last_bought`
     `Discrete(3, start=-1)` (the buyer's last decision, -1 before the first),
@@ -87,13 +96,8 @@ class raw_env(TwoPlayerGame):
     `recommend_mask` `Box(0, 1, (2,), int8)`.
 
     Buyer only: `recommendation` `Discrete(2)` (this round's, 1 = buy; 0 until the seller has
-    spoken), `message` `FreeText(message_length)` (this round's text, "" in binary mode),
-    `long_memory` `Discrete(2)`, the history `history_recommended`, `history_bought`,
-    `history_quality` `Box(-1, 1, (rounds,), int8)` (entry t-1 for round t: recommendation,
-    purchase and revealed quality, 0/1; -1 for rounds not yet played) and `decision_mask`
-    `Box(0, 1, (2,), int8)`. A myopic buyer (GLEE's fresh chat each round) has the same space
-    but sees only the counts `sold` and `high_sold`: its history stays -1 throughout. Past
-    messages are not part of any observation.
+    spoken), `message` `FreeText(message_length)` (this round's text, "" in binary mode) and
+    `decision_mask` `Box(0, 1, (2,), int8)`. Past messages are not part of any observation.
 
     Masks are `[no, yes]`, all 0 when it is not the agent's turn. Dict action spaces take their
     mask as a dict, so `info["action_mask"]` is `{"recommend": <int8 mask>, "message": None}`
@@ -221,7 +225,10 @@ class raw_env(TwoPlayerGame):
             SELLER: self._initial_seller_observation(),
             BUYER: self._initial_buyer_observation(),
         }
-        self._history = [self._observations[BUYER][key] for key in _HISTORY_KEYS]
+        recorders = AGENTS if self._long_memory else (SELLER,)  # who sees the history
+        self._histories = [
+            [self._observations[agent][key] for key in _HISTORY_KEYS] for agent in recorders
+        ]
         self._play_infos = {
             SELLER: {"action_mask": {"recommend": DECIDE_MASK, "message": None}},
             BUYER: {"action_mask": {"decision": DECIDE_MASK, "message": None}},
@@ -232,6 +239,7 @@ class raw_env(TwoPlayerGame):
 
     def _common_spaces(self) -> dict[str, Any]:
         counts = Discrete(self.rounds + 1)
+        history = {key: Box(-1, 1, shape=(self.rounds,), dtype=np.int8) for key in _HISTORY_KEYS}
         return {
             "role": Discrete(2),
             "round": Discrete(self.rounds, start=1),
@@ -244,13 +252,15 @@ class raw_env(TwoPlayerGame):
             "sold": counts,
             "high_sold": counts,
             "played": counts,
+            "long_memory": Discrete(2),
+            "value_known": Discrete(2),
+            **history,
         }
 
     def _seller_observation_space(self) -> Dict:
         return Dict(
             {
                 **self._common_spaces(),
-                "value_known": Discrete(2),
                 "quality_high": Discrete(2),
                 "last_bought": Discrete(3, start=UNKNOWN),
                 "buyer_message": FreeText(self.message_length),
@@ -259,14 +269,11 @@ class raw_env(TwoPlayerGame):
         )
 
     def _buyer_observation_space(self) -> Dict:
-        history = {key: Box(-1, 1, shape=(self.rounds,), dtype=np.int8) for key in _HISTORY_KEYS}
         return Dict(
             {
                 **self._common_spaces(),
                 "recommendation": Discrete(2),
                 "message": FreeText(self.message_length),
-                "long_memory": Discrete(2),
-                **history,
                 "decision_mask": Box(0, 1, shape=(2,), dtype=np.int8),
             }
         )
@@ -284,13 +291,15 @@ class raw_env(TwoPlayerGame):
             "sold": 0,
             "high_sold": 0,
             "played": 0,
+            "long_memory": int(self._long_memory),
+            "value_known": int(self.complete_information),
+            **{key: np.full(self.rounds, UNKNOWN, dtype=np.int8) for key in _HISTORY_KEYS},
         }
 
     def _initial_seller_observation(self) -> dict[str, Any]:
         known = self.complete_information
         return {
             **self._common_observation(0, self.value_high if known else 0.0),
-            "value_known": int(known),
             "quality_high": 0,
             "last_bought": UNKNOWN,
             "buyer_message": "",
@@ -298,13 +307,10 @@ class raw_env(TwoPlayerGame):
         }
 
     def _initial_buyer_observation(self) -> dict[str, Any]:
-        history = {key: np.full(self.rounds, UNKNOWN, dtype=np.int8) for key in _HISTORY_KEYS}
         return {
             **self._common_observation(1, self.value_high),
             "recommendation": 0,
             "message": "",
-            "long_memory": int(self._long_memory),
-            **history,
             "decision_mask": NO_DECISION,
         }
 
@@ -322,8 +328,8 @@ class raw_env(TwoPlayerGame):
         self._buyer_message = ""
         self._last_bought = UNKNOWN
         self._sold = self._high_sold = self._high_rounds = 0
-        if self._long_memory:
-            for history in self._history:
+        for histories in self._histories:
+            for history in histories:
                 history.fill(UNKNOWN)
 
     def observe(self, agent: str) -> dict[str, Any]:
@@ -384,9 +390,8 @@ class raw_env(TwoPlayerGame):
         rewards[SELLER], rewards[BUYER] = seller_reward, buyer_reward
         cumulative[SELLER] += seller_reward  # the seller's was cleared when it recommended
         cumulative[BUYER] = buyer_reward
-        if self._long_memory:
-            recommended, purchased, quality = self._history
-            index = self._round - 1
+        index = self._round - 1
+        for recommended, purchased, quality in self._histories:
             recommended[index] = self._recommendation
             purchased[index] = bought
             quality[index] = high

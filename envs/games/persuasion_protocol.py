@@ -2,7 +2,10 @@
 
 Everything a player is told comes from its observation, so the text reveals exactly what the
 structured observation does (the buyer's value only to a seller with complete information, the
-round-by-round history only to a long-lived buyer).
+round-by-round history to the seller and to a long-lived buyer, a myopic buyer only the counts;
+each is told the other's kind: the seller whether the buyer is long-lived, the buyer whether the
+seller knows its values, as in GLEE). The answer format is stated once, in `instructions`;
+`render` names only what the player may do now.
 """
 
 from __future__ import annotations
@@ -15,15 +18,34 @@ from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
 from envs.core.spaces import normalize_text
 from envs.core.structured import choice as choice_schema
 from envs.core.structured import free_text, get_field, json_object, obj
-from envs.core.text import REPLY_WRAPPING, dollars, echo, known_agent, reply_message
-from envs.games.persuasion_rules import AGENTS, NO, SELLER, UNKNOWN, YES
-
-_RECOMMEND = re.compile(
-    r"(?:recommend(?:ation)?\b\s*:?\s*)?(yes|no)\b[.!]*\s*(?:message\s*:(.*))?",
-    re.IGNORECASE | re.DOTALL,
+from envs.core.text import (
+    COMMAND_STOPS,
+    MESSAGE_TOKENS,
+    REPLY_WRAPPING,
+    dollars,
+    echo,
+    known_agent,
+    leading_command,
+    names_another,
+    reply_message,
+    split_message,
 )
-_DECIDE = re.compile(r"(buy|pass|yes|no)\b[.!]*\s*(?:message\s*:(.*))?", re.IGNORECASE | re.DOTALL)
-_HISTORY_SHOWN = 20  # rounds a long-lived buyer's text lists one by one (the latest)
+from envs.games.persuasion_rules import AGENTS, NO, SELLER, YES
+from envs.games.two_player import shown_rounds
+
+_BARE = r"(yes|no)(?=\s*(?:[.!\n]|message\s*:|$))"
+"""A bare YES or NO: followed only by a sentence end, a message, or nothing ("No problem, buy
+it" is not a bare NO)."""
+_RECOMMEND = re.compile(rf"recommend(?:ation)?\b\s*:?\s*(yes|no)\b|{_BARE}", re.IGNORECASE)
+_DECIDE = re.compile(rf"(buy|pass)\b|{_BARE}", re.IGNORECASE)
+_OTHER_CHOICES = {
+    True: {YES: ("recommend no", "no"), NO: ("recommend yes", "yes")},
+    False: {YES: ("pass", "no"), NO: ("buy", "yes")},
+}
+"""Per role (seller?) and choice, the answers whose naming after it makes a reply ambiguous."""
+_COMMAND_TOKENS = 20
+"""The longest command reply with room to spare: its JSON form, {"decision": "do_not_recommend",
+"message": ""}, is 16 tokens of the bundled model's tokenizer."""
 _SELLER_FORMAT = "'RECOMMEND YES' or 'RECOMMEND NO'"
 _BUYER_FORMAT = "'BUY' or 'PASS'"
 _ROLES = {True: "seller", False: "buyer"}
@@ -34,12 +56,13 @@ _JSON_CHOICES = {True: ("do_not_recommend", "recommend"), False: ("pass", "buy")
 class PersuasionProtocol(TextProtocol):
     """Text for `envs.games.persuasion`; replies are case-insensitive.
 
-    The seller answers ``RECOMMEND YES`` or ``RECOMMEND NO`` (or just ``YES`` / ``NO``); in text
-    mode it may add ``MESSAGE: <text>``, the free text the buyer reads with the recommendation
-    (``RECOMMEND YES MESSAGE: Great value!``). The buyer answers ``BUY`` or ``PASS`` (``YES`` /
-    ``NO`` also do), optionally with ``MESSAGE: <text>`` for the seller in text mode. Messages
-    in binary mode are dropped. ``message_length`` bounds parsed messages, as the env's action
-    space does.
+    The seller answers ``RECOMMEND YES`` or ``RECOMMEND NO`` (or just ``YES`` / ``NO``); the buyer
+    ``BUY`` or ``PASS`` (``YES`` / ``NO`` also do). Text may follow the command after a space or
+    punctuation (after a sentence end for a bare ``YES`` / ``NO``): in text mode it is the
+    message the other player reads (after a ``MESSAGE:`` marker if there is one, else all of it:
+    ``RECOMMEND YES MESSAGE: Great value!``, ``BUY. You have been honest.``); in binary mode it
+    is dropped. A reply whose text names the other answer (``BUY or PASS``) is ambiguous and
+    rejected. ``message_length`` bounds parsed messages, as the env's action space does.
 
     Structured replies (`reply_schema`) are JSON objects: the seller answers
     ``{"decision": "recommend"}`` or ``{"decision": "do_not_recommend"}``, the buyer
@@ -52,6 +75,16 @@ class PersuasionProtocol(TextProtocol):
 
     def __init__(self, message_length: int = 500) -> None:
         self.message_length = message_length
+        self.max_message_chars = message_length
+
+    def reply_tokens(self, agent: str) -> int:
+        """Both roles answer a command, plus room for a message in text mode."""
+        known_agent(agent, AGENTS)
+        return _COMMAND_TOKENS + MESSAGE_TOKENS
+
+    def stop_sequences(self, agent: str) -> tuple[str, ...]:
+        known_agent(agent, AGENTS)
+        return COMMAND_STOPS
 
     def instructions(self, agent: str) -> str:
         rules = (
@@ -62,23 +95,25 @@ class PersuasionProtocol(TextProtocol):
             "message). The buyer then buys at the price or passes, and learns the quality.\n"
             "- The seller earns the price for every sale. A buyer who buys gains its value of "
             "the product minus the price: positive for high quality, negative for low.\n"
+            "- Each turn tells you the round, the price, the chance of high quality, the values "
+            "you know, and what you know of the past rounds.\n"
         )
         if known_agent(agent, AGENTS) == SELLER:
             return (
                 "You are the seller, recommending products to a buyer round after round.\n"
                 + rules
                 + "Your goal: sell as many products as you can.\n"
-                "Answer format: 'RECOMMEND YES' or 'RECOMMEND NO'; where messages are allowed "
-                "you may end with 'MESSAGE: <text>' to write to the buyer.\n"
-                "Answer with the command only."
+                "Answer format (start your answer with it): 'RECOMMEND YES' or 'RECOMMEND NO'.\n"
+                "Where messages are allowed, text after it is sent to the buyer as your message "
+                "(you may mark it 'MESSAGE: <text>'); otherwise it is not sent."
             )
         return (
             "You are the buyer, offered a product each round by a seller who knows its quality.\n"
             + rules
             + "Your goal: maximise your total gain.\n"
-            "Answer format: 'BUY' or 'PASS'; where messages are allowed you may end with "
-            "'MESSAGE: <text>' to write to the seller.\n"
-            "Answer with the command only."
+            "Answer format (start your answer with it): 'BUY' or 'PASS'.\n"
+            "Where messages are allowed, text after it is sent to the seller as your message "
+            "(you may mark it 'MESSAGE: <text>'); otherwise it is not sent."
         )
 
     def render(self, observation: Any, agent: str) -> str:
@@ -105,32 +140,48 @@ class PersuasionProtocol(TextProtocol):
         if known_agent(agent, AGENTS) == SELLER:
             if not observation["recommend_mask"].any():
                 raise ActionParseError("it is not the seller's turn to decide")
-            match = _RECOMMEND.fullmatch(reply)
-            if match is None:
-                if _DECIDE.fullmatch(reply):
+            found = leading_command(reply, _RECOMMEND)
+            if found is None:
+                if leading_command(reply, _DECIDE):
                     raise ActionParseError(
                         f"you are the seller, the buyer buys or passes: answer {_SELLER_FORMAT}"
                     )
                 raise ActionParseError(f"{_seller_expected(observation)}, got {echo(reply)}")
-            choice = YES if match.group(1).lower() == "yes" else NO
-            return self._action("recommend", choice, match.group(2), observation)
+            match, rest = found
+            choice = YES if (match.group(1) or match.group(2)).lower() == "yes" else NO
+            return self.with_explanation(
+                {"recommend": choice, "message": ""}, rest, observation, agent
+            )
         if not observation["decision_mask"].any():
             raise ActionParseError("it is not the buyer's turn to decide")
-        match = _DECIDE.fullmatch(reply)
-        if match is None:
-            if _RECOMMEND.fullmatch(reply) and reply.lower().startswith("recommend"):
+        found = leading_command(reply, _DECIDE)
+        if found is None:
+            if reply.lower().startswith("recommend") and leading_command(reply, _RECOMMEND):
                 raise ActionParseError(
                     f"you are the buyer, the seller recommends: answer {_BUYER_FORMAT}"
                 )
             raise ActionParseError(f"expected {_BUYER_FORMAT}, got {echo(reply)}")
-        choice = YES if match.group(1).lower() in ("buy", "yes") else NO
-        return self._action("decision", choice, match.group(2), observation)
+        match, rest = found
+        choice = YES if (match.group(1) or match.group(2)).lower() in ("buy", "yes") else NO
+        return self.with_explanation({"decision": choice, "message": ""}, rest, observation, agent)
 
-    def _action(self, key: str, choice: int, message: str | None, observation: Any) -> Any:
-        text = ""
-        if observation["text_messages"] and message:
-            text = normalize_text(message.strip(), self.message_length)
-        return {key: choice, "message": text}
+    def with_explanation(self, action: Any, explanation: str, observation: Any, agent: str) -> Any:
+        """``action`` with the text that followed it: rejected when the text names the other
+        answer; in text mode kept as its message (marked or not) where it has none yet."""
+        is_seller = known_agent(agent, AGENTS) == SELLER
+        choice = operator.index(action["recommend" if is_seller else "decision"])
+        text, marked = split_message(explanation)
+        named = names_another(text, _OTHER_CHOICES[is_seller][choice])
+        if named:
+            expected = _SELLER_FORMAT if is_seller else _BUYER_FORMAT
+            raise ActionParseError(
+                f"your answer names both choices ({echo(text)} follows it, naming "
+                f"{named.upper()}); answer one of {expected}"
+            )
+        message = text if marked is None else marked
+        if observation["text_messages"] and message and not action["message"]:
+            action = {**action, "message": normalize_text(message, self.message_length)}
+        return action
 
     def reply_schema(self, observation: Any, agent: str) -> dict[str, Any] | None:
         """Seller: ``{"decision": "recommend" | "do_not_recommend"}``; buyer: ``{"decision":
@@ -236,9 +287,10 @@ def _render_values(observation: Any, is_seller: bool, price: float) -> list[str]
     high = float(observation["value_high"][0]) * price
     low = float(observation["value_low"][0]) * price
     if not is_seller:
+        knows = "knows" if observation["value_known"] else "does not know"
         return [
             f"To you, a high-quality product is worth {dollars(high)} and a low-quality one "
-            f"{dollars(low)}."
+            f"{dollars(low)}. The seller {knows} how much each product is worth to you."
         ]
     if observation["value_known"]:
         return [
@@ -253,10 +305,19 @@ def _render_values(observation: Any, is_seller: bool, price: float) -> list[str]
 
 def _render_seller(observation: Any) -> list[str]:
     sold, high_sold = int(observation["sold"]), int(observation["high_sold"])
-    lines = [f"So far the buyer bought {_products(sold)}, {high_sold} of them of high quality."]
-    last = int(observation["last_bought"])
-    if last != UNKNOWN:
-        lines.append("Last round the buyer " + ("bought." if last else "passed."))
+    if observation["long_memory"]:
+        lines = [
+            "The buyer is the same every round and sees every earlier round's recommendation, "
+            "purchase and quality.",
+            f"So far the buyer bought {_products(sold)}, {high_sold} of them of high quality.",
+        ]
+    else:
+        lines = [
+            "Each round a new buyer comes, who sees only how many products were sold so far and "
+            "how many of them were of high quality.",
+            f"So far the buyers bought {_products(sold)}, {high_sold} of them of high quality.",
+        ]
+    lines.extend(_history_lines(observation, seller=True))
     if observation["text_messages"] and observation["buyer_message"]:
         lines.append(f"The buyer's last message: {observation['buyer_message']!r}")
     if not observation["recommend_mask"].any():
@@ -264,10 +325,10 @@ def _render_seller(observation: Any) -> list[str]:
         return lines
     quality = "HIGH" if observation["quality_high"] else "LOW"
     lines.append(f"This round's product is of {quality} quality.")
-    answer = f"Recommend it or not: answer {_SELLER_FORMAT}."
+    ask = "Recommend it or not."
     if observation["text_messages"]:
-        answer += " You may end with 'MESSAGE: <text>' to write to the buyer."
-    lines.append(answer)
+        ask += " You may add a message to the buyer."
+    lines.append(ask)
     return lines
 
 
@@ -281,32 +342,47 @@ def _render_buyer(observation: Any) -> list[str]:
     if observation["text_messages"]:
         message = observation["message"]
         lines.append(f"The seller's message: {message!r}" if message else "No message.")
-    answer = f"Buy it or not: answer {_BUYER_FORMAT}."
+    ask = "Buy it or not."
     if observation["text_messages"]:
-        answer += " You may end with 'MESSAGE: <text>' to write to the seller."
-    lines.append(answer)
+        ask += " You may add a message to the seller."
+    lines.append(ask)
     return lines
 
 
 def _render_history(observation: Any) -> list[str]:
+    """A long-lived buyer's record (counts, then each round); a myopic buyer's counts, which
+    are all it sees (GLEE's myopic buyers are new each round and see the seller's record)."""
     sold, high_sold = int(observation["sold"]), int(observation["high_sold"])
-    lines = [f"So far you bought {_products(sold)}, {high_sold} of them of high quality."]
+    counts = f"{_products(sold)}, {high_sold} of them of high quality."
     if not observation["long_memory"]:
-        return lines
+        return [
+            f"Each round a new buyer comes; you are this round's. So far buyers bought {counts}"
+        ]
+    return [f"So far you bought {counts}", *_history_lines(observation, seller=False)]
+
+
+def _history_lines(observation: Any, seller: bool) -> list[str]:
+    """The rounds played, one line each in the player's words: the latest `HISTORY_SHOWN` of
+    them (`shown_rounds`), oldest first."""
     played = int(observation["played"])
-    first = max(0, played - _HISTORY_SHOWN)
-    if first:
-        lines.append(f"The last {played - first} rounds:")
+    if not played:
+        return []
+    rounds, heading = shown_rounds(played)
     recommended = observation["history_recommended"]
     bought = observation["history_bought"]
     quality = observation["history_quality"]
-    for index in range(first, played):
-        lines.append(
-            f"- Round {index + 1}: "
-            + ("recommended" if recommended[index] == YES else "not recommended")
-            + (", you bought" if bought[index] == YES else ", you passed")
-            + (", high quality." if quality[index] == YES else ", low quality.")
-        )
+    lines = [heading]
+    for past in rounds:
+        said, did = recommended[past - 1] == YES, bought[past - 1] == YES
+        grade = "high quality" if quality[past - 1] == YES else "low quality"
+        if seller:
+            said_text = "you recommended it" if said else "you did not recommend it"
+            did_text = "the buyer bought" if did else "the buyer passed"
+            lines.append(f"- Round {past}: {grade}, {said_text}, {did_text}.")
+        else:
+            said_text = "recommended" if said else "not recommended"
+            did_text = "you bought" if did else "you passed"
+            lines.append(f"- Round {past}: {said_text}, {did_text}, {grade}.")
     return lines
 
 

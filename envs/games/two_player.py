@@ -1,5 +1,6 @@
 """What the GLEE two-player games (`bargaining`, `negotiation`, `persuasion`) share: the AEC
-bookkeeping of two agents who finish together, parameter checks, space helpers and the wrapper.
+bookkeeping of two agents who finish together, parameter checks, space helpers, the offer
+history, the window of it that prompts show, and the wrapper.
 
 Each game keeps its own rules, `step` and `observe` (the hot path, free of indirection here);
 `TwoPlayerGame` holds only what runs once per env or once per episode.
@@ -14,12 +15,13 @@ from typing import Any
 
 import numpy as np
 from gymnasium import logger
-from gymnasium.spaces import Box, Space
+from gymnasium.spaces import Box, Space, Tuple
 from gymnasium.utils import EzPickle
 from pettingzoo import AECEnv
 from pettingzoo.utils import wrappers
 
 from envs.core.seeding import make_rng
+from envs.core.spaces import FreeText
 from envs.core.wrappers import ActionSpaceCheck
 
 
@@ -71,6 +73,72 @@ def only_item(values: Any) -> float:
     if len(values) != 1:
         raise ValueError("expected exactly one number")
     return float(values[0])
+
+
+def offer_history_spaces(high: float, rounds: int, message_length: int) -> dict[str, Space[Any]]:
+    """The observation spaces of `OfferHistory`: ``offers`` ``Box(0, high, (rounds,), float64)``
+    and ``offer_messages``, a Tuple of ``rounds`` ``FreeText(message_length)``."""
+    return {
+        "offers": Box(0.0, np.float64(high), shape=(rounds,), dtype=np.float64),
+        "offer_messages": Tuple(tuple(FreeText(message_length) for _ in range(rounds))),
+    }
+
+
+class OfferHistory:
+    """The rejected offers of an alternating-offers game, kept in both players' observations:
+    entry t-1 of ``offers`` and ``offer_messages`` is round t's offer and message. Written once
+    per round (so `observe` stays cheap) and cleared by `clear`; the messages are a tuple,
+    replaced when one is added."""
+
+    def __init__(self, observations: Sequence[dict[str, Any]], rounds: int) -> None:
+        self._observations = list(observations)
+        self._offers = [observation["offers"] for observation in observations]
+        self._empty: tuple[str, ...] = ("",) * rounds
+        self._messages = list(self._empty)
+        self._logged = 0  # rounds written since the last clear
+
+    @staticmethod
+    def initial(rounds: int) -> dict[str, Any]:
+        """The fields of an observation before any offer is rejected (fresh arrays)."""
+        return {"offers": np.zeros(rounds, dtype=np.float64), "offer_messages": ("",) * rounds}
+
+    def clear(self) -> None:
+        """Forget every round (at reset)."""
+        if not self._logged:
+            return
+        for offers in self._offers:
+            offers[: self._logged] = 0.0
+        self._messages[: self._logged] = self._empty[: self._logged]
+        for observation in self._observations:
+            observation["offer_messages"] = self._empty
+        self._logged = 0
+
+    def record(self, round_: int, offer: float, message: str | None) -> None:
+        """Round ``round_``'s rejected ``offer`` and its ``message`` (None: messages are off)."""
+        index = round_ - 1
+        for offers in self._offers:
+            offers[index] = offer
+        self._logged = round_
+        if message is not None:
+            self._messages[index] = message
+            messages = tuple(self._messages)
+            for observation in self._observations:
+                observation["offer_messages"] = messages
+
+
+HISTORY_SHOWN = 20
+"""Earlier rounds a game's prompt lists one by one (the latest): every round of GLEE's announced
+horizons (at most 20), and a bounded prompt in longer games (GLEE's unannounced 30 and 99)."""
+
+
+def shown_rounds(played: int) -> tuple[range, str]:
+    """The earlier rounds a prompt lists, the latest `HISTORY_SHOWN` of ``played`` (oldest
+    first), and the heading that introduces them."""
+    first = max(1, played - HISTORY_SHOWN + 1)
+    rounds = range(first, played + 1)
+    if first == 1:
+        return rounds, "Earlier rounds:"
+    return rounds, f"Earlier rounds (the last {len(rounds)} of {played}):"
 
 
 # Parameter checks -------------------------------------------------------------------------------

@@ -9,11 +9,15 @@ The recommender answers one command::
     RECOMMEND <id>, <id> [: text]  e.g. RECOMMEND 12, 40: You might like these
     SAY <text>                     just talk
 
-The user simulator answers keyed fields (the act and ratings stay structured)::
+The user simulator answers keyed fields on one line (the act and ratings stay structured)::
 
-    ACT: reject  FEATURE: tone  VALUE: dark  SAY: Something darker, please.
-    RATINGS: recommendation=2 strategy=3 expression=4  REASON: not what I asked for
-    (ACT: accept ITEM: 12 to accept item 12)
+    ACT: reject FEATURE: tone VALUE: dark SAY: Something darker, please.
+    RATINGS: recommendation=2 strategy=3 expression=4 REASON: not what I asked for
+    (ACT: accept ITEM: 12 to accept recommended item 12; RATINGS: 2 3 4 also reads, in order)
+
+Both see the rules and format once, in `instructions`; `render` adds to the env's text view the
+observed facts it leaves out (the recommender: how many items fit, what was turned down, the
+user's last act; the user: the turn, what was asked, the ids it may accept, its pickiness).
 
 Either may instead reply with one JSON object (`reply_schema` states its shape now)::
 
@@ -59,20 +63,62 @@ QUERY_CHARS, MESSAGE_CHARS = 200, 1000  # the text limits of the action spaces
 _KEYS = ("ACT", "FEATURE", "VALUE", "ITEM", "SAY", "RATINGS", "REASON")
 _KEY = re.compile(r"\b(" + "|".join(_KEYS) + r")\s*:", re.IGNORECASE)
 
-RECOMMENDER_FORMAT = """Answer with one command:
-SEARCH <query>
-ASK <feature>
-RECOMMEND <item id>, <item id> [: a short message]
+RECOMMENDER_FORMAT = """Answer with one command on one line:
+SEARCH <query>  (look up the catalog among the items that fit what the user said; an empty query
+lists them by popularity; it does not use up your turn)
+ASK <feature>  (one of the features you can ask about)
+RECOMMEND <item id>, <item id> [: a short message]  (up to {size} ids from the search results)
 SAY <message>"""
 
-USER_FORMAT = """Answer with: ACT: <disclose|inquire|answer|accept|reject|quit> [FEATURE: <feature>
-VALUE: <value>] [ITEM: <id> when you accept] SAY: <your words, never the title> RATINGS:
-recommendation=<0-5> strategy=<0-5> expression=<0-5> REASON: <why>"""
+USER_FORMAT = """Answer on one line:
+ACT: <act> [FEATURE: <feature> VALUE: <value>] [ITEM: <id>] SAY: <your words> RATINGS: \
+recommendation=<0-5> strategy=<0-5> expression=<0-5> REASON: <a few words>
+Acts: disclose (tell one feature you want), answer (answer the feature you were asked about), \
+reject (turn the recommended items down), accept (take a recommended item: ITEM: <its id>), \
+inquire (ask for a suggestion), quit (give up).
+With disclose, answer and reject give FEATURE and VALUE: one of the features you want and its \
+value, written as in your list (the most important comes first).
+RATINGS rate the recommender's last turn from 0 to 5:
+- recommendation: how well the items it recommended fit what you want (0 if it recommended \
+nothing)
+- strategy: how well its move (asking, recommending, chatting) suited the moment
+- expression: how clear, coherent and helpful its words were
+REASON says briefly why you rated so."""
+
+SAY_TOKENS, REASON_TOKENS = 48, 16
+"""Room (tokens) reserved in a reply for a message, query or utterance, and for a reason."""
+_REC_TOKENS, _USER_TOKENS = 24, 64
+"""The rest of the longest recommender reply (besides its item ids) and user reply (besides its
+feature and value), as JSON, the longer form (SmolLM2 tokens, measured, with a margin)."""
+_ID_DIGITS = 6
+"""Digits of an item id when the catalog size is not known (up to 100,000 items)."""
+STOP_SEQUENCES = ("\n\n", "\nRecommender:", "\nUser:")
+"""Both formats are one line; a model that goes on writes the next turn of the conversation."""
 
 
 def _fields(text: str) -> dict[str, str]:
     """Key -> value text (utterances keep their final full stop)."""
     return keyed_fields(text, _KEY, strip=" \n;,")
+
+
+def _word(text: str) -> str:
+    """A named choice as written in a field, trimmed of quotes and end punctuation."""
+    return text.strip().strip("\"'`*.!?").lower()
+
+
+def _ratings(text: str) -> dict[str, int]:
+    """The 0-5 ratings a RATINGS field gives, by name (``strategy=3``) or, with no names, as
+    three numbers in scale order (``2 3 4``). Scores above 5 read as 5."""
+    named = {
+        scale: int(score)
+        for name, score in re.findall(r"([a-z]+)\s*[=:]\s*(\d)", text.lower())
+        for scale in SCALES
+        if name.startswith(scale[:4])  # "recommendations=2" and "expr=3" read too
+    }
+    if not named:
+        scores = re.findall(r"\d", text)
+        named = dict(zip(SCALES, map(int, scores), strict=True)) if len(scores) == 3 else {}
+    return {scale: min(5, score) for scale, score in named.items()}
 
 
 FEATURE_ACTS = ("disclose", "answer", "reject")
@@ -95,6 +141,7 @@ class DialogueProtocol(TextProtocol):
     """Commands for the recommender, keyed fields for the user simulator."""
 
     name = "rec_dialogue"
+    max_message_chars = MESSAGE_CHARS
 
     def __init__(
         self,
@@ -110,10 +157,62 @@ class DialogueProtocol(TextProtocol):
         """The catalog size: item ids run 0..n_items-1 (None: not checked)."""
 
     def instructions(self, agent: str) -> str:
-        return RECOMMENDER_FORMAT if agent.startswith("recommender") else USER_FORMAT
+        if agent.startswith("recommender"):
+            return RECOMMENDER_FORMAT.format(size=self.recommend_size)
+        return USER_FORMAT
 
     def render(self, observation: Any, agent: str) -> str:
-        return f"{observation['text']}\n{self.instructions(agent)}"
+        """The env's text view plus the observed facts it leaves out (the format is stated once,
+        in `instructions`)."""
+        facts = (
+            self._recommender_facts(observation)
+            if agent.startswith("recommender")
+            else self._user_facts(observation)
+        )
+        return "\n".join([observation["text"], *facts]).strip()
+
+    def _recommender_facts(self, observation: Any) -> list[str]:
+        """How many items fit, what the user turned down and its last act."""
+        facts = [f"Items that fit everything the user said: {int(observation['matches'][0])}."]
+        rejected = [str(int(i)) for i in observation["rejected"] if i >= 0]
+        if rejected:
+            facts.append(f"Items the user turned down: {', '.join(rejected)}.")
+        act = int(observation["last_act"])
+        if act < len(USER_ACTS):
+            said = ""
+            name = self.features[int(observation["last_feature"])]
+            value = int(observation["last_value"])
+            if USER_ACTS[act] in FEATURE_ACTS and value < len(self.values[name]):
+                said = f" ({name}: {self.values[name][value]})"
+            facts.append(f"The user's last act: {USER_ACTS[act]}{said}.")
+        return facts
+
+    def _user_facts(self, observation: Any) -> list[str]:
+        """The turn, the feature asked about, the ids the user may accept, its pickiness."""
+        facts = [f"This is turn {int(observation['turn']) + 1}."]
+        asked = int(observation["asked"])
+        if asked < len(self.features):
+            facts.append(f"The recommender asked about: {self.features[asked].replace('_', ' ')}.")
+        recommended = self._recommended(observation)
+        if recommended:
+            facts.append(f"Recommended now (ITEM ids): {', '.join(map(str, recommended))}.")
+        pickiness = float(observation["pickiness"][0])
+        facts.append(
+            f"How picky you are about near misses: {pickiness:.2f} (0 easy-going, 1 strict)."
+        )
+        return facts
+
+    def reply_tokens(self, agent: str) -> int:
+        """The longest reply (a JSON recommendation of the most ids, or a user reply with the
+        longest feature and value) with room for its free text."""
+        if agent.startswith("recommender"):
+            digits = len(str(self.n_items - 1)) if self.n_items else _ID_DIGITS
+            return _REC_TOKENS + self.recommend_size * (digits + 2) + SAY_TOKENS
+        longest = max(len(name) + len(v) for name in self.features for v in self.values[name])
+        return _USER_TOKENS + longest // 2 + SAY_TOKENS + REASON_TOKENS
+
+    def stop_sequences(self, agent: str) -> tuple[str, ...]:
+        return STOP_SEQUENCES
 
     # Recommender --------------------------------------------------------------------------------
 
@@ -132,6 +231,7 @@ class DialogueProtocol(TextProtocol):
 
     def _recommender(self, text: str, observation: Any) -> dict[str, Any]:
         line = text.strip().splitlines()[0].strip() if text.strip() else ""
+        line = re.sub(r"^recommender\s*:\s*", "", line, flags=re.IGNORECASE)
         verb, _, rest = line.partition(" ")
         verb, rest = verb.upper().rstrip(":"), rest.strip()
         if verb == "SEARCH":
@@ -139,10 +239,10 @@ class DialogueProtocol(TextProtocol):
                 raise ActionParseError("no searches left this turn; ASK, RECOMMEND or SAY")
             return self.recommender_action("search", query=rest)
         if verb == "ASK":
-            name = rest.lower().replace(" ", "_").rstrip("?.")
-            if name not in self.features:
+            feature = self._asked_feature(rest)
+            if feature is None:
                 raise ActionParseError(f"ASK one of: {', '.join(self.features)}")
-            return self.recommender_action("ask", feature=self.features.index(name))
+            return self.recommender_action("ask", feature=feature)
         if verb == "RECOMMEND":
             ids_text, _, message = rest.partition(":")
             ids = [int(x) for x in re.findall(r"\d+", ids_text)]
@@ -158,6 +258,16 @@ class DialogueProtocol(TextProtocol):
             return self.recommender_action("respond", message=rest)
         raise ActionParseError("start with SEARCH, ASK, RECOMMEND or SAY")
 
+    def _asked_feature(self, text: str) -> int | None:
+        """The feature an ASK names: the whole text ("price band?"), else the one feature named
+        in it ("ASK about the tone"); None when none or several are."""
+        name = _word(text).replace(" ", "_")
+        if name in self.features:
+            return self.features.index(name)
+        words = f" {re.sub(r'[^a-z0-9_-]+', ' ', text.lower().replace('_', ' '))} "
+        named = [i for i, f in enumerate(self.features) if f" {f.replace('_', ' ')} " in words]
+        return named[0] if len(named) == 1 else None
+
     # User ---------------------------------------------------------------------------------------
 
     def user_action(self, act: str, **fields: Any) -> dict[str, Any]:
@@ -171,37 +281,44 @@ class DialogueProtocol(TextProtocol):
             "reason": fields.get("reason", "")[:QUERY_CHARS],
         }
 
-    def _user(self, text: str) -> dict[str, Any]:
+    def _user(self, text: str, observation: Any) -> dict[str, Any]:
         fields = _fields(text)
-        act = fields.get("ACT", "").split()[0].lower() if fields.get("ACT") else ""
+        act = _word(fields["ACT"].split()[0]) if fields.get("ACT", "").split() else ""
         if act not in USER_ACTS:
             raise ActionParseError(f"ACT must be one of {', '.join(USER_ACTS)}")
         feature = value = 0
-        if act in ("disclose", "answer", "reject"):
-            name = fields.get("FEATURE", "").lower().replace(" ", "_")
+        if act in FEATURE_ACTS:
+            name = _word(fields.get("FEATURE", "")).replace(" ", "_")
             if name not in self.features:
                 raise ActionParseError(f"FEATURE must be one of {', '.join(self.features)}")
             feature = self.features.index(name)
-            wanted = fields.get("VALUE", "").lower()
+            wanted = _word(fields.get("VALUE", ""))
             allowed = [v.lower() for v in self.values[name]]
             if wanted not in allowed:
                 raise ActionParseError(f"VALUE for {name} must be one of {', '.join(allowed)}")
             value = allowed.index(wanted)
         item = -1
         if act == "accept":
-            found = re.search(r"\d+", fields.get("ITEM", ""))
-            if not found:
-                raise ActionParseError("ACT: accept needs ITEM: <id>")
-            item = int(found.group())
-        ratings = dict(re.findall(r"(\w+)\s*=\s*(\d)", fields.get("RATINGS", "")))
-        missing = [s for s in SCALES if s not in ratings]
+            item = self._accepted(fields.get("ITEM", ""), observation)
+        ratings = _ratings(fields.get("RATINGS", ""))
+        missing = [scale for scale in SCALES if scale not in ratings]
         if missing:
             raise ActionParseError(f"RATINGS needs {missing[0]}=<0-5>")
-        scores = [min(5, int(ratings[s])) for s in SCALES]
         return self.user_action(
             act, feature=feature, value=value, item=item, utterance=fields.get("SAY", ""),
-            ratings=scores, reason=fields.get("REASON", ""),
+            ratings=[ratings[s] for s in SCALES], reason=fields.get("REASON", ""),
         )  # fmt: skip
+
+    def _accepted(self, text: str, observation: Any) -> int:
+        """The item an ``ITEM`` field accepts: one of the items recommended now."""
+        recommended = self._recommended(observation)
+        found = re.search(r"\d+", text)
+        if not found:
+            raise ActionParseError("ACT: accept needs ITEM: <id>")
+        if int(found.group()) not in recommended:
+            shown = ", ".join(map(str, recommended)) or "none yet"
+            raise ActionParseError(f"ITEM must be one of the items recommended now: {shown}")
+        return int(found.group())
 
     # Protocol -----------------------------------------------------------------------------------
 
@@ -213,7 +330,7 @@ class DialogueProtocol(TextProtocol):
             return self._user_json(data, observation)
         if agent.startswith("recommender"):
             return self._recommender(text, observation)
-        return self._user(text)
+        return self._user(text, observation)
 
     # Structured replies -------------------------------------------------------------------------
 

@@ -488,7 +488,7 @@ class raw_env(TurnTakingEnv):
         if p.text_observations:
             text = user_text(
                 self.catalog, self.steps, slate, self.message, self.constraints,
-                self.user.satisfaction, self.user.budget,
+                self.user.satisfaction, self.user.budget, self.history,
             )[:VIEW_CHARS]  # fmt: skip
         return {
             "step": self.steps,

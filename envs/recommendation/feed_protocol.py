@@ -2,7 +2,7 @@
 
 The recommender::
 
-    SHOW: 12, 45, 7          item ids, at most the slate size, each once
+    SHOW: 12, 45, 7          item ids, at most the slate size (a repeated id counts once)
     SAY: <a line to the user> (optional)
 
 The user (an LLM user simulator or a person), one of::
@@ -12,7 +12,11 @@ The user (an LLM user simulator or a person), one of::
     COMMAND: no more horror  any request in words ("cheaper", "more like this", ...)
     LEAVE
 
-Keys may share a line or take one each; case does not matter.
+Keys may share a line or take one each; case does not matter. The user's first key is its
+answer (a command runs to the end of its line). Both see the format once, in `instructions`;
+`render` adds to the env's text view the facts of the observation it leaves out: for the user its
+tastes (interests per category and attribute value), how well each slot fits them and its last
+click; for the recommender whether the user's last command was understood.
 
 Either may instead reply with one JSON object (`reply_schema` states its shape now)::
 
@@ -39,22 +43,41 @@ from envs.core.structured import array, const, free_text, get_field, json_object
 from envs.core.text import keyed_fields
 from envs.recommendation.commands import similar_mask
 from envs.recommendation.feed_views import candidates as shortlist_of
+from envs.recommendation.feed_views import signed, slate_fit, taste_lines
 
-KEYS = ("SHOW", "SAY", "CLICK", "SKIP", "COMMAND", "LEAVE")
-_KEY = re.compile(r"\b(" + "|".join(KEYS) + r")\b\s*:?", re.IGNORECASE)
+RECOMMENDER_KEYS, USER_KEYS = ("SHOW", "SAY"), ("CLICK", "SKIP", "COMMAND", "LEAVE")
 
 RECOMMENDER_FORMAT = (
-    "Answer with SHOW: <item ids separated by commas> and, if you like, SAY: <one line to the "
-    "user>."
+    "Answer on one line: SHOW: <up to {size} item ids separated by commas> and, if you like, "
+    "SAY: <one line to the user>."
 )
 USER_FORMAT = (
-    "Answer with one of: CLICK: <slot number> | SKIP | COMMAND: <your request in words> | LEAVE"
+    "Answer on one line with one of: CLICK: <slot number> | SKIP | COMMAND: <your request in "
+    "words> | LEAVE"
 )
+SAY_TOKENS, COMMAND_TOKENS = 32, 24
+"""Room (tokens) reserved in a reply for the recommender's line and for the user's command."""
+_SLATE_TOKENS, _ID_TOKENS, _USER_TOKENS = 16, 7, 16
+"""The rest of the longest replies, as JSON, the longer form (SmolLM2 tokens, measured, with a
+margin): a slate's keys, each item id (up to 5 digits and a separator), the user's keys."""
+STOP_SEQUENCES = ("\n\n",)
+"""Both formats are one line; a blank line starts something else."""
+NOT_UNDERSTOOD = 2
+"""`last_command` of a command the feed's parser could not read."""
 
 
-def _fields(text: str) -> dict[str, str]:
-    """Key -> value text, for every known key in ``text`` (a value runs to the next key)."""
-    return keyed_fields(text, _KEY)
+def _key_pattern(keys: tuple[str, ...], text: str) -> re.Pattern[str]:
+    """How ``keys`` are found in ``text``: written in capitals, as the format asks, when any is
+    (so "I won't skip" inside a command is no key), else in any case ("skip")."""
+    capitals = re.compile(r"\b(" + "|".join(keys) + r")\b\s*:?")
+    if capitals.search(text):
+        return capitals
+    return re.compile(capitals.pattern, re.IGNORECASE)
+
+
+def _fields(keys: tuple[str, ...], text: str) -> dict[str, str]:
+    """Key -> value text, for every one of ``keys`` in ``text`` (a value runs to the next key)."""
+    return keyed_fields(text, _key_pattern(keys, text))
 
 
 class FeedProtocol(TextProtocol):
@@ -79,19 +102,73 @@ class FeedProtocol(TextProtocol):
         self.attribute_values = dict(attribute_values or {})
         self.shortlist = shortlist
         """How many candidates a structured reply may show from (the text view's count)."""
+        self.max_message_chars = message_length
 
     def instructions(self, agent: str) -> str:
         if agent.startswith("recommender"):
             return (
-                "You run a recommendation feed. Each turn you show the user a slate of items; "
-                "the user clicks one, skips, asks for something in words, or leaves. "
-                + RECOMMENDER_FORMAT
+                "Each turn you show the user a slate of items; the user clicks one, skips, asks "
+                "for something in words, or leaves. Every item you show must respect the user's "
+                "standing requests. " + RECOMMENDER_FORMAT.format(size=self.slate_size)
             )
-        return "You scroll a recommendation feed. " + USER_FORMAT
+        return (
+            "Each turn the feed shows you a slate of items by slot; you click one, skip them "
+            "all, ask for something in words, or leave. Clicking a good item (its rating) that "
+            "fits your tastes makes you more satisfied; a poor one, however catchy (its buzz), "
+            "makes you less so, and so do items against your standing requests. " + USER_FORMAT
+        )
 
     def render(self, observation: Any, agent: str) -> str:
-        answer = RECOMMENDER_FORMAT if agent.startswith("recommender") else USER_FORMAT
-        return f"{observation['text']}\n{answer}"
+        """The env's text view plus the observed facts it leaves out (the format is stated once,
+        in `instructions`)."""
+        if agent.startswith("recommender"):
+            return "\n".join([observation["text"], *self._recommender_facts(observation)]).strip()
+        tastes = taste_lines(
+            self.category_names,
+            self.attribute_values,
+            observation["interests"],
+            observation["value_interests"],
+        )
+        lines = [*tastes, observation["text"], *self._user_facts(observation)]
+        return "\n".join(line for line in lines if line)
+
+    @staticmethod
+    def _recommender_facts(observation: Any) -> list[str]:
+        """Whether the user's last command could be read into a standing request."""
+        if int(observation["last_command"]) == NOT_UNDERSTOOD:
+            return [
+                "The feed could not read the user's last command into a request; follow its "
+                "words yourself."
+            ]
+        return []
+
+    def _user_facts(self, observation: Any) -> list[str]:
+        """How well each filled slot fits the user's tastes, and its last click."""
+        filled = self._filled(observation)
+        facts = []
+        if filled:
+            fit = slate_fit(
+                observation["slate_category"],
+                observation["slate_attributes"],
+                observation["interests"],
+                observation["value_interests"],
+                [len(values) for values in self.attribute_values.values()],
+            )
+            shown = ", ".join(f"{slot}: {signed(fit[slot - 1])}" for slot in filled)
+            facts.append(f"How well each slot fits your tastes: {shown}")
+        if int(observation["last_click"][0]) >= 0:
+            facts.append(f"Your last click: item [{int(observation['last_click'][0])}]")
+        return facts
+
+    def reply_tokens(self, agent: str) -> int:
+        """The longest reply (a JSON slate of the most ids with a line, or a command) with room
+        for its free text."""
+        if agent.startswith("recommender"):
+            return _SLATE_TOKENS + self.slate_size * _ID_TOKENS + SAY_TOKENS
+        return _USER_TOKENS + COMMAND_TOKENS
+
+    def stop_sequences(self, agent: str) -> tuple[str, ...]:
+        return STOP_SEQUENCES
 
     # Parsing ------------------------------------------------------------------------------------
 
@@ -101,15 +178,14 @@ class FeedProtocol(TextProtocol):
             if agent.startswith("recommender"):
                 return self._recommender_json(data, observation)
             return self._user_json(data, observation)
-        fields = _fields(text)
         if agent.startswith("recommender"):
-            return self._recommender(fields, observation)
-        return self._user(fields, observation)
+            return self._recommender(_fields(RECOMMENDER_KEYS, text), observation)
+        return self._user(text, observation)
 
     def _recommender(self, fields: dict[str, str], observation: Any) -> dict[str, Any]:
         if "SHOW" not in fields:
             raise ActionParseError("start with SHOW: <item ids separated by commas>")
-        ids = [int(x) for x in re.findall(r"-?\d+", fields["SHOW"])]
+        ids = list(dict.fromkeys(int(x) for x in re.findall(r"-?\d+", fields["SHOW"])))
         n_items = len(observation["item_category"])
         if not ids:
             raise ActionParseError("SHOW needs at least one item id")
@@ -118,8 +194,6 @@ class FeedProtocol(TextProtocol):
         bad = [i for i in ids if not 0 <= i < n_items]
         if bad:
             raise ActionParseError(f"item ids are 0-{n_items - 1}; {bad[0]} is not one")
-        if len(set(ids)) < len(ids):
-            raise ActionParseError("SHOW each item once")
         return self.recommender_action(ids, fields.get("SAY", ""))
 
     def recommender_action(self, items: Any, message: str = "") -> dict[str, Any]:
@@ -129,23 +203,27 @@ class FeedProtocol(TextProtocol):
         slate[: len(chosen)] = chosen
         return {"slate": slate, "message": message[: self.message_length]}
 
-    def _user(self, fields: dict[str, str], observation: Any) -> dict[str, Any]:
-        mask = observation["response_mask"]
-        if "CLICK" in fields:
-            match = re.match(r"\d+", fields["CLICK"])
+    def _user(self, text: str, observation: Any) -> dict[str, Any]:
+        """The first user key in ``text`` is the answer; a command runs to the end of its line
+        (so "COMMAND: something I won't skip" stays whole)."""
+        first = _key_pattern(USER_KEYS, text).search(text)
+        key = first.group(1).upper() if first else ""
+        if key == "CLICK":
+            match = re.search(r"\d+", _fields(USER_KEYS, text)["CLICK"])  # "CLICK: slot 2" too
             if not match or not 1 <= int(match.group()) <= self.slate_size:
                 raise ActionParseError(f"CLICK needs a slot number from 1 to {self.slate_size}")
             slot = int(match.group())
-            if not mask[slot]:
+            if not observation["response_mask"][slot]:
                 raise ActionParseError(f"slot {slot} is empty; click a slot that shows an item")
             return self.user_action(slot)
-        if "COMMAND" in fields:
-            if not fields["COMMAND"]:
+        if key == "COMMAND":
+            command = text[first.end() :].strip().split("\n")[0].strip(" \"'")
+            if not command:
                 raise ActionParseError("COMMAND needs your request in words")
-            return self.user_action(self.slate_size + 1, fields["COMMAND"])
-        if "LEAVE" in fields:
+            return self.user_action(self.slate_size + 1, command)
+        if key == "LEAVE":
             return self.user_action(self.slate_size + 2)
-        if "SKIP" in fields:
+        if key == "SKIP":
             return self.user_action(0)
         raise ActionParseError("answer CLICK: <slot>, SKIP, COMMAND: <request> or LEAVE")
 

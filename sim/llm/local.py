@@ -6,8 +6,13 @@ seeded generator; per-request ``max_tokens`` and ``stop`` by a per-row stopping 
 Requests with a ``schema`` are decoded under their grammar (`sim.llm.grammar`): each row's logits
 are masked to the tokens its JSON Schema allows, before sampling, so the reply is schema-valid JSON
 (or cut at ``max_tokens``, finish reason ``length``).
-``choose`` scores every option by log-likelihood: each prompt runs once, its options together on top
-of its cached keys and values.
+``choose`` scores every option by its mean log-likelihood per token (over the option's tokens and
+the end token), so a long option is not ranked below a short one for its length alone (a summed
+log-likelihood favours the shortest option). Each prompt runs once, its options together in one
+row on top of its cached keys and values (`PackedOptions`: a custom attention mask, so every layer
+must see the whole prompt; sliding-window layers shorter than a prompt are not supported). A prompt
+that a recent ``generate`` already ran (the same messages) is not run again: ``generate`` keeps its
+prompts' keys and values in a bounded `PromptStore`.
 """
 
 from __future__ import annotations
@@ -16,12 +21,19 @@ import copy
 import os
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from sim.llm.grammar import RowMatchers, SchemaGrammars
 from sim.llm.model_store import DEFAULT_MODEL, require_model
+from sim.llm.prompt_states import (
+    OptionLoglik,
+    PackedOptions,
+    PromptStates,
+    PromptStore,
+    grows_by_concatenation,
+)
 from sim.llm.types import (
     BaseLanguageModel,
     Choice,
@@ -29,6 +41,7 @@ from sim.llm.types import (
     Completion,
     GenerateRequest,
     Usage,
+    as_choose_requests,
 )
 
 
@@ -59,6 +72,9 @@ class LocalModel(BaseLanguageModel):
     ``max_batch_size`` caps the rows per forward pass (default 32 on CPU, 256 on CUDA).
     ``structured`` is ``"grammar"`` (``"json_schema"`` means the same): a request's ``schema`` is
     enforced while decoding; or ``"off"``: schemas are ignored and replies are free text.
+    ``prompt_store_mb`` bounds the prompt keys and values kept from ``generate`` for a later
+    ``choose`` on the same prompts (default 1024 on CPU, a tenth of the GPU's memory on CUDA; 0
+    keeps none).
     """
 
     backend = "local"
@@ -72,6 +88,7 @@ class LocalModel(BaseLanguageModel):
         max_batch_size: int | None = None,
         seed: int = 0,
         structured: str = "grammar",
+        prompt_store_mb: float | None = None,
     ) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -102,6 +119,12 @@ class LocalModel(BaseLanguageModel):
         self._seeds = random.Random(seed)
         self._eos_ids = self._end_token_ids()
         self._grammars: SchemaGrammars | None = None
+        if prompt_store_mb is None:
+            total = torch.cuda.get_device_properties(self.device).total_memory if on_gpu else 0
+            store_bytes = total // 10 if on_gpu else 1024 * 2**20
+        else:
+            store_bytes = int(prompt_store_mb * 2**20)
+        self.prompt_store = PromptStore(store_bytes)
 
     @property
     def grammars(self) -> SchemaGrammars:
@@ -163,6 +186,26 @@ class LocalModel(BaseLanguageModel):
             cache.batch_repeat_interleave(len(rows))
         return ids, mask, cache, shared
 
+    def _prefill(
+        self, rows: list[list[int]], prefix: tuple[int, Any] | None = None
+    ) -> tuple[Any, Any, Any]:
+        """Token rows as a left-padded batch (see `_shared_prefix_batch`) with every column but
+        the last already run. Returns ``(input_ids, attention_mask, cache)``; the cache covers all
+        columns but the last (None only for one-token rows), the form ``model.generate`` continues
+        from and the prompt states `choose` scores on."""
+        ids, mask, cache, shared = self._shared_prefix_batch(rows, prefix)
+        if ids.shape[1] - 1 > shared:
+            with self._torch.inference_mode():
+                cache = self.model(
+                    input_ids=ids[:, shared:-1],
+                    attention_mask=mask[:, :-1],
+                    position_ids=_positions(mask)[:, shared:-1],
+                    use_cache=True,
+                    logits_to_keep=1,
+                    **({"cache": cache} if cache is not None else {}),
+                ).cache
+        return ids, mask, cache
+
     # ---------------------------------------------------------------- generate
 
     def _generate(self, requests: list[GenerateRequest]) -> list[Completion]:
@@ -203,7 +246,9 @@ class LocalModel(BaseLanguageModel):
         torch = self._torch
         started = time.perf_counter()
         rows = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
-        ids, mask, cache, _ = self._shared_prefix_batch(rows)
+        ids, mask, cache = self._prefill(rows)
+        if cache is not None and grows_by_concatenation(cache):
+            self.prompt_store.put(rows, PromptStates.of(cache, ids, mask))
         prompt_len = ids.shape[1]
         seeds = [r.seed if r.seed is not None else self._seeds.getrandbits(63) for r in requests]
         sampler = _RowSampler([r.temperature for r in requests], seeds, self.device)
@@ -261,6 +306,31 @@ class LocalModel(BaseLanguageModel):
     # ------------------------------------------------------------------ choose
 
     def _choose(self, requests: list[ChooseRequest]) -> list[Choice]:
+        started = time.perf_counter()
+        scored = self._score_requests(requests)
+        latency = time.perf_counter() - started
+        choices = []
+        for r, (logliks, prompt_run) in zip(requests, scored, strict=True):
+            scores = tuple(loglik.mean for loglik in logliks)
+            best = max(range(len(r.options)), key=lambda k: (scores[k], -k))
+            tokens = prompt_run + sum(loglik.tokens for loglik in logliks)
+            usage = Usage(tokens, 0, latency, self.backend, self.model_id)
+            choices.append(Choice(best, r.options[best], usage, "loglik", scores))
+        return choices
+
+    def option_logliks(
+        self, requests: Sequence[ChooseRequest | Mapping[str, Any]]
+    ) -> list[list[OptionLoglik]]:
+        """Per request, each option's summed log-likelihood and token count, in option order:
+        what `choose` ranks options by (their `OptionLoglik.mean`)."""
+        typed = as_choose_requests(requests)
+        return [logliks for logliks, _ in self._score_requests(typed)] if typed else []
+
+    def _score_requests(
+        self, requests: list[ChooseRequest]
+    ) -> list[tuple[list[OptionLoglik], int]]:
+        """Per request, its options' log-likelihoods and the prompt tokens run for it (1, its last
+        token, when its prompt's states came from the `PromptStore`)."""
         prompts = [
             self.tokenizer(self._prompt(r.messages), add_special_tokens=False)["input_ids"]
             for r in requests
@@ -270,74 +340,101 @@ class LocalModel(BaseLanguageModel):
             [self.tokenizer(o, add_special_tokens=False)["input_ids"] + [end] for o in r.options]
             for r in requests
         ]
-        started = time.perf_counter()
-        prefix = self._shared_prefix(prompts)  # once for all requests, reused by every chunk
-        scores: list[list[float]] = []
+        stored = [self.prompt_store.get(p) for p in prompts]
+        fresh = [p for p, found in zip(prompts, stored, strict=True) if found is None]
+        prefix = self._shared_prefix(fresh)  # once for all requests, reused by every chunk
+        logliks: list[list[OptionLoglik]] = []
         for chunk in _option_chunks([len(r.options) for r in requests], self.max_batch_size):
-            scores.extend(
-                self._score([prompts[i] for i in chunk], [options[i] for i in chunk], prefix)
+            logliks.extend(
+                self._score(
+                    [prompts[i] for i in chunk],
+                    [stored[i] for i in chunk],
+                    [options[i] for i in chunk],
+                    prefix,
+                )
             )
-        latency = time.perf_counter() - started
-        choices = []
-        for i, r in enumerate(requests):
-            best = max(range(len(r.options)), key=lambda k: (scores[i][k], -k))
-            scored = len(prompts[i]) + sum(len(o) for o in options[i])
-            usage = Usage(scored, 0, latency, self.backend, self.model_id)
-            choices.append(Choice(best, r.options[best], usage, "loglik", tuple(scores[i])))
-        return choices
+        prompt_run = [1 if found else len(p) for p, found in zip(prompts, stored, strict=True)]
+        return list(zip(logliks, prompt_run, strict=True))
+
+    def _prompt_states(
+        self,
+        prompts: list[list[int]],
+        stored: list[tuple[PromptStates, int] | None],
+        prefix: tuple[int, Any],
+    ) -> tuple[Any, Any, Any]:
+        """The chunk's prompts as ``(cache, mask, last)``, rows in prompt order: the cache covers
+        every prompt token but the last (see `PromptStates`). Prompts without stored states are
+        prefilled; with stored ones, all rows are gathered into one left-padded batch."""
+        fresh = [k for k, found in enumerate(stored) if found is None]
+        parts: list[PromptStates] = []
+        order: list[int] = []  # the prompt index of each row of the gathered batch
+        if fresh:
+            ids, mask, cache = self._prefill([prompts[k] for k in fresh], prefix)
+            if len(fresh) == len(prompts):
+                return cache, mask[:, :-1], ids[:, -1]
+            parts.append(PromptStates.of(cache, ids, mask))
+            order.extend(fresh)
+        batches: dict[int, tuple[PromptStates, list[int], list[int]]] = {}
+        for k, found in enumerate(stored):
+            if found is not None:
+                states, row = found
+                _, rows, owners = batches.setdefault(id(states), (states, [], []))
+                rows.append(row)
+                owners.append(k)
+        for states, rows, owners in batches.values():
+            parts.append(states.select(self._torch.tensor(rows, device=self.device)))
+            order.extend(owners)
+        where = [0] * len(prompts)
+        for position, k in enumerate(order):
+            where[k] = position
+        gathered = PromptStates.stack(parts).select(self._torch.tensor(where, device=self.device))
+        return gathered.cache(), gathered.mask, gathered.last
 
     def _score(
-        self, prompts: list[list[int]], options: list[list[list[int]]], prefix: tuple[int, Any]
-    ) -> list[list[float]]:
+        self,
+        prompts: list[list[int]],
+        stored: list[tuple[PromptStates, int] | None],
+        options: list[list[list[int]]],
+        prefix: tuple[int, Any],
+    ) -> list[list[OptionLoglik]]:
         """Log-likelihood of each option (its tokens plus the end token) after its prompt.
 
-        Each prompt is run once (a batch sharing its common prefix, see `_shared_prefix_batch`);
-        its key/value cache is then copied to every option of that prompt, and all options run as
-        one right-padded batch on top. So a choice among N options costs one prompt plus N short
-        continuations, not N full prompts.
+        Each prompt's row runs its last token and then all its options one after another on top
+        of the prompt's states, each option masked to see only the prompt and itself, positioned
+        right after the prompt (see `PackedOptions`). So a choice among N options costs at most
+        one prompt plus the options' tokens, and no prompt states are copied per option.
         """
         torch = self._torch
-        pad = self.tokenizer.pad_token_id
-        ids, mask, prefix_cache, shared = self._shared_prefix_batch(prompts, prefix)
-        owner = [r for r, opts in enumerate(options) for _ in opts]
-        flat = [o for opts in options for o in opts]
-        span = max(len(o) for o in flat)
-        option_ids = torch.tensor([o + [pad] * (span - len(o)) for o in flat], device=self.device)
-        option_mask = torch.tensor(
-            [[1] * len(o) + [0] * (span - len(o)) for o in flat], device=self.device
-        )
-        rows = torch.tensor(owner, device=self.device)
+        cache, mask, last = self._prompt_states(prompts, stored, prefix)
+        packed = PackedOptions.of(options, self.tokenizer.pad_token_id)
+        on = {"device": self.device}
+        inputs = torch.cat([last.unsqueeze(1), torch.tensor(packed.tokens, **on)], dim=1)
+        offsets = torch.tensor(packed.offsets, **on)
         with torch.inference_mode():
-            first = self.model(
-                input_ids=ids[:, shared:],
-                attention_mask=mask,
-                position_ids=(mask.cumsum(dim=1) - 1).clamp(min=0)[:, shared:],
-                use_cache=True,
-                logits_to_keep=1,
-                **({"cache": prefix_cache} if prefix_cache is not None else {}),
-            )
-            cache = first.cache
-            cache.batch_select_indices(rows)
-            starts = mask.sum(dim=1)[rows].unsqueeze(1)
-            rest = self.model(
-                input_ids=option_ids,
-                attention_mask=torch.cat([mask[rows], option_mask], dim=1),
-                position_ids=starts + torch.arange(span, device=self.device),
-                cache=cache,
-            )
-        head = torch.log_softmax(first.logits[:, -1, :].float(), dim=-1)[rows]
-        head = head.gather(1, option_ids[:, :1]).squeeze(1)
-        tail = torch.log_softmax(rest.logits[:, :-1, :].float(), dim=-1)
-        tail = tail.gather(-1, option_ids[:, 1:].unsqueeze(-1)).squeeze(-1) * option_mask[:, 1:]
-        totals = (head + tail.sum(dim=1)).tolist()
-        scores: list[list[float]] = [[] for _ in prompts]
-        for r, total in zip(owner, totals, strict=True):
-            scores[r].append(total)
+            logits = self.model(
+                input_ids=inputs,
+                attention_mask=packed.attention(mask, self.model.dtype),
+                position_ids=mask.sum(dim=1, keepdim=True) + offsets,
+                **({"cache": cache} if cache is not None else {}),
+            ).logits
+        rows, before, tokens, owner = torch.tensor(packed.targets, **on).T
+        logprobs = torch.log_softmax(logits[rows, before].float(), dim=-1)
+        picked = logprobs.gather(1, tokens.unsqueeze(1)).squeeze(1)
+        totals = torch.zeros(len(packed.counts), **on).index_add_(0, owner, picked).tolist()
+        scores: list[list[OptionLoglik]] = [[] for _ in prompts]
+        for r, total, count in zip(packed.option_rows, totals, packed.counts, strict=True):
+            scores[r].append(OptionLoglik(total, count))
         return scores
 
     def close(self) -> None:
         self.model = None
         self.tokenizer = None
+        self.prompt_store.clear()
+
+
+def _positions(mask: Any) -> Any:
+    """Position ids of a left-padded batch: each token's index among its row's tokens."""
+    return (mask.cumsum(dim=1) - 1).clamp(min=0)
 
 
 MIN_SHARED_PREFIX = 16

@@ -10,7 +10,9 @@ period) counts. The chosen id maps back to the option's original index.
 
 Scores (where the body has logprobs): for each option, the log-probability the server reports
 for its id's token at the position where the answer's id is emitted, in the request's ORIGINAL
-option order. Several tokens naming the same id (``"2"``, ``" 2"``) are summed (logsumexp).
+option order. Every option is scored by one token, its id, so an option's length does not enter
+its score (the local backend's log-likelihoods are averaged per token for the same reason).
+Several tokens naming the same id (``"2"``, ``" 2"``) are summed (logsumexp).
 An option whose id is not among the position's ``top_logprobs`` gets an upper bound of its
 log-probability: ``min(smallest listed logprob, log(probability mass not listed))``. No scores
 (an empty tuple) when the id position cannot be found, or when ids of more than one character

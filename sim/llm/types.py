@@ -157,8 +157,10 @@ class Choice:
     model named an option), ``"fallback"`` (no usable answer or a failed request: a seeded draw
     that must not be read as the model's choice), ``"scripted"``.
     ``scores`` holds one number per option, in the request's option order, where the backend has
-    them (log-likelihoods or log-probabilities). ``raw`` is the model's raw answer (empty for
-    scored choices), ``error`` the failure of a request that failed for good.
+    them: for ``loglik`` the option's mean log-likelihood per token (its tokens and the end token,
+    so length alone does not rank it), for ``answer`` the log-probability of the option's one-token
+    id. ``raw`` is the model's raw answer (empty for scored choices), ``error`` the failure of a
+    request that failed for good.
     """
 
     index: int

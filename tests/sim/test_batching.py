@@ -51,7 +51,9 @@ def play_logged(experiment, batching, folder):
     for shard in experiment.shards():
         play_shard(experiment, shard, run_dir, pool, batching=batching, on_drained=log.mark_drained)
     episodes, steps = load(folder)
-    by_id = episodes.sort_values("episode_id").drop(columns=["wall_s", "run_id"]).reset_index(drop=True)
+    by_id = (
+        episodes.sort_values("episode_id").drop(columns=["wall_s", "run_id"]).reset_index(drop=True)
+    )
     return log, by_id, steps
 
 
@@ -88,11 +90,13 @@ def test_a_parallel_market_fills_the_lockstep_across_cells():
 
 
 def test_llm_players_sample_by_default_and_replay_exactly(tmp_path):
-    sampled = sim.run(bargaining(grid={}), workers=0, out=tmp_path / "sampled")
-    again = sim.run(bargaining(grid={}), workers=0, out=tmp_path / "again")
-    greedy = sim.run(bargaining(grid={}, temperature=0.0), workers=0, out=tmp_path / "greedy")
+    both = {role: {"policy": "llm", "model": "llm"} for role in ("alice", "bob")}
+    sampled = sim.run(bargaining(grid={}, roster=both), workers=0, out=tmp_path / "sampled")
+    again = sim.run(bargaining(grid={}, roster=both), workers=0, out=tmp_path / "again")
+    greedy_run = bargaining(grid={}, roster=both, temperature=0.0)
+    greedy = sim.run(greedy_run, workers=0, out=tmp_path / "greedy")
     traces = load(sampled)[0]["trace"]
-    assert traces.nunique() == 4  # four episodes, four samples
+    assert traces.nunique() == 4  # four episodes, four samples (Alice's first offer differs)
     assert list(load(again)[0]["trace"]) == list(traces)  # seeded per episode: a run replays
     assert load(greedy)[0]["trace"].nunique() == 1  # greedy: four copies of one episode
     flagged = build_report(greedy).drop_duplicates("cell_id")

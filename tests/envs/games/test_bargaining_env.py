@@ -245,6 +245,41 @@ def test_observations_are_live_views_updated_in_place() -> None:
     assert first["offer"][0] == np.float64(0.3)
 
 
+def test_both_players_see_every_rejected_offer_and_its_message() -> None:
+    game = raw_env(messages=True, horizon=5)
+    game.reset(seed=0)
+    game.step(offer(0.7, "take it"))
+    assert game.observe(BOB)["offers"].tolist() == [0.0] * 5  # round 1 is still on the table
+    game.step(REJECT_ACTION)
+    game.step(offer(0.4))
+    game.step(REJECT_ACTION)
+    game.step(offer(0.6, "last"))
+    for agent in (ALICE, BOB):
+        observation = game.observe(agent)
+        assert observation["offers"].tolist() == [0.7, 0.4, 0.0, 0.0, 0.0]
+        assert observation["offer_messages"] == ("take it", "", "", "", "")
+        assert game.observation_space(agent).contains(observation)
+    game.step(ACCEPT_ACTION)
+    assert game.observe(BOB)["offers"].tolist() == [0.7, 0.4, 0.0, 0.0, 0.0]  # round 3: the deal
+
+
+def test_the_history_is_cleared_by_reset_and_silent_without_messages() -> None:
+    game = raw_env(messages=True, horizon=5)
+    game.reset(seed=0)
+    game.step(offer(0.7, "take it"))
+    game.step(REJECT_ACTION)
+    game.reset(seed=1)
+    for agent in (ALICE, BOB):
+        assert game.observe(agent)["offers"].tolist() == [0.0] * 5
+        assert game.observe(agent)["offer_messages"] == ("",) * 5
+    silent = raw_env(horizon=5)
+    silent.reset(seed=0)
+    silent.step(offer(0.7, "take it"))
+    silent.step(REJECT_ACTION)
+    assert silent.observe(ALICE)["offers"][0] == np.float64(0.7)
+    assert silent.observe(ALICE)["offer_messages"] == ("",) * 5
+
+
 def test_masked_decisions_are_read_sensibly() -> None:
     """A proposer's accept/reject is an offer of its share; a responder's offer is a rejection."""
     game = raw_env()

@@ -193,11 +193,19 @@ def test_render_under_complete_information_and_announced_horizon() -> None:
     assert "Round 1 of at most 12." in text
     assert "The sum to split is $10,000." in text
     assert "Your discount factor is 0.95" in text
-    assert "Alice's discount factor is 0.8." in text
+    assert "Alice's discount factor is 0.8: each round of waiting multiplies" in text
     assert "no deal if the offer in round 12 is rejected" in text
     assert "Alice offers: Alice $6,000, Bob $4,000." in text
     assert "If you accept, you get $4,000, worth $4,000 to you now." in text
-    assert "Answer 'ACCEPT' or 'REJECT'." in text
+    assert "Accept or reject this offer." in text
+    assert "ACCEPT" not in text  # the answer format is in the instructions only
+
+
+def test_render_says_when_waiting_costs_nothing() -> None:
+    _, observation = responding(BOB, discount_alice=1.0, discount_bob=1.0)
+    text = PROTOCOL.render(observation, BOB)
+    assert "Your discount factor is 1: " in text and "waiting costs you nothing" in text
+    assert "Alice's discount factor is 1: waiting costs Alice nothing." in text
 
 
 def test_render_hides_what_the_player_does_not_know() -> None:
@@ -209,7 +217,7 @@ def test_render_hides_what_the_player_does_not_know() -> None:
     assert "0.8" not in text
     assert "The number of rounds is not announced." in text
     assert "99" not in text
-    assert "You rejected Alice's offer: Alice $7,000, Bob $3,000." in text
+    assert "- Round 1: Alice offered Alice $7,000, Bob $3,000; you rejected it." in text
     assert "worth 95.0% of its face value" in text  # round 2: one period of delay
     assert "MESSAGE" not in text
 
@@ -222,7 +230,43 @@ def test_render_shows_messages_and_the_last_round() -> None:
     _, observation = proposing(BOB, messages=True)
     text = PROTOCOL.render(observation, BOB)
     assert "Alice's message: 'take it'" in text
-    assert "'MESSAGE: <text>'" in text
+    assert "You may add a message to Alice." in text
+    assert "MESSAGE" not in text
+
+
+def test_render_lists_every_earlier_round_with_its_message() -> None:
+    game = raw_env(messages=True, horizon=12)
+    game.reset(seed=0)
+    for share, message in ((0.7, "take it"), (0.4, ""), (0.6, "last chance")):
+        game.step(offer(share, message))
+        game.step(REJECT_ACTION)
+    text = PROTOCOL.render(game.observe(BOB), BOB)
+    assert "Round 4 of at most 12." in text
+    history = text.split("Earlier rounds:\n")[1].splitlines()[:3]
+    assert history == [
+        "- Round 1: Alice offered Alice $7,000, Bob $3,000; you rejected it. Alice's message: "
+        "'take it'",
+        "- Round 2: you offered Alice $4,000, Bob $6,000; Alice rejected it.",
+        "- Round 3: Alice offered Alice $6,000, Bob $4,000; you rejected it. Alice's message: "
+        "'last chance'",
+    ]
+    assert "Your message" not in text
+    game.step(offer(0.3, "my turn"))
+    game.step(REJECT_ACTION)
+    text = PROTOCOL.render(game.observe(ALICE), ALICE)
+    assert "- Round 4: Bob offered Alice $3,000, Bob $7,000; you rejected it." in text
+    assert "- Round 1: you offered Alice $7,000, Bob $3,000; Bob rejected it. Your message" in text
+
+
+def test_render_lists_only_the_latest_rounds_of_a_long_game() -> None:
+    game = raw_env(horizon=99)
+    game.reset(seed=0)
+    for _ in range(25):
+        game.step(offer(0.5))
+        game.step(REJECT_ACTION)
+    text = PROTOCOL.render(game.observe(ALICE), ALICE)
+    assert "Earlier rounds (the last 20 of 25):" in text
+    assert "- Round 5:" not in text and "- Round 6:" in text and "- Round 25:" in text
 
 
 def test_instructions_per_role() -> None:

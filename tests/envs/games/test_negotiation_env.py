@@ -314,6 +314,20 @@ def test_responder_sees_the_offer_and_both_track_their_own_offers() -> None:
     assert game.observe(BUYER)["own_offer"][0] == 9_000
 
 
+def test_both_players_see_every_rejected_price_and_its_message() -> None:
+    game = raw_env(messages=True, horizon=4)
+    game.reset(seed=0)
+    for price, message in ((12_500, "my best price"), (9_000, ""), (11_000, "meet me")):
+        game.step(offer(price, message))
+        game.step(REJECT_ACTION)
+    for agent in (SELLER, BUYER):
+        observation = game.observe(agent)
+        assert observation["round"] == 4
+        assert observation["offers"].tolist() == [12_500, 9_000, 11_000, 0.0]
+        assert observation["offer_messages"] == ("my best price", "", "meet me", "")
+        assert game.observation_space(agent).contains(observation)
+
+
 def test_incomplete_information_hides_the_other_value() -> None:
     game = raw_env(seller_value_factor=0.8, buyer_value_factor=1.2, complete_information=False)
     game.reset(seed=0)
@@ -368,6 +382,8 @@ def test_state_is_cleared_by_reset() -> None:
         observation = game.observe(agent)
         assert observation["offer"][0] == observation["own_offer"][0] == 0.0
         assert (observation["round"], observation["last_message"]) == (1, "")
+        assert observation["offers"].tolist() == [0.0] * 10
+        assert observation["offer_messages"] == ("",) * 10
 
 
 # Bad input ------------------------------------------------------------------------------------

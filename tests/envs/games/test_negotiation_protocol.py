@@ -235,7 +235,8 @@ def test_render_under_complete_information_and_announced_horizon() -> None:
     assert "If you accept, you trade at that price and gain $4,000." in text
     assert "If you reject, round 2 starts and you name a price." in text
     assert "you buy elsewhere at your own value" in text
-    assert "Answer 'ACCEPT', 'REJECT' or 'OUTSIDE'." in text
+    assert "Accept, reject or take the outside option." in text
+    assert "OUTSIDE" not in text  # the answer format is in the instructions only
 
 
 def test_render_shows_losses_and_the_last_round() -> None:
@@ -254,8 +255,8 @@ def test_render_hides_what_the_player_does_not_know() -> None:
     assert "8,000" not in text
     assert "The number of rounds is not announced." in text
     assert "30" not in text
-    assert "You rejected the Seller's offer of $13,000." in text
-    assert "Name your price: answer 'OFFER <price>', e.g. 'OFFER 10000'." in text
+    assert "- Round 1: the Seller offered $13,000; you rejected it." in text
+    assert "Name your price." in text and "OFFER" not in text
     assert "MESSAGE" not in text
 
 
@@ -263,11 +264,34 @@ def test_render_shows_messages() -> None:
     _, observation = responding(SELLER, messages=True)
     text = PROTOCOL.render(observation, SELLER)
     assert "The Buyer's message: 'fair enough?'" in text
+    assert "- Round 1: you offered $13,000; the Buyer rejected it." in text
     assert "you sell elsewhere at your own value" in text
     _, observation = proposing(BUYER, messages=True)
     text = PROTOCOL.render(observation, BUYER)
     assert "The Seller's message: 'take it'" in text
-    assert "'MESSAGE: <text>'" in text
+    assert "You may add a message to the Seller." in text
+    assert "MESSAGE" not in text
+    assert "you offered" not in text  # the buyer has made no offer yet
+
+
+def test_render_lists_every_earlier_round_with_its_message() -> None:
+    game = raw_env(messages=True, horizon=10)
+    game.reset(seed=0)
+    for price, message in ((13_000.0, "top quality"), (9_000.0, ""), (12_000.0, "last price")):
+        game.step(offer(price, message))
+        game.step(REJECT_ACTION)
+    text = PROTOCOL.render(game.observe(BUYER), BUYER)
+    history = text.split("Earlier rounds:\n")[1].splitlines()[:3]
+    assert history == [
+        "- Round 1: the Seller offered $13,000; you rejected it. The Seller's message: "
+        "'top quality'",
+        "- Round 2: you offered $9,000; the Seller rejected it.",
+        "- Round 3: the Seller offered $12,000; you rejected it. The Seller's message: "
+        "'last price'",
+    ]
+    text = PROTOCOL.render(game.observe(SELLER), SELLER)
+    assert "- Round 1: you offered $13,000; the Buyer rejected it. Your message: 'top" in text
+    assert "- Round 2: the Buyer offered $9,000; you rejected it." in text
 
 
 def test_instructions_per_role() -> None:

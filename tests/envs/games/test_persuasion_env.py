@@ -290,6 +290,22 @@ def test_the_buyer_sees_the_recommendation_and_then_the_history() -> None:
     )
 
 
+@pytest.mark.parametrize("buyer_memory", ["long", "myopic"])
+def test_the_seller_sees_every_round_and_the_kind_of_buyer(buyer_memory: str) -> None:
+    """GLEE's seller keeps one chat for the whole game and is told which kind of buyer it
+    faces; the buyer is told whether the seller knows its values."""
+    game = raw_env(rounds=3, buyer_memory=buyer_memory, complete_information=False)
+    play_rounds(game, [(YES, YES), (NO, YES), (YES, NO)], seed=0)
+    seller, buyer = game.observe(SELLER), game.observe(BUYER)
+    assert seller["history_recommended"].tolist() == [1, 0, 1]
+    assert seller["history_bought"].tolist() == [1, 1, 0]
+    assert seller["history_quality"].tolist() == [0, 1, 1]  # seed 0
+    assert seller["long_memory"] == buyer["long_memory"] == int(buyer_memory == "long")
+    assert seller["value_known"] == buyer["value_known"] == 0
+    game.reset(seed=1)
+    assert game.observe(SELLER)["history_bought"].tolist() == [-1] * 3
+
+
 def test_a_myopic_buyer_sees_only_the_counts() -> None:
     game = raw_env(rounds=6, buyer_memory="myopic")
     outcome = play_rounds(game, [(YES, YES)] * 3 + [(NO, NO)] * 3, seed=0)

@@ -180,13 +180,38 @@ def test_seller_render_with_complete_information() -> None:
     assert "The price is $10,000. Each product is of high quality with probability 80.0%." in text
     assert "To the buyer, a high-quality product is worth $20,000 and a low-quality one $0." in text
     assert f"This round's product is of {'HIGH' if observation['quality_high'] else 'LOW'}" in text
-    assert "answer 'RECOMMEND YES' or 'RECOMMEND NO'. You may end with 'MESSAGE: <text>'" in text
+    assert "Recommend it or not. You may add a message to the buyer." in text
+    assert "RECOMMEND" not in text  # the answer format is in the instructions only
+    quality = "high" if observation["quality_high"] else "low"  # round 1's, before it is played
     game.step(recommend(YES))
     game.step(decide(YES, "more please"))
     text = PROTOCOL.render(game.observe(SELLER), SELLER)
+    assert "The buyer is the same every round and sees every earlier round's" in text
     assert "So far the buyer bought 1 product, " in text
-    assert "Last round the buyer bought." in text
+    assert f"- Round 1: {quality} quality, you recommended it, the buyer bought." in text
     assert "The buyer's last message: 'more please'" in text
+
+
+def test_the_seller_of_myopic_buyers_reads_every_round_and_their_kind() -> None:
+    """GLEE's seller keeps one chat for the whole game, whichever the buyer, and is told that
+    its buyers are new each round and see only its sales record."""
+    game, _ = recommending(buyer_memory="myopic", rounds=6)
+    for decision in (YES, NO):
+        game.step(recommend(YES))
+        game.step(decide(decision))
+    text = PROTOCOL.render(game.observe(SELLER), SELLER)
+    assert "Each round a new buyer comes, who sees only how many products were sold" in text
+    assert "So far the buyers bought 1 product, 0 of them of high quality." in text
+    assert "- Round 1: low quality, you recommended it, the buyer bought." in text
+    assert "- Round 2: high quality, you recommended it, the buyer passed." in text
+
+
+@pytest.mark.parametrize("known", [True, False])
+def test_the_buyer_is_told_whether_the_seller_knows_its_values(known: bool) -> None:
+    _, observation = deciding(complete_information=known)
+    text = PROTOCOL.render(observation, BUYER)
+    knows = "knows" if known else "does not know"
+    assert f"The seller {knows} how much each product is worth to you." in text
 
 
 def test_seller_render_hides_the_unknown_value() -> None:
@@ -207,13 +232,14 @@ def test_long_lived_buyer_reads_the_history() -> None:
     assert "- Round 2: recommended, you bought, high quality." in text
     assert "The seller recommends buying this round's product." in text
     assert "The seller's message: 'Top quality!'" in text
-    assert "answer 'BUY' or 'PASS'. You may end with 'MESSAGE: <text>'" in text
+    assert "Buy it or not. You may add a message to the seller." in text
+    assert "PASS" not in text  # the answer format is in the instructions only
 
 
 def test_myopic_buyer_reads_only_the_counts() -> None:
     _, observation = deciding(rounds_before=2, buyer_memory="myopic", rounds=6)
     text = PROTOCOL.render(observation, BUYER)
-    assert "So far you bought 2 products, 1 of them of high quality." in text
+    assert "you are this round's. So far buyers bought 2 products, 1 of them of high" in text
     assert "- Round" not in text
     assert "Top quality" not in text and "MESSAGE" not in text  # binary mode
 
@@ -221,7 +247,7 @@ def test_myopic_buyer_reads_only_the_counts() -> None:
 def test_long_histories_show_the_latest_rounds() -> None:
     _, observation = deciding(rounds_before=25, rounds=30)
     text = PROTOCOL.render(observation, BUYER)
-    assert "The last 20 rounds:" in text
+    assert "Earlier rounds (the last 20 of 25):" in text
     assert "- Round 5:" not in text and "- Round 6:" in text and "- Round 25:" in text
 
 
