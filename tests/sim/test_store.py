@@ -67,7 +67,7 @@ def test_shards_round_trip_with_stable_columns_and_dtypes(tmp_path, experiment):
         "run_id", "cell_id", "episode_id", "episode_index", "env_id", "seed", "roster",
         "param_min_pie", "param_max_pie", "param_max_cycles", "param_render_mode",
         "metric_accepted", "metric_offer", "return_proposer_0", "return_responder_0", "steps",
-        "llm_calls", "llm_tokens", "errors", "wall_s", "llm_decisions", "llm_parsed",
+        "trace", "llm_calls", "llm_tokens", "errors", "wall_s", "llm_decisions", "llm_parsed",
         "llm_reasked", "llm_choice", "llm_default", "llm_requests", "llm_failed_requests",
         "llm_prompt_tokens", "llm_completion_tokens", "llm_cost", "llm_by_model",
     ]  # fmt: skip
