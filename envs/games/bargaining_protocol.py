@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
+from envs.core.protocol import ActionParseError, ValidAction
 from envs.core.spaces import normalize_text
 from envs.core.structured import (
     choice,
@@ -29,8 +29,6 @@ from envs.core.structured import (
     only_fields,
 )
 from envs.core.text import (
-    COMMAND_STOPS,
-    MESSAGE_TOKENS,
     REPLY_WRAPPING,
     dollars,
     echo,
@@ -51,6 +49,7 @@ from envs.games.bargaining_rules import (
     OTHER,
     REJECT,
 )
+from envs.games.game_protocol import GameProtocol
 from envs.games.two_player import shown_rounds
 
 _AMOUNT = r"\$?\s*((?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)"
@@ -68,13 +67,9 @@ _OFFER_COMMAND = re.compile(r"\bOFFER\b")
 _OFFER_FORMAT = "'OFFER alice=<amount> bob=<amount>' (or 'OFFER <alice amount> <bob amount>')"
 _VERDICTS = {ACCEPT: "accept", REJECT: "reject"}
 _ALICE_SHARES = tuple(tenths / 10 for tenths in range(11))
-_COMMAND_TOKENS = 32
-"""The longest command reply with room to spare: the bundled model's tokenizer reads digits one
-by one, so an offer of two amounts to the cent at GLEE's largest sum (10^6) takes about 25 tokens,
-as does its JSON form with a message field."""
 
 
-class BargainingProtocol(TextProtocol):
+class BargainingProtocol(GameProtocol):
     """Text for `envs.games.bargaining`; replies are case-insensitive.
 
     Proposers answer ``OFFER alice=<x> bob=<y>`` or ``OFFER <x> <y>`` (amounts of money summing
@@ -98,19 +93,11 @@ class BargainingProtocol(TextProtocol):
     """
 
     name = "bargaining"
-
-    def __init__(self, message_length: int = 500) -> None:
-        self.message_length = message_length
-        self.max_message_chars = message_length
-
-    def reply_tokens(self, agent: str) -> int:
-        """Both roles propose: the longest offer command plus room for its message."""
-        known_agent(agent, AGENTS)
-        return _COMMAND_TOKENS + MESSAGE_TOKENS
-
-    def stop_sequences(self, agent: str) -> tuple[str, ...]:
-        known_agent(agent, AGENTS)
-        return COMMAND_STOPS
+    agents = AGENTS
+    command_tokens = 32
+    """The longest command reply with room to spare: the bundled model's tokenizer reads digits
+    one by one, so an offer of two amounts to the cent at GLEE's largest sum (10^6) takes about
+    25 tokens, as does its JSON form with a message field."""
 
     def instructions(self, agent: str) -> str:
         me, other = NAMES[known_agent(agent, AGENTS)], NAMES[OTHER[agent]]

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
+from envs.core.protocol import ActionParseError, ValidAction
 from envs.core.spaces import normalize_text
 from envs.core.structured import (
     choice,
@@ -29,8 +29,6 @@ from envs.core.structured import (
     only_fields,
 )
 from envs.core.text import (
-    COMMAND_STOPS,
-    MESSAGE_TOKENS,
     REPLY_WRAPPING,
     dollars,
     echo,
@@ -42,6 +40,7 @@ from envs.core.text import (
     reply_message,
     split_message,
 )
+from envs.games.game_protocol import GameProtocol
 from envs.games.negotiation_rules import (
     ACCEPT,
     AGENTS,
@@ -64,15 +63,11 @@ _RESPONSES = "'ACCEPT', 'REJECT' or 'OUTSIDE'"
 _VERDICTS = {ACCEPT: "ACCEPT", OUTSIDE: "OUTSIDE"}  # any other response is a rejection
 _VERDICT_NAMES = {ACCEPT: ("accept",), REJECT: ("reject",), OUTSIDE: ("outside", "walk away")}
 """The words of each response, for telling when the text after one names another."""
-_COMMAND_TOKENS = 32
-"""The longest command reply with room to spare: the bundled model's tokenizer reads digits one
-by one, so an offer at a price of 17 significant digits takes about 20 tokens, its JSON form with
-a message field about 30."""
 _JSON_VERDICTS = {"accept": ACCEPT, "reject": REJECT, "outside": OUTSIDE}
 _GRID_TENTHS = range(5, 16)  # valid_actions' price grid: 0.5, 0.6, ..., 1.5 times the money
 
 
-class NegotiationProtocol(TextProtocol):
+class NegotiationProtocol(GameProtocol):
     """Text for `envs.games.negotiation`; replies are case-insensitive.
 
     Proposers answer ``OFFER <price>`` (an amount of money from 0 to the price cap; ``$`` and
@@ -96,20 +91,15 @@ class NegotiationProtocol(TextProtocol):
     """
 
     name = "negotiation"
+    agents = AGENTS
+    command_tokens = 32
+    """The longest command reply with room to spare: the bundled model's tokenizer reads digits
+    one by one, so an offer at a price of 17 significant digits takes about 20 tokens, its JSON
+    form with a message field about 30."""
 
     def __init__(self, message_length: int = 500, price_cap: float | None = None) -> None:
-        self.message_length = message_length
-        self.max_message_chars = message_length
+        super().__init__(message_length)
         self.price_cap = price_cap
-
-    def reply_tokens(self, agent: str) -> int:
-        """Both roles propose: the longest offer command plus room for its message."""
-        known_agent(agent, AGENTS)
-        return _COMMAND_TOKENS + MESSAGE_TOKENS
-
-    def stop_sequences(self, agent: str) -> tuple[str, ...]:
-        known_agent(agent, AGENTS)
-        return COMMAND_STOPS
 
     def instructions(self, agent: str) -> str:
         me, other = NAMES[known_agent(agent, AGENTS)], NAMES[OTHER[agent]]

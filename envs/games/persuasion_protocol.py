@@ -14,13 +14,11 @@ import operator
 import re
 from typing import Any
 
-from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
+from envs.core.protocol import ActionParseError, ValidAction
 from envs.core.spaces import normalize_text
 from envs.core.structured import choice as choice_schema
 from envs.core.structured import free_text, get_field, json_object, obj
 from envs.core.text import (
-    COMMAND_STOPS,
-    MESSAGE_TOKENS,
     REPLY_WRAPPING,
     dollars,
     echo,
@@ -30,6 +28,7 @@ from envs.core.text import (
     reply_message,
     split_message,
 )
+from envs.games.game_protocol import GameProtocol
 from envs.games.persuasion_rules import AGENTS, NO, SELLER, YES
 from envs.games.two_player import shown_rounds
 
@@ -43,9 +42,6 @@ _OTHER_CHOICES = {
     False: {YES: ("pass", "no"), NO: ("buy", "yes")},
 }
 """Per role (seller?) and choice, the answers whose naming after it makes a reply ambiguous."""
-_COMMAND_TOKENS = 20
-"""The longest command reply with room to spare: its JSON form, {"decision": "do_not_recommend",
-"message": ""}, is 16 tokens of the bundled model's tokenizer."""
 _SELLER_FORMAT = "'RECOMMEND YES' or 'RECOMMEND NO'"
 _BUYER_FORMAT = "'BUY' or 'PASS'"
 _ROLES = {True: "seller", False: "buyer"}
@@ -53,7 +49,7 @@ _JSON_CHOICES = {True: ("do_not_recommend", "recommend"), False: ("pass", "buy")
 """Each role's JSON decisions, indexed by choice (`NO`, `YES`)."""
 
 
-class PersuasionProtocol(TextProtocol):
+class PersuasionProtocol(GameProtocol):
     """Text for `envs.games.persuasion`; replies are case-insensitive.
 
     The seller answers ``RECOMMEND YES`` or ``RECOMMEND NO`` (or just ``YES`` / ``NO``); the buyer
@@ -72,19 +68,10 @@ class PersuasionProtocol(TextProtocol):
     """
 
     name = "persuasion"
-
-    def __init__(self, message_length: int = 500) -> None:
-        self.message_length = message_length
-        self.max_message_chars = message_length
-
-    def reply_tokens(self, agent: str) -> int:
-        """Both roles answer a command, plus room for a message in text mode."""
-        known_agent(agent, AGENTS)
-        return _COMMAND_TOKENS + MESSAGE_TOKENS
-
-    def stop_sequences(self, agent: str) -> tuple[str, ...]:
-        known_agent(agent, AGENTS)
-        return COMMAND_STOPS
+    agents = AGENTS
+    command_tokens = 20
+    """The longest command reply with room to spare: its JSON form, {"decision": "do_not_recommend",
+    "message": ""}, is 16 tokens of the bundled model's tokenizer."""
 
     def instructions(self, agent: str) -> str:
         rules = (
