@@ -207,10 +207,7 @@ class BargainingProtocol(GameProtocol):
                 f"one offer at a time: the text after your offer names another split "
                 f"({echo(explanation)}); answer {_OFFER_FORMAT}, then your message if any"
             )
-        message = explanation if marked is None else marked
-        if observation["messages_allowed"] and message and not action["message"]:
-            action = {**action, "message": normalize_text(message, self.message_length)}
-        return action
+        return self.with_offer_message(action, explanation, marked, observation)
 
     def reply_schema(self, observation: Any, agent: str) -> dict[str, Any] | None:
         """Proposer: ``{"decision": "offer", "<me>_gets": 0..money}`` (plus ``"message"`` where

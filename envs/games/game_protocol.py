@@ -3,7 +3,10 @@ set of stop sequences for both roles (so neither side of a game is favoured by a
 
 from __future__ import annotations
 
+from typing import Any
+
 from envs.core.protocol import TextProtocol
+from envs.core.spaces import normalize_text
 from envs.core.text import COMMAND_STOPS, MESSAGE_TOKENS, known_agent
 
 
@@ -26,3 +29,13 @@ class GameProtocol(TextProtocol):
     def stop_sequences(self, agent: str) -> tuple[str, ...]:
         known_agent(agent, self.agents)
         return COMMAND_STOPS
+
+    def with_offer_message(
+        self, action: dict[str, Any], explanation: str, marked: str | None, observation: Any
+    ) -> dict[str, Any]:
+        """An offer given the text after it: its message (``marked`` with 'MESSAGE:' if it was,
+        else the whole ``explanation``) where messages are allowed and it has none yet."""
+        message = explanation if marked is None else marked
+        if observation["messages_allowed"] and message and not action["message"]:
+            return {**action, "message": normalize_text(message, self.message_length)}
+        return action

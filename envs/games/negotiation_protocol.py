@@ -219,10 +219,7 @@ class NegotiationProtocol(GameProtocol):
                 f"one offer at a time: the text after your offer names another price "
                 f"({echo(explanation)}); answer 'OFFER <price>', then your message if any"
             )
-        message = explanation if marked is None else marked
-        if observation["messages_allowed"] and message and not action["message"]:
-            action = {**action, "message": normalize_text(message, self.message_length)}
-        return action
+        return self.with_offer_message(action, explanation, marked, observation)
 
     def reply_schema(self, observation: Any, agent: str) -> dict[str, Any] | None:
         """Proposer: ``{"decision": "offer", "price": 0..cap}`` (plus ``"message"`` where

@@ -70,10 +70,10 @@ def tokens() -> Any:
 # Scripted episodes ------------------------------------------------------------------------------
 
 
-def bargaining_decisions(params: dict[str, Any], seed: int = 0) -> Iterator[tuple[Any, Any, str]]:
-    """(env, observation copy, agent) at each decision: whole-percent offers with messages,
-    rejected until the last round or the sixth, whose offer is accepted."""
-    game = bargaining_env(**params)
+def offer_game_decisions(game: Any, seed: int, offer: Any, replies: Any) -> Iterator[Any]:
+    """(env, observation copy, agent) at each decision of an offer game: ``offer(rng, agent,
+    round)`` makes each offer, rejected until the last round or the sixth, whose offer is accepted
+    (``replies`` holds the game's accept and reject actions)."""
     game.reset(seed=seed)
     rng = np.random.default_rng(seed)
     for agent in game.agent_iter():
@@ -84,36 +84,33 @@ def bargaining_decisions(params: dict[str, Any], seed: int = 0) -> Iterator[tupl
         yield game, copy.deepcopy(observation), agent
         round_ = int(observation["round"])
         if observation["decision_mask"][0]:
-            share = int(rng.integers(1, 100)) / 100
-            action = episodes.offer(share, f"{NAMES[agent]} in round {round_}")
+            action = offer(rng, agent, round_)
         elif round_ >= min(6, game.horizon):
-            action = episodes.ACCEPT_ACTION
+            action = replies.ACCEPT_ACTION
         else:
-            action = episodes.REJECT_ACTION
+            action = replies.REJECT_ACTION
         game.step(action)
+
+
+def bargaining_decisions(params: dict[str, Any], seed: int = 0) -> Iterator[tuple[Any, Any, str]]:
+    """Bargaining decisions: whole-percent offers with messages."""
+
+    def offer(rng: Any, agent: str, round_: int) -> Any:
+        share = int(rng.integers(1, 100)) / 100
+        return episodes.offer(share, f"{NAMES[agent]} in round {round_}")
+
+    return offer_game_decisions(bargaining_env(**params), seed, offer, episodes)
 
 
 def negotiation_decisions(params: dict[str, Any], seed: int = 0) -> Iterator[tuple[Any, Any, str]]:
-    """(env, observation copy, agent) at each decision: prices on a whole-hundredth grid with
-    messages, rejected until the last round or the sixth, whose offer is accepted."""
+    """Negotiation decisions: prices on a whole-hundredth grid with messages."""
     game = negotiation_env(**params)
-    game.reset(seed=seed)
-    rng = np.random.default_rng(seed)
-    for agent in game.agent_iter():
-        observation, _, terminated, truncated, _ = game.last()
-        if terminated or truncated:
-            game.step(None)
-            continue
-        yield game, copy.deepcopy(observation), agent
-        round_ = int(observation["round"])
-        if observation["decision_mask"][0]:
-            price = game.money * int(rng.integers(50, 200)) / 100
-            action = negotiation_episodes.offer(price, f"{TRADERS[agent]} in round {round_}")
-        elif round_ >= min(6, game.horizon):
-            action = negotiation_episodes.ACCEPT_ACTION
-        else:
-            action = negotiation_episodes.REJECT_ACTION
-        game.step(action)
+
+    def offer(rng: Any, agent: str, round_: int) -> Any:
+        price = game.money * int(rng.integers(50, 200)) / 100
+        return negotiation_episodes.offer(price, f"{TRADERS[agent]} in round {round_}")
+
+    return offer_game_decisions(game, seed, offer, negotiation_episodes)
 
 
 def persuasion_decisions(params: dict[str, Any], seed: int = 0) -> Iterator[tuple[Any, Any, str]]:
