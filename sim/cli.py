@@ -466,9 +466,9 @@ def _report_one(run_dir: Path) -> None:
         if copied:
             console.print(
                 f"[bold yellow]COPIES[/]: in {len(copied)} cell(s) ({', '.join(copied[:6])}"
-                f"{', ...' if len(copied) > 6 else ''}) every episode is the same episode, so "
-                "they are one sample and get no interval; LLM players sample with temperature "
-                "> 0 (the default 0.7) for independent episodes."
+                f"{', ...' if len(copied) > 6 else ''}) every episode is the same episode "
+                "(deterministic play), so each is one sample and gets no interval; LLM players "
+                "give independent episodes at temperature > 0 (the default 0.7)."
             )
     llm = build_llm_report(run_dir)
     if not llm.empty:
