@@ -16,9 +16,11 @@ back is watched; a run over its ``max_fallback_rate`` stops starting shards and 
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +33,14 @@ from sim.fallbacks import (
     over_limit,
     tallies_of,
 )
+from sim.lease import LeaseLost
 from sim.llm.preflight import preflight_all
 from sim.llm.server import placement
 from sim.records import LLMTally, StepColumns
 from sim.rollout import BATCHING, Batching, EnvPool, EpisodeJob, play, wants_batches
 from sim.roster import ModelPool, plan_roster
+from sim.shard_index import RunDamaged
+from sim.storage import StoreError, explain
 from sim.store import RunDir, load_episodes, open_run, pending_shards
 
 RAY_NAMESPACE = "mercato"
@@ -172,21 +177,29 @@ def run(
     on_progress: Callable[[ShardSummary, int, int], None] | None = None,
     on_start: Callable[[int, int], None] | None = None,
     on_models: Callable[[list[str]], None] | None = None,
-) -> Path:
-    """Play an experiment; return its run directory. Re-running resumes where it stopped.
+    takeover: bool = False,
+    checksums: bool = True,
+) -> Path | str:
+    """Play an experiment; return its run location. Re-running resumes where it stopped.
 
-    ``workers=0`` plays in this process (no Ray); ``None`` uses every CPU of a local Ray
-    instance, or of the cluster at ``address`` (``"auto"``, ``"host:port"``). Every model is
-    preflighted before anything is written (`PreflightError`). ``on_models(lines)`` gets one
-    summary line per model, ``on_start(total, already_done)`` and ``on_progress(shard_summary,
-    done, total)`` report progress. A run whose fallback share passes ``max_fallback_rate``
-    raises `FallbackRateError` after marking its manifest ``failed``.
+    ``out`` is a folder or an object-store URI (``s3://bucket/prefix``; `sim.storage`). The run
+    takes ``out``'s lease first (`sim.lease`: a second writer is refused; ``takeover`` replaces a
+    stale one). ``workers=0`` plays in this process (no Ray); ``None`` uses every CPU of a local Ray
+    instance, or of the cluster at ``address`` (``"auto"``, ``"host:port"``, ``"ray://..."``).
+    Every model is preflighted before anything is written (`PreflightError`). ``on_models(lines)``
+    gets one summary line per model, ``on_start(total, already_done)`` and
+    ``on_progress(shard_summary, done, total)`` report progress. A run whose fallback share passes
+    ``max_fallback_rate`` raises `FallbackRateError` after marking its manifest ``failed``; a
+    storage failure raises `StoreError` (one line) after marking it ``failed`` where it can.
+    ``checksums=False`` commits shards without their sha256 (for measuring what hashing costs).
     """
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
-    path = Path(out) if out else Path("runs") / exp.name
-    todo = pending_shards(path, exp, fresh)
+    where = out if out is not None else Path("runs") / exp.name
+    todo = pending_shards(where, exp, fresh)
     models: ModelPool | None = None
     servers: dict[str, dict[str, Any]] = {}
+    run_dir: RunDir | None = None
+    started = time.perf_counter()
     try:
         if todo:  # nothing left to play: no preflight, no Ray, no model loads
             if workers == 0:
@@ -198,31 +211,85 @@ def run(
             summaries = _preflight(exp, models)
             if on_models:
                 on_models(summaries)
-        run_dir = open_run(path, exp, fresh=fresh)
+        run_dir = open_run(where, exp, fresh=fresh, takeover=takeover, checksums=checksums)
         shards = [s for s in exp.shards() if s.shard_id not in run_dir.done_shards()]
         total = sum(len(s.episodes) for s in exp.shards())
         finished = total - sum(len(s.episodes) for s in shards)
-        started = time.perf_counter()
-        run_dir.update_manifest(status="running", workers=workers, address=address)
+        run_dir.update_manifest(
+            status="running", workers=workers, address=address, **_cluster_fields(workers)
+        )
         if on_start:
             on_start(total, finished)
         watch = _FallbackWatch(exp, run_dir, on_progress, finished, total)
         try:
-            if workers == 0 and models is not None:
+            if shards and workers == 0 and models is not None:
                 for shard in shards:
                     watch.take(play_shard(exp, shard, run_dir, models))
                     if watch.stop:
                         break
             elif shards:
                 _run_on_ray(exp, shards, run_dir, workers, servers, watch)
-        except BaseException:
-            run_dir.update_manifest(status="interrupted", wall_s=time.perf_counter() - started)
+        except StoreError as error:
+            _end_invocation(run_dir, "failed", started, failure=str(error))
             raise
-        _finish(exp, run_dir, watch, time.perf_counter() - started)
+        except OSError as error:  # a filesystem failure outside sim.storage's own calls
+            failure = f"{run_dir.location.name()}: {explain(error)}"
+            _end_invocation(run_dir, "failed", started, failure=failure)
+            raise StoreError(failure) from None
+        except BaseException:  # Ctrl-C, a lost lease, a bug: finished shards stay committed
+            _end_invocation(run_dir, "interrupted", started)
+            raise
+        run_dir.remove_leftovers()  # files of replaced (damaged) shards
+        _finish(exp, run_dir, watch, started)
         return run_dir.path
     finally:
+        if run_dir is not None:
+            run_dir.close()
         if models is not None:
             models.close()
+
+
+def _end_invocation(run_dir: RunDir, status: str, started: float, **fields: Any) -> None:
+    """Record how this invocation ended: status, wall time added to the run's total, and one
+    entry in ``invocations``. Best effort: a run that cannot be written keeps its old manifest."""
+    wall_s = time.perf_counter() - started
+    try:
+        manifest = run_dir.manifest
+        entry = {
+            "ended": datetime.now(UTC).isoformat(timespec="seconds"),
+            "wall_s": round(wall_s, 3),
+            "host": socket.gethostname(),
+            "status": status,
+        }
+        run_dir.update_manifest(
+            status=status,
+            wall_s=float(manifest.get("wall_s") or 0.0) + wall_s,
+            invocations=[*manifest.get("invocations", []), entry],
+            **fields,
+        )
+    except (StoreError, LeaseLost, OSError, ValueError):
+        pass
+
+
+def _cluster_fields(workers: int | None) -> dict[str, Any]:
+    """The Ray cluster's nodes as the driver sees them (none for in-process runs)."""
+    if workers == 0:
+        return {"cluster": None}
+    import ray
+
+    if not ray.is_initialized():
+        return {"cluster": None}
+    nodes = [
+        {
+            "node_id": node["NodeID"],
+            "host": node.get("NodeManagerHostname"),
+            "ip": node.get("NodeManagerAddress"),
+            "cpus": node.get("Resources", {}).get("CPU"),
+            "alive": node["Alive"],
+        }
+        for node in ray.nodes()
+    ]
+    return {"cluster": {"nodes": nodes}}
 
 
 def _preflight(exp: Experiment, models: ModelPool) -> list[str]:
@@ -264,9 +331,9 @@ class _FallbackWatch:
             self.on_progress(summary, self.finished, self.total)
 
 
-def _finish(exp: Experiment, run_dir: RunDir, watch: _FallbackWatch, wall_s: float) -> None:
+def _finish(exp: Experiment, run_dir: RunDir, watch: _FallbackWatch, started: float) -> None:
     """Total the run's LLM decisions per model (every episode on disk) and give the verdict."""
-    episodes = load_episodes(run_dir.path)
+    episodes = load_episodes(run_dir.location)
     tallies = tallies_of(episodes.get("llm_by_model", []))
     problems = over_limit(tallies, exp.fallback_limit)
     left = len(exp.shards()) - len(run_dir.done_shards())
@@ -274,11 +341,9 @@ def _finish(exp: Experiment, run_dir: RunDir, watch: _FallbackWatch, wall_s: flo
         message = "; ".join(problems)
         if left:
             message += f" ({left} shard(s) not played or to replay: a re-run resumes)"
-        run_dir.update_manifest(
-            status="failed", failure=message, llm=manifest_totals(tallies), wall_s=wall_s
-        )
+        _end_invocation(run_dir, "failed", started, failure=message, llm=manifest_totals(tallies))
         raise FallbackRateError(f"run failed: {message}", run_dir.path)
-    run_dir.update_manifest(status="complete", llm=manifest_totals(tallies), wall_s=wall_s)
+    _end_invocation(run_dir, "complete", started, failure=None, llm=manifest_totals(tallies))
 
 
 def connect_ray(address: str | None, workers: int | None) -> None:
@@ -370,15 +435,20 @@ def _server_builder(servers: dict[str, dict[str, Any]], node: str) -> Callable[[
 
 
 def _shard_task(
-    exp_dict: dict[str, Any], shard: Shard, run_path: str, servers: dict[str, dict[str, Any]]
+    exp_dict: dict[str, Any],
+    shard: Shard,
+    run_spec: str,
+    owner: str,
+    servers: dict[str, dict[str, Any]],
 ) -> ShardSummary:
-    """Body of the Ray task: rebuild the experiment, route models to their serving actors."""
+    """Body of the Ray task: rebuild the experiment, route models to their serving actors, and
+    commit the shard straight to the run's location for the writer that holds its lease."""
     from sim.store import RunDir
 
     exp = load_experiment(exp_dict)
     models = ModelPool(exp.models, build=_server_builder(servers, _this_node()))
     try:
-        return play_shard(exp, shard, RunDir(Path(run_path)), models)
+        return play_shard(exp, shard, RunDir(run_spec, owner=owner), models)
     finally:
         models.close()
 
@@ -405,9 +475,24 @@ def _run_on_ray(
     while queue or in_flight:
         while queue and len(in_flight) < limit and not watch.stop:
             shard = queue.pop(0)
-            in_flight.append(task.remote(exp_dict, shard, str(run_dir.path), servers))
+            spec, owner = run_dir.location.spec, str(run_dir.owner)
+            in_flight.append(task.remote(exp_dict, shard, spec, owner, servers))
         if not in_flight:
             break
         ready, in_flight = ray.wait(in_flight, num_returns=1)
         for ref in ready:
-            watch.take(ray.get(ref))
+            watch.take(_task_result(ref))
+
+
+def _task_result(ref: Any) -> ShardSummary:
+    """A shard task's summary; a task that failed on storage or a lost lease re-raises that
+    error as itself (one line), not wrapped in Ray's traceback."""
+    import ray
+
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayTaskError as error:
+        cause = getattr(error, "cause", None)
+        if isinstance(cause, (StoreError, LeaseLost, RunDamaged)):
+            raise cause from None
+        raise

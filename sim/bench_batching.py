@@ -15,7 +15,7 @@ import math
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -167,8 +167,10 @@ def play(experiment: Experiment, model: LanguageModel, batching: Batching, label
     log = CallLog()
     logged = LoggingModel(model, log)
     pool = ModelPool(experiment.models, build=lambda spec: logged)
-    with tempfile.TemporaryDirectory(prefix="mercato-bench-") as folder:
-        run_dir = open_run(Path(folder) / "run", experiment)
+    with (
+        tempfile.TemporaryDirectory(prefix="mercato-bench-") as folder,
+        open_run(Path(folder) / "run", experiment) as run_dir,
+    ):
         started = time.perf_counter()
         for shard in experiment.shards():
             play_shard(
@@ -191,7 +193,8 @@ class BatchingReport:
     """Before and after, and the replay of the after run's calls."""
 
     preset: str
-    before: Measured
+    before: Measured | None
+    """None when the baseline was not played (only the engine ratio was wanted)."""
     after: Measured
     replay_s: float
 
@@ -207,13 +210,18 @@ def measure(
     lockstep: int = 32,
     episodes: int | None = None,
     max_tokens: int | None = None,
+    with_before: bool = True,
+    params: Mapping[str, Any] | None = None,
 ) -> BatchingReport:
-    """Run one preset before and after, then replay the after run's calls."""
+    """Run one preset before (unless ``with_before`` is off) and after, then replay the after
+    run's calls. ``params`` override the preset's env params (e.g. fewer ticks on a slow CPU)."""
     preset = PRESETS[preset_name]
+    if params:
+        preset = replace(preset, params={**preset.params, **params})
     experiment = preset_experiment(preset, model, lockstep, episodes, max_tokens)
     llm = make_model(model)
     try:
-        before = play(experiment, llm, BEFORE, "before (per cell)")
+        before = play(experiment, llm, BEFORE, "before (per cell)") if with_before else None
         after = play(experiment, llm, BATCHING, "after (across cells)")
         replay = replay_seconds(after.log, llm)
     finally:

@@ -30,16 +30,21 @@ EXIT_RUN_FAILED = 3
 
 
 def exits_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn expected failures into one `error: ...` line on stderr and exit status 2; a run that
-    ended ``failed`` (too many LLM fallbacks) exits with `EXIT_RUN_FAILED`."""
+    """Turn expected failures into one `error: ...` line on stderr and exit status 2 (bad input,
+    a run another writer holds), 1 (storage failures); a run that ended ``failed`` (too many LLM
+    fallbacks) exits with `EXIT_RUN_FAILED`."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from sim.fallbacks import FallbackRateError
         from sim.llm.errors import LLMError
+        from sim.storage import StoreError
 
         try:
             return command(*args, **kwargs)
+        except StoreError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(1) from None
         except FallbackRateError as error:
             typer.echo(f"error: {error}", err=True)
             typer.echo(f"run directory: {error.run_dir}", err=True)
@@ -252,6 +257,19 @@ def bench_engine(
         console.print(note)
 
 
+def parse_overrides(items: list[str], option: str) -> dict[str, Any]:
+    """``KEY=VALUE`` strings as a dict, each value read as YAML (``8`` is an int)."""
+    import yaml
+
+    overrides: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{option}: {item!r} is not KEY=VALUE")
+        overrides[key.strip()] = yaml.safe_load(value)
+    return overrides
+
+
 @bench_app.command("batching")
 @exits_cleanly
 def bench_batching(
@@ -264,6 +282,13 @@ def bench_batching(
     max_tokens: Annotated[
         int | None, typer.Option(min=1, help="Reply budget (default: the protocol's).")
     ] = None,
+    before: Annotated[
+        bool, typer.Option(help="Also play the former scheduling (off: only the engine ratio).")
+    ] = True,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(help="KEY=VALUE override of the preset's env params (repeatable)."),
+    ] = None,
 ) -> None:
     """Model batch sizes before and after cross-cell lockstep; rollout vs replayed model calls."""
     from sim.bench_batching import PRESETS, measure
@@ -272,14 +297,19 @@ def bench_batching(
     unknown = [n for n in names if n not in PRESETS]
     if unknown or not names:
         raise typer.BadParameter(f"--presets: {unknown or names} not in {sorted(PRESETS)}")
+    overrides = parse_overrides(param or [], "--param")
     for name in names:
-        console.print(f"{PRESETS[name].name}: playing before and after, then replaying ...")
-        report = measure(name, model, lockstep, episodes, max_tokens)
+        console.print(f"{PRESETS[name].name}: playing, then replaying the model calls ...")
+        report = measure(
+            name, model, lockstep, episodes, max_tokens, with_before=before, params=overrides
+        )
         table = Table(
             "scheduling", "calls", "mean batch", "while full", "fill", "tokens/s", "seconds",
             title=report.preset,
         )  # fmt: skip
         for m in (report.before, report.after):
+            if m is None:
+                continue
             full = m.mean_batch(while_full=True)
             table.add_row(
                 m.label, str(len(m.log.calls)), f"{m.mean_batch():.1f}", f"{full:.1f}",
@@ -347,14 +377,22 @@ def run_experiment(
     address: Annotated[
         str | None, typer.Option(help="Ray cluster to join: auto or host:port.")
     ] = None,
-    out: Annotated[Path | None, typer.Option(help="Run directory (default runs/<name>).")] = None,
+    out: Annotated[
+        str | None,
+        typer.Option(
+            help="Run directory or object-store URI, e.g. s3://bucket/runs/x (default runs/<name>)."
+        ),
+    ] = None,
     fresh: Annotated[bool, typer.Option(help="Delete the run directory's old contents.")] = False,
+    takeover: Annotated[
+        bool, typer.Option(help="Take over a run whose writer's lease went stale (writer gone).")
+    ] = False,
 ) -> None:
     """Play an experiment (or a suite of them) on Ray; re-running resumes an interrupted run.
 
-    Exit status: 0 complete; 2 bad input, or a model failed its preflight (nothing written);
-    3 the run ended failed (a model's LLM decisions fell back more than max_fallback_rate);
-    130 interrupted.
+    Exit status: 0 complete; 1 the run's location cannot be read or written; 2 bad input, another
+    writer holds the run, or a model failed its preflight (nothing written); 3 the run ended failed
+    (a model's LLM decisions fell back more than max_fallback_rate); 130 interrupted.
     """
     from sim.batch import run
     from sim.progress import RunProgress
@@ -363,15 +401,29 @@ def run_experiment(
     if suite_members(experiment) is None:
         plan = [(experiment, out)]
     else:
-        root = out or Path("runs") / suite_name(experiment)
-        plan = [(member, root / member.name) for member in load_suite(experiment)]
+        root = out or str(Path("runs") / suite_name(experiment))
+        plan = [(member, _member_location(root, member.name)) for member in load_suite(experiment)]
     for item, item_out in plan:
         with RunProgress(console) as progress:
             run_dir = run(
                 item, workers=workers, address=address, out=item_out, fresh=fresh,
                 on_progress=progress.update, on_start=progress.start, on_models=_show_models,
+                takeover=takeover,
             )  # fmt: skip
-        console.print(f"run directory: {run_dir}")
+        console.print(f"run directory: {_shown(run_dir)}")
+
+
+def _member_location(root: str, name: str) -> str:
+    """A suite member's location under ``root`` (a folder or a URI, query kept at the end)."""
+    base, sep, query = root.partition("?")
+    return f"{base.rstrip('/')}/{name}{sep}{query}"
+
+
+def _shown(where: Path | str) -> str:
+    """A run location as it may be printed (credentials redacted)."""
+    from sim.storage import redact
+
+    return redact(str(where))
 
 
 def _show_models(lines: list[str]) -> None:
@@ -425,6 +477,50 @@ def _parameters_text(env_id: str) -> str:
     )
 
 
+@app.command("verify")
+@exits_cleanly
+def verify(
+    run: Annotated[str, typer.Argument(help="A run directory or object-store URI.")],
+) -> None:
+    """Check every shard of a run (episodes and steps) against its commit record.
+
+    Prints one line per problem. Exit status 0 when every committed shard verifies (and a
+    complete run has all its shards), 1 when something is damaged, foreign or missing.
+    """
+    from sim.lease import writer_state
+    from sim.shard_index import audit, planned_shard_ids
+    from sim.storage import Location
+    from sim.store import read_manifest
+
+    location = Location.of(run)
+    manifest = read_manifest(location)
+    result = audit(location, manifest)
+    planned = planned_shard_ids(manifest)
+    total = len(planned) if planned is not None else len(result.ok) + len(result.damaged)
+    state = writer_state(location, manifest.get("status"))
+    console.print(
+        f"{location.name()}: {manifest.get('name')} ({state}): "
+        f"{len(result.ok)} of {total} shard(s) verified",
+        markup=False, highlight=False,
+    )  # fmt: skip
+    lines = [f"DAMAGED {shard}: {why}" for shard, why in sorted(result.damaged.items())]
+    lines += [f"FOREIGN {what}" for what in result.foreign]
+    complete = manifest.get("status") == "complete"
+    if result.missing:
+        listed = ", ".join(result.missing[:8]) + (", ..." if len(result.missing) > 8 else "")
+        why = "lost from a complete run" if complete else "not played yet"
+        lines.append(f"MISSING {len(result.missing)} shard(s) ({why}): {listed}")
+    lines += [
+        f"UNCOMMITTED {path} (no commit record names it: never read; the next run deletes it)"
+        for path in result.uncommitted
+    ]
+    for line in lines:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if not result.clean or (complete and result.missing):
+        console.print("re-run the experiment into this location to replay what is damaged")
+        raise typer.Exit(1)
+
+
 @app.command("report")
 @exits_cleanly
 def report(
@@ -442,6 +538,7 @@ def report(
 
 
 def _report_one(run_dir: Path) -> None:
+    from sim.lease import writer_state
     from sim.report import (
         build_llm_report,
         build_report,
@@ -450,12 +547,14 @@ def _report_one(run_dir: Path) -> None:
         report_table,
         write_report,
     )
+    from sim.storage import Location
     from sim.store import read_manifest
 
     manifest = read_manifest(run_dir)
     table = build_report(run_dir)
     cells = table["cell_id"].nunique()
-    console.print(f"{manifest['name']} ({manifest.get('status')}): {cells} cell(s) with results")
+    state = writer_state(Location.of(run_dir), manifest.get("status"))
+    console.print(f"{manifest['name']} ({state}): {cells} cell(s) with results")
     if manifest.get("failure"):
         console.print(f"[bold red]run failed:[/] {manifest['failure']}", highlight=False)
     if table.empty:

@@ -676,28 +676,31 @@ def import_glee(
         },
         fresh=fresh,
     )
-    shard_width = max(5, len(str(max(shard_count - 1, 0))))
-    episode_width = max(5, len(str(max((len(g) for g in cells.values()), default=1) - 1)))
-    index_rows = []
-    for n in range(shard_count):
-        records, steps = [], StepColumns()
-        for cell_id, index, game in plan[n * shard_size : (n + 1) * shard_size]:
-            episode_id = f"{cell_id}-e{index:0{episode_width}d}"
-            records.append(_record(run.run_id, cell_id, episode_id, index, game))
-            _add_steps(steps, episode_id, game)
-            index_rows.append(
-                {
-                    "episode_id": episode_id,
-                    "cell_id": cell_id,
-                    "game_id": game.game_id,
-                    "path": _relative(game.folder, source),
-                }
-            )
-        run.write_shard(f"s{n:0{shard_width}d}", records, steps)
-    pd.DataFrame(index_rows, columns=["episode_id", "cell_id", "game_id", "path"]).to_csv(
-        run.path / INDEX, index=False
-    )
-    run.update_manifest(status="complete")
+    try:
+        shard_width = max(5, len(str(max(shard_count - 1, 0))))
+        episode_width = max(5, len(str(max((len(g) for g in cells.values()), default=1) - 1)))
+        index_rows = []
+        for n in range(shard_count):
+            records, steps = [], StepColumns()
+            for cell_id, index, game in plan[n * shard_size : (n + 1) * shard_size]:
+                episode_id = f"{cell_id}-e{index:0{episode_width}d}"
+                records.append(_record(run.run_id, cell_id, episode_id, index, game))
+                _add_steps(steps, episode_id, game)
+                index_rows.append(
+                    {
+                        "episode_id": episode_id,
+                        "cell_id": cell_id,
+                        "game_id": game.game_id,
+                        "path": _relative(game.folder, source),
+                    }
+                )
+            run.write_shard(f"s{n:0{shard_width}d}", records, steps)
+        pd.DataFrame(index_rows, columns=["episode_id", "cell_id", "game_id", "path"]).to_csv(
+            run.path / INDEX, index=False
+        )
+        run.update_manifest(status="complete")
+    finally:
+        run.close()
     return run.path
 
 

@@ -1,4 +1,5 @@
-"""Run directories: atomic shard writes, resume or refusal, secret-free manifests, load()."""
+"""Run directories: committed shard writes, one writer at a time, resume or refusal, secret-free
+manifests, load()."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pandas as pd
 import pytest
 
 from sim.experiment import Experiment, load_experiment
+from sim.lease import LeaseHeld, LeaseLost
 from sim.records import STEP_COLUMNS, StepColumns
 from sim.store import (
     STEP_SCHEMA,
@@ -53,8 +55,11 @@ def test_open_run_writes_the_manifest(tmp_path, experiment):
     assert set(manifest["versions"]) == set(VERSIONED_PACKAGES)
     assert manifest["versions"]["pyarrow"]
     assert "git_commit" in manifest and "created" in manifest
-    assert (run.path / "episodes").is_dir() and (run.path / "steps").is_dir()
+    assert manifest["layout"] == 2 and manifest["checksums"] == "sha256"
+    assert (run.path / "lease.json").is_file()  # held until the writer closes the run
     assert run.done_shards() == set()
+    run.close()
+    assert not (run.path / "lease.json").exists()
 
 
 def test_shards_round_trip_with_stable_columns_and_dtypes(tmp_path, experiment):
@@ -104,20 +109,29 @@ def test_step_schema_follows_the_record_columns():
     assert tuple(STEP_SCHEMA.names) == STEP_COLUMNS
 
 
-def test_a_leftover_tmp_file_is_ignored_and_not_done(tmp_path, experiment):
+def test_uncommitted_and_temporary_files_are_ignored_then_removed(tmp_path, experiment):
     run = open_run(tmp_path / "run", experiment)
     write(run, experiment, 0)
-    (run.path / "episodes" / "s00001.parquet.tmp").write_bytes(b"half a file")
-    (run.path / "steps" / "s00001.parquet.tmp").write_bytes(b"half a file")
+    leftovers = [
+        run.path / "episodes" / "s00001.0123456789ab.parquet",  # a worker died before its commit
+        run.path / "steps" / "s00001.0123456789ab.parquet",
+        run.path / "shards" / "s00001.json.77.deadbeef.tmp",
+    ]
+    for path in leftovers:
+        path.write_bytes(b"half a file")
     assert run.done_shards() == {"s00000"}
     episodes, steps = load(run.path)
     assert set(episodes["cell_id"]) == {"c000"} and len(episodes) == 2 and len(steps) == 8
+    run.close()
+    open_run(tmp_path / "run", experiment).close()  # the next writer cleans up
+    assert not any(path.exists() for path in leftovers)
+    assert len(load(run.path)[0]) == 2
 
 
-def test_a_shard_with_steps_but_no_episodes_is_not_done(tmp_path, experiment):
+def test_a_shard_without_its_commit_record_is_not_done(tmp_path, experiment):
     run = open_run(tmp_path / "run", experiment)
     write(run, experiment, 0)
-    (run.path / "episodes" / "s00000.parquet").unlink()  # as if the driver died between writes
+    (run.path / "shards" / "s00000.json").unlink()  # as if the writer died before committing
     assert run.done_shards() == set()
     episodes, steps = load(run.path)
     assert episodes.empty and steps.empty
@@ -136,6 +150,7 @@ def test_same_experiment_resumes(tmp_path, experiment):
     run = open_run(tmp_path / "run", experiment)
     write(run, experiment, 0)
     run.update_manifest(status="interrupted")
+    run.close()
     again = open_run(tmp_path / "run", load_experiment(experiment_data()))
     assert again.run_id == run.run_id
     assert again.done_shards() == {"s00000"}
@@ -145,6 +160,7 @@ def test_same_experiment_resumes(tmp_path, experiment):
 def test_different_experiment_is_refused_unless_fresh(tmp_path, experiment):
     run = open_run(tmp_path / "run", experiment)
     write(run, experiment, 0)
+    run.close()
     other = load_experiment(experiment_data(episodes=4))
     with pytest.raises(ValueError, match=r"different experiment.*--fresh.*--out"):
         open_run(tmp_path / "run", other)
@@ -197,12 +213,30 @@ def test_an_empty_run_loads_empty_tables_with_the_right_columns(tmp_path, experi
     assert steps.dtypes["step"] == "Int64" and steps.dtypes["reward"] == "float64"
 
 
-def test_a_run_dir_reopened_from_its_path_writes_the_same_shards(tmp_path, experiment):
-    open_run(tmp_path / "run", experiment)
-    worker_side = RunDir(str(tmp_path / "run"))  # as a Ray worker rebuilds it
+def test_a_run_dir_reopened_for_its_writer_commits_shards_others_cannot(tmp_path, experiment):
+    run = open_run(tmp_path / "run", experiment)
+    worker_side = RunDir(str(tmp_path / "run"), owner=run.owner)  # as a Ray worker rebuilds it
     write(worker_side, experiment, 1)
     assert worker_side.done_shards() == {"s00001"}
     assert set(load_episodes(tmp_path / "run")["run_id"]) == {worker_side.run_id}
+    stranger = RunDir(str(tmp_path / "run"), owner="someone-else")
+    with pytest.raises(LeaseLost, match=r"lost the run.*not committed"):
+        write(stranger, experiment, 2)
+    run.close()
+    with pytest.raises(LeaseLost, match="nobody holds it"):
+        write(worker_side, experiment, 2)  # the writer let go: its stragglers commit nothing
+    assert worker_side.done_shards() == {"s00001"}
+
+
+def test_a_second_writer_is_refused_while_the_first_holds_the_run(tmp_path, experiment):
+    first = open_run(tmp_path / "run", experiment)
+    for fresh in (False, True):
+        with pytest.raises(LeaseHeld, match=r"being written by another run \(pid \d+ on .*ago\)"):
+            open_run(tmp_path / "run", experiment, fresh=fresh)
+    write(first, experiment, 0)
+    assert first.done_shards() == {"s00000"}  # --fresh deleted nothing
+    first.close()
+    open_run(tmp_path / "run", experiment).close()
 
 
 def test_non_numeric_metric_is_refused_with_its_column(tmp_path, experiment):
