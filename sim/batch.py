@@ -15,7 +15,6 @@ back is watched; a run over its ``max_fallback_rate`` stops starting shards and 
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from collections.abc import Callable, Mapping
@@ -24,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sim.cluster import connect_ray
 from sim.experiment import Experiment, Shard, load_experiment
 from sim.fallbacks import (
     MIN_DECISIONS,
@@ -42,8 +42,6 @@ from sim.roster import ModelPool, plan_roster
 from sim.shard_index import RunDamaged
 from sim.storage import StoreError, explain
 from sim.store import RunDir, load_episodes, open_run, pending_shards
-
-RAY_NAMESPACE = "mercato"
 
 
 @dataclass(frozen=True)
@@ -179,6 +177,7 @@ def run(
     on_models: Callable[[list[str]], None] | None = None,
     takeover: bool = False,
     checksums: bool = True,
+    runtime_env: Mapping[str, Any] | None = None,
 ) -> Path | str:
     """Play an experiment; return its run location. Re-running resumes where it stopped.
 
@@ -192,6 +191,7 @@ def run(
     ``max_fallback_rate`` raises `FallbackRateError` after marking its manifest ``failed``; a
     storage failure raises `StoreError` (one line) after marking it ``failed`` where it can.
     ``checksums=False`` commits shards without their sha256 (for measuring what hashing costs).
+    ``runtime_env`` adds to what a cluster's workers get (`sim.cluster.cluster_runtime_env`).
     """
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
     where = out if out is not None else Path("runs") / exp.name
@@ -205,7 +205,7 @@ def run(
             if workers == 0:
                 models = ModelPool(exp.models)
             else:
-                connect_ray(address, workers)
+                connect_ray(address, workers, runtime_env)
                 servers = _model_servers(exp)
                 models = ModelPool(exp.models, build=_server_builder(servers, _this_node()))
             summaries = _preflight(exp, models)
@@ -344,25 +344,6 @@ def _finish(exp: Experiment, run_dir: RunDir, watch: _FallbackWatch, started: fl
         _end_invocation(run_dir, "failed", started, failure=message, llm=manifest_totals(tallies))
         raise FallbackRateError(f"run failed: {message}", run_dir.path)
     _end_invocation(run_dir, "complete", started, failure=None, llm=manifest_totals(tallies))
-
-
-def connect_ray(address: str | None, workers: int | None) -> None:
-    """Join the cluster at ``address``, or start a local instance sized to the machine (once)."""
-    import ray
-
-    if ray.is_initialized():
-        return
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    if address:
-        ray.init(address=address, namespace=RAY_NAMESPACE, log_to_driver=False)
-    else:
-        ray.init(  # "local": always a fresh instance, never a stale cluster left on this machine
-            address="local",
-            num_cpus=max(os.cpu_count() or 1, workers or 0),
-            namespace=RAY_NAMESPACE,
-            include_dashboard=False,
-            log_to_driver=False,
-        )
 
 
 ANY_NODE = "*"

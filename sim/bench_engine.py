@@ -132,7 +132,7 @@ def ray_run(episodes: int, workers: int, workdir: Path) -> Rate:
     """Episodes/s of a scripted experiment on local Ray with ``workers`` workers (Ray's own
     start-up is excluded: it is paid once per session, not per run)."""
     import sim
-    from sim.batch import connect_ray
+    from sim.cluster import connect_ray
 
     connect_ray(None, workers)
     started = time.perf_counter()

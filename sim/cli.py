@@ -387,6 +387,10 @@ def run_experiment(
     takeover: Annotated[
         bool, typer.Option(help="Take over a run whose writer's lease went stale (writer gone).")
     ] = False,
+    runtime_env: Annotated[
+        Path | None,
+        typer.Option(help="YAML/JSON Ray runtime_env added to what cluster workers get."),
+    ] = None,
 ) -> None:
     """Play an experiment (or a suite of them) on Ray; re-running resumes an interrupted run.
 
@@ -403,14 +407,28 @@ def run_experiment(
     else:
         root = out or str(Path("runs") / suite_name(experiment))
         plan = [(member, _member_location(root, member.name)) for member in load_suite(experiment)]
+    extra_env = _runtime_env(runtime_env) if runtime_env else None
     for item, item_out in plan:
         with RunProgress(console) as progress:
             run_dir = run(
                 item, workers=workers, address=address, out=item_out, fresh=fresh,
                 on_progress=progress.update, on_start=progress.start, on_models=_show_models,
-                takeover=takeover,
+                takeover=takeover, runtime_env=extra_env,
             )  # fmt: skip
         console.print(f"run directory: {_shown(run_dir)}")
+
+
+def _runtime_env(path: Path) -> dict[str, Any]:
+    """A ``--runtime-env`` file's mapping, or one line saying what is wrong with it."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f"--runtime-env: cannot read {path}: {error}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"--runtime-env: {path} must hold a mapping (e.g. pip:, env_vars:)")
+    return data
 
 
 def _member_location(root: str, name: str) -> str:

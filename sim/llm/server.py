@@ -27,10 +27,24 @@ def placement(spec: Any) -> str | None:
     return {"local": "node", "openai": "run"}.get(backend)
 
 
+def pull_bundled(spec: Any) -> None:
+    """Obtain a bundled local model on this machine if the spec names one not yet pulled (what
+    `mercato models pull` does; quick when it is already there)."""
+    from sim.llm.model_store import BUNDLED, DEFAULT_MODEL, pull
+
+    config = parse_spec(spec) if isinstance(spec, str) else spec
+    if not isinstance(config, Mapping) or config.get("backend") != "local":
+        return
+    name = str(config.get("path", DEFAULT_MODEL))
+    if name in BUNDLED:
+        pull(name)
+
+
 class ModelServer:
     """Holds one model; merges concurrent callers' batches (use as a Ray actor, async)."""
 
     def __init__(self, spec: Any, window_s: float = 0.005) -> None:
+        pull_bundled(spec)  # a cluster node may not have the weights yet
         self.model = make_model(spec)
         self.window_s = window_s
         self._queue: list[tuple[str, list[Any], asyncio.Future]] = []
