@@ -212,7 +212,8 @@ def run(
             if on_models:
                 on_models(summaries)
         run_dir = open_run(where, exp, fresh=fresh, takeover=takeover, checksums=checksums)
-        shards = [s for s in exp.shards() if s.shard_id not in run_dir.done_shards()]
+        done = run_dir.done_shards()
+        shards = [s for s in exp.shards() if s.shard_id not in done]
         total = sum(len(s.episodes) for s in exp.shards())
         finished = total - sum(len(s.episodes) for s in shards)
         run_dir.update_manifest(

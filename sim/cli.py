@@ -324,6 +324,32 @@ def bench_batching(
         )
 
 
+@bench_app.command("store")
+@exits_cleanly
+def bench_store(
+    episodes: Annotated[
+        int, typer.Option(min=1, help="Games per GLEE cell (the full grid has 30).")
+    ] = 3,
+    repeats: Annotated[int, typer.Option(min=1, help="Runs per setting (medians).")] = 2,
+    s3: Annotated[bool, typer.Option(help="Also measure S3 (moto's server on 127.0.0.1).")] = True,
+) -> None:
+    """Verified shard commits and loads vs none: the scripted GLEE grid, local disk and S3."""
+    from sim.bench_store import bench
+
+    console.print(f"scripted GLEE grid, {episodes} game(s) per cell, in-process ...")
+    table = Table(
+        "location", "shards", "plain s", "verified s", "ratio", "commit ms/shard", "verified load s"
+    )
+    for t in bench(episodes, repeats, s3):
+        table.add_row(
+            t.location, str(t.shards), f"{t.plain_s:.2f}", f"{t.verified_s:.2f}",
+            f"{t.ratio:.3f}x", f"{t.commit_s_per_shard * 1000:.1f}", f"{t.verified_load_s:.2f}",
+        )  # fmt: skip
+    console.print(table)
+    console.print("ratio: wall time with sha256 commits and verified loads over without "
+                  "(target <= 1.1x)")  # fmt: skip
+
+
 @bench_app.command("market")
 @exits_cleanly
 def bench_market(
@@ -542,20 +568,35 @@ def verify(
 @app.command("report")
 @exits_cleanly
 def report(
-    run_dir: Annotated[Path, typer.Argument(help="A run directory (from `mercato run`).")],
+    run_dir: Annotated[
+        str, typer.Argument(help="A run directory or object-store URI (from `mercato run`).")
+    ],
+    into: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder for report.csv and plots/ (default: the run directory; "
+            "reports/<name> for object storage)."
+        ),
+    ] = None,
 ) -> None:
     """Per-cell means and 95% intervals of each outcome; writes report.csv and plots/.
 
     A folder of run directories (a suite's output) gets one report per run.
     """
+    from sim.storage import Location
     from sim.store import MANIFEST
 
-    members = sorted(p.parent for p in run_dir.glob(f"*/{MANIFEST}"))
-    for folder in members if not (run_dir / MANIFEST).exists() and members else [run_dir]:
-        _report_one(folder)
+    location = Location.of(run_dir)
+    if not location.local:
+        _report_one(run_dir, into)
+        return
+    root = Path(location.root)
+    members = sorted(p.parent for p in root.glob(f"*/{MANIFEST}"))
+    for folder in members if not (root / MANIFEST).exists() and members else [root]:
+        _report_one(str(folder), into / folder.name if into and folder != root else into)
 
 
-def _report_one(run_dir: Path) -> None:
+def _report_one(run_dir: str, into: Path | None) -> None:
     from sim.lease import writer_state
     from sim.report import (
         build_llm_report,
@@ -568,10 +609,14 @@ def _report_one(run_dir: Path) -> None:
     from sim.storage import Location
     from sim.store import read_manifest
 
-    manifest = read_manifest(run_dir)
+    location = Location.of(run_dir)
+    manifest = read_manifest(location)
+    if into is None and not location.local:
+        into = Path("reports") / str(manifest["name"])
+    into = into if into is not None else Path(location.root)
     table = build_report(run_dir)
     cells = table["cell_id"].nunique()
-    state = writer_state(Location.of(run_dir), manifest.get("status"))
+    state = writer_state(location, manifest.get("status"))
     console.print(f"{manifest['name']} ({state}): {cells} cell(s) with results")
     if manifest.get("failure"):
         console.print(f"[bold red]run failed:[/] {manifest['failure']}", highlight=False)
@@ -596,21 +641,21 @@ def _report_one(run_dir: Path) -> None:
                 "answer (constrained choice or the safe default); do not read them as model "
                 "behaviour."
             )
-    written = write_report(run_dir, table)
+    written = write_report(run_dir, table, into=into)
     plots = [p for p in written if p.suffix == ".png"]
     tables = [str(p) for p in written if p.suffix == ".csv"]
     console.print(f"wrote {' and '.join(tables)}" + (f" and {len(plots)} plot(s)" if plots else ""))
-    _study_report(run_dir, manifest)
+    _study_report(run_dir, manifest, into)
 
 
-def _study_report(run_dir: Path, manifest: dict) -> None:
+def _study_report(run_dir: str, manifest: dict, into: Path) -> None:
     """The study-form table of envs that have one (the manipulation trial's)."""
     from sim import trial_report
     from sim.store import load_episodes
 
     if manifest.get("env") != trial_report.ENV_ID:
         return
-    table, written = trial_report.study_report(load_episodes(run_dir), run_dir)
+    table, written = trial_report.study_report(load_episodes(run_dir), into)
     if table.empty:
         return
     rich_table = Table(

@@ -2,8 +2,9 @@
 
 A writer takes ``RUN/lease.json`` before it writes anything and renews its heartbeat from a
 background thread while it runs. A second writer is refused with one line naming the holder and
-when it was last seen. A lease whose heartbeat is older than the stale limit (a writer killed
-without a chance to let go) may be taken over, but only when asked (``--takeover``).
+when it was last seen. A lease whose heartbeat is older than the stale limit, or whose process
+is gone from this machine (a writer killed without a chance to let go), may be taken over, but
+only when asked (``--takeover``).
 
 Taking the lease is atomic on local disks (exclusive create). Object stores have no
 create-if-absent, so a writer there writes its lease, waits `SETTLE_S`, and reads it back: of two
@@ -83,10 +84,24 @@ class LeaseInfo:
         return max(0.0, (time.time() if now is None else now) - self.heartbeat)
 
     def stale(self, now: float | None = None) -> bool:
-        return self.age_s(now) > stale_after_s()
+        """Silent past the stale limit, or its process is gone (a writer on this machine)."""
+        return self.age_s(now) > stale_after_s() or self.process_gone()
+
+    def process_gone(self) -> bool:
+        """Whether the writer ran on this machine and its process no longer exists."""
+        if self.host != socket.gethostname() or self.pid <= 0:
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
 
     def holder(self) -> str:
-        return f"pid {self.pid} on {self.host}, last heartbeat {_ago(self.age_s())}"
+        gone = "; its process is gone" if self.process_gone() else ""
+        return f"pid {self.pid} on {self.host}, last heartbeat {_ago(self.age_s())}{gone}"
 
 
 def read_lease(location: Location) -> LeaseInfo | None:
@@ -110,7 +125,7 @@ def writer_state(location: Location, status: str | None) -> str:
     if lease is None:
         return "stale (no writer holds it: the last one stopped without a word)"
     if lease.stale():
-        return f"stale (last heartbeat {_ago(lease.age_s())}; its writer is gone)"
+        return f"stale ({lease.holder()}; its writer stopped without a word)"
     return f"running (last heartbeat {_ago(lease.age_s())})"
 
 

@@ -197,14 +197,20 @@ def _number(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.4g}"
 
 
-def write_report(run_dir: str | os.PathLike[str], report: pd.DataFrame | None = None) -> list[Path]:
-    """Write ``report.csv`` and one bar chart per outcome under ``plots/``; return their paths."""
-    path = Path(run_dir)
-    report = build_report(path) if report is None else report
+def write_report(
+    run_dir: str | os.PathLike[str],
+    report: pd.DataFrame | None = None,
+    into: str | os.PathLike[str] | None = None,
+) -> list[Path]:
+    """Write ``report.csv`` and one bar chart per outcome under ``plots/`` in ``into`` (default:
+    the run directory; a run on object storage needs a local ``into``); return their paths."""
+    path = Path(into if into is not None else run_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    report = build_report(run_dir) if report is None else report
     csv = path / "report.csv"
     report.to_csv(csv, index=False)
     written = [csv]
-    llm = build_llm_report(path)
+    llm = build_llm_report(run_dir)
     if not llm.empty:
         llm.to_csv(path / "llm_report.csv", index=False)
         written.append(path / "llm_report.csv")

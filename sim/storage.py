@@ -14,6 +14,7 @@ single writes, which object stores make visible whole. Every filesystem failure 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -188,7 +189,8 @@ class Location:
             temporary.write_bytes(data)
             os.replace(temporary, target)
         except OSError as error:
-            temporary.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # never created (the folder could not be)
+                temporary.unlink(missing_ok=True)
             raise self._fail("write", rel, error) from None
 
     def write_json(self, rel: str, value: Any) -> None:

@@ -93,16 +93,21 @@ class RunDir:
         return read_manifest(self.location)
 
     @cached_property
+    def _first_manifest(self) -> dict[str, Any]:
+        """The manifest as first read: what never changes during a run (one read per worker)."""
+        return self.manifest
+
+    @cached_property
     def run_id(self) -> str:
-        return self.manifest["run_id"]
+        return self._first_manifest["run_id"]
 
     @cached_property
     def _table_layout(self) -> tuple[dict[str, pa.DataType], tuple[str, ...]]:
-        return layout(self.manifest)
+        return layout(self._first_manifest)
 
     @cached_property
     def checksums(self) -> bool:
-        return self.manifest.get("checksums") == "sha256"
+        return self._first_manifest.get("checksums") == "sha256"
 
     def done_shards(self) -> set[str]:
         """Planned shards whose commit record and files verify, less those the manifest marks for
