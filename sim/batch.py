@@ -19,7 +19,7 @@ import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -256,8 +256,10 @@ def _end_invocation(run_dir: RunDir, status: str, started: float, **fields: Any)
     wall_s = time.perf_counter() - started
     try:
         manifest = run_dir.manifest
+        ended = datetime.now(UTC)
         entry = {
-            "ended": datetime.now(UTC).isoformat(timespec="seconds"),
+            "started": (ended - timedelta(seconds=wall_s)).isoformat(timespec="seconds"),
+            "ended": ended.isoformat(timespec="seconds"),
             "wall_s": round(wall_s, 3),
             "host": socket.gethostname(),
             "status": status,

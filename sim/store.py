@@ -146,6 +146,12 @@ class RunDir:
             self.lease.check()
             return
         current = read_lease(self.location)
+        if current is None and not self.location.exists(MANIFEST):
+            raise LeaseLost(
+                f"{self.location.name()}: no run there as seen from {socket.gethostname()}, so "
+                "the shard was not committed; on a multi-node cluster --out must be object storage "
+                "(s3://...) or a filesystem every node shares"
+            )
         if current is None or current.owner != self.owner:
             who = current.holder() if current else "nobody holds it"
             raise LeaseLost(
