@@ -232,11 +232,11 @@ def run(
                 _run_on_ray(exp, shards, run_dir, workers, servers, watch)
         except StoreError as error:
             _end_invocation(run_dir, "failed", started, failure=str(error))
-            raise
+            raise _with_lease_note(error, run_dir) from None
         except OSError as error:  # a filesystem failure outside sim.storage's own calls
             failure = f"{run_dir.location.name()}: {explain(error)}"
             _end_invocation(run_dir, "failed", started, failure=failure)
-            raise StoreError(failure) from None
+            raise _with_lease_note(StoreError(failure), run_dir) from None
         except BaseException:  # Ctrl-C, a lost lease, a bug: finished shards stay committed
             _end_invocation(run_dir, "interrupted", started)
             raise
@@ -248,6 +248,13 @@ def run(
             run_dir.close()
         if models is not None:
             models.close()
+
+
+def _with_lease_note(error: StoreError, run_dir: RunDir) -> StoreError:
+    """The storage error, saying so when this writer could not let go of its lease."""
+    if run_dir.close():
+        return error
+    return StoreError(f"{error}; this run could not release its lease: re-run with --takeover")
 
 
 def _end_invocation(run_dir: RunDir, status: str, started: float, **fields: Any) -> None:

@@ -11,11 +11,13 @@ driver started by ``ray job submit`` already runs in its job's environment and a
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 RAY_NAMESPACE = "mercato"
+CLIENT_RETRY_S = 2.0
 SHIPPED_EXCLUDES = [".venv", ".git", "runs", "**/__pycache__", "*.egg-info", "*.parquet"]
 FORWARDED_ENV = ("MERCATO_TORCH_THREADS", "MERCATO_CACHE", "RAY_AUTH_MODE")
 """Settings a worker must share with the driver (never credentials: nodes read their own)."""
@@ -64,12 +66,21 @@ def connect_ray(
         return
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     if address:
-        ray.init(
-            address=address,
-            namespace=RAY_NAMESPACE,
-            log_to_driver=False,
-            runtime_env=cluster_runtime_env(runtime_env),
-        )
+        options = {
+            "address": address,
+            "namespace": RAY_NAMESPACE,
+            "log_to_driver": False,
+            "runtime_env": cluster_runtime_env(runtime_env),
+        }
+        try:
+            ray.init(**options)
+        except Exception:
+            if not address.startswith("ray://"):
+                raise
+            # Ray Client's proxy sometimes fails to start a session's server on the first
+            # connection to a fresh head (seen: a zombie startup process); the next one works.
+            time.sleep(CLIENT_RETRY_S)
+            ray.init(**options)
     else:
         ray.init(  # "local": always a fresh instance, never a stale cluster left on this machine
             address="local",

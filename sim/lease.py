@@ -135,6 +135,7 @@ class Lease:
     def __init__(self, location: Location, info: LeaseInfo) -> None:
         self.location, self.info = location, info
         self.lost: str | None = None
+        self.released = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -202,19 +203,22 @@ class Lease:
             except Exception:  # a storage hiccup: the next beat tries again
                 continue
 
-    def release(self) -> None:
-        """Stop the heartbeat and delete the lease if it is still ours."""
+    def release(self) -> bool:
+        """Stop the heartbeat and delete the lease if it is still ours. False when it could not
+        be deleted (the storage failed): it stays until a writer takes it over."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        if self.lost:
-            return
+        if self.lost or self.released:
+            return True
         try:
             current = read_lease(self.location)
             if current is not None and current.owner == self.owner:
                 self.location.delete(LEASE)
-        except Exception:  # a lease left behind goes stale; never mask the run's own outcome
-            pass
+        except Exception:  # never mask the run's own outcome: the caller says what to do
+            return False
+        self.released = True
+        return True
 
 
 def _refuse_unless_stale(location: Location, current: LeaseInfo, takeover: bool) -> None:

@@ -197,23 +197,27 @@ class Location:
         self.write_atomic(rel, json.dumps(value, indent=2).encode("utf-8"))
 
     def create_exclusive(self, rel: str, data: bytes) -> bool:
-        """Create ``rel`` only if absent; False when it exists. Atomic on local disks (O_EXCL);
-        on object stores a check then a write (callers confirm by reading back)."""
+        """Create ``rel`` with ``data`` only if absent; False when it exists. Atomic on local disks
+        (a hard link of a complete file); on object stores a check then a write (callers confirm
+        by reading back)."""
         if not self.local:
             if self.exists(rel):
                 return False
             self.write_bytes(rel, data)
             return True
         target = Path(self.path(rel))
+        temporary = target.with_name(f"{target.name}.{os.getpid()}.{uuid4().hex[:8]}.tmp")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            temporary.write_bytes(data)
+            os.link(temporary, target)  # appears whole, or fails if it exists: never half-written
         except FileExistsError:
             return False
         except OSError as error:
             raise self._fail("write", rel, error) from None
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
+        finally:
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
         return True
 
     def delete(self, rel: str) -> None:

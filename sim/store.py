@@ -174,10 +174,10 @@ class RunDir:
             self.location.delete(path)
         return leftovers
 
-    def close(self) -> None:
-        """Let go of the run's lease (a writer's last act)."""
-        if self.lease is not None:
-            self.lease.release()
+    def close(self) -> bool:
+        """Let go of the run's lease (a writer's last act); False when the storage failed and the
+        lease stays (the next writer needs ``--takeover``)."""
+        return self.lease.release() if self.lease is not None else True
 
     def __enter__(self) -> RunDir:
         return self

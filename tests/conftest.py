@@ -8,13 +8,10 @@ os.environ.setdefault("MERCATO_TORCH_THREADS", "1")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 # Runs written to s3:// go to a moto server on 127.0.0.1 (tests/sim/s3_server.py): it accepts any
 # credentials; these placeholders keep the AWS SDK from looking for real ones on the network.
-for _name, _value in {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_EC2_METADATA_DISABLED": "true",
-}.items():
-    os.environ.setdefault(_name, _value)
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 import pytest
 
