@@ -330,7 +330,7 @@ def bench_store(
     episodes: Annotated[
         int, typer.Option(min=1, help="Games per GLEE cell (the full grid has 30).")
     ] = 3,
-    repeats: Annotated[int, typer.Option(min=1, help="Runs per setting (medians).")] = 2,
+    repeats: Annotated[int, typer.Option(min=1, help="Runs per setting (medians).")] = 3,
     s3: Annotated[bool, typer.Option(help="Also measure S3 (moto's server on 127.0.0.1).")] = True,
 ) -> None:
     """Verified shard commits and loads vs none: the scripted GLEE grid, local disk and S3."""

@@ -19,7 +19,7 @@ import os
 import socket
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -58,6 +58,8 @@ class LeaseInfo:
     pid: int
     started: str
     heartbeat: float
+    run_id: str | None = None
+    """The run the holder writes (set once its manifest exists): commits check it too."""
 
     @classmethod
     def new(cls) -> LeaseInfo:
@@ -73,8 +75,9 @@ class LeaseInfo:
                 int(data["pid"]),
                 str(data["started"]),
                 float(data["heartbeat"]),
+                None if data.get("run_id") is None else str(data["run_id"]),
             )
-        except (TypeError, KeyError, ValueError):
+        except (TypeError, KeyError, ValueError, AttributeError):
             return None
 
     def to_json(self) -> dict[str, Any]:
@@ -182,10 +185,13 @@ class Lease:
     def renew(self) -> None:
         """Check the lease is still ours, then write a fresh heartbeat."""
         self.check()
-        self.info = LeaseInfo(
-            self.info.owner, self.info.host, self.info.pid, self.info.started, time.time()
-        )
+        self.info = replace(self.info, heartbeat=time.time())
         self.location.write_atomic(LEASE, _encode(self.info))
+
+    def bind(self, run_id: str) -> None:
+        """Name the run this lease writes, so every commit can check it (see `RunDir`)."""
+        self.info = replace(self.info, run_id=run_id)
+        self.renew()
 
     def start_heartbeat(self) -> None:
         """Renew every `heartbeat_s` seconds from a daemon thread until `release`."""

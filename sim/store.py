@@ -158,6 +158,11 @@ class RunDir:
                 f"{self.location.name()}: the writer this shard was played for lost the run "
                 f"({who}); the shard was not committed"
             )
+        if current.run_id != self.run_id:
+            raise LeaseLost(
+                f"{self.location.name()}: now holds run {current.run_id}, not {self.run_id} "
+                "(replaced with --fresh?); the shard was not committed"
+            )
 
     def update_manifest(self, **fields: Any) -> dict[str, Any]:
         """Merge ``fields`` (status, timings, counts) into the manifest, atomically."""
@@ -303,6 +308,7 @@ def _open(
             }
         manifest = {**manifest, "status": "running", "updated": _now()}
         location.write_json(MANIFEST, manifest)
+        lease.bind(manifest["run_id"])
         run = RunDir(location, lease=lease)
         run.remove_leftovers()
         lease.start_heartbeat()

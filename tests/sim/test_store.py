@@ -222,6 +222,12 @@ def test_a_run_dir_reopened_for_its_writer_commits_shards_others_cannot(tmp_path
     stranger = RunDir(str(tmp_path / "run"), owner="someone-else")
     with pytest.raises(LeaseLost, match=r"lost the run.*not committed"):
         write(stranger, experiment, 2)
+    lease = json.loads((run.path / "lease.json").read_text())
+    assert lease["owner"] == run.owner and lease["run_id"] == run.run_id
+    (run.path / "lease.json").write_text(json.dumps({**lease, "run_id": "another-run"}))
+    with pytest.raises(LeaseLost, match=r"now holds run another-run.*not committed"):
+        write(worker_side, experiment, 2)  # the lease names another run: never commit into it
+    (run.path / "lease.json").write_text(json.dumps(lease))
     run.close()
     with pytest.raises(LeaseLost, match="nobody holds it"):
         write(worker_side, experiment, 2)  # the writer let go: its stragglers commit nothing
