@@ -112,7 +112,7 @@ def read_lease(location: Location) -> LeaseInfo | None:
     try:
         data = location.read_json(LEASE)
     except ValueError:
-        return LeaseInfo("unreadable", "unknown host", 0, "", 0.0)
+        data = None if not location.exists(LEASE) else "unreadable"
     if data is None:
         return None
     return LeaseInfo.from_json(data) or LeaseInfo("unreadable", "unknown host", 0, "", 0.0)

@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from uuid import uuid4
 
 import pyarrow.fs as pafs
 
+JSON_READS = 4
 SECRET_QUERY_KEYS = re.compile(r"secret|password|token|key|credential|signature", re.IGNORECASE)
 
 _HINTS = (
@@ -123,15 +125,21 @@ class Location:
             raise self._fail("read", rel, error) from None
 
     def read_json(self, rel: str) -> Any | None:
-        """A JSON object's value, None when it does not exist; ValueError when unreadable."""
-        try:
-            data = self.read_bytes(rel)
-        except FileNotFoundError:
-            return None
-        try:
-            return json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ValueError(f"{self.name(rel)}: unreadable ({error})") from None
+        """A JSON object's value, None when it does not exist; ValueError when it stays
+        unreadable over `JSON_READS` reads (a store may serve an object while it is rewritten:
+        moto's S3 server was seen to)."""
+        for attempt in range(1, JSON_READS + 1):
+            try:
+                data = self.read_bytes(rel)
+            except FileNotFoundError:
+                return None
+            try:
+                return json.loads(data.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as error:
+                if attempt == JSON_READS:
+                    raise ValueError(f"{self.name(rel)}: unreadable ({error})") from None
+                time.sleep(0.05 * attempt)
+        return None
 
     def exists(self, rel: str = "") -> bool:
         try:
