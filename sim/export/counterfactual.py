@@ -31,9 +31,9 @@ from pettingzoo.utils.wrappers import BaseParallelWrapper, BaseWrapper
 from agents.llm import JSON_FORMAT_MARKER
 from sim.export.decisions import RunData, load_run
 from sim.export.errors import ExportError
-from sim.export.formats import PAIRINGS, Run, _assistant, _texts
 from sim.export.rehydrate import from_json
 from sim.export.scripted import RolePrompt, TextDecision, text_decisions
+from sim.export.texts import PAIRINGS, Run, assistant_message, selected_texts
 from sim.records import to_json
 from sim.rollout import EnvPool, EpisodeJob, play
 
@@ -242,7 +242,8 @@ def _state_texts(
         if d.is_llm and not d.from_reply and d.prompt
     ]
     if not texts:
-        return _texts(data, "dpo", agents, roles, cells, include_scripted, role_prompt)  # raises
+        # no decision offers a state: this raises, saying why and what to do instead
+        return selected_texts(data, "dpo", agents, roles, cells, include_scripted, role_prompt)
     return sorted(texts, key=lambda t: (t.decision.episode_id, t.decision.step))
 
 
@@ -299,8 +300,8 @@ def _rows(state: CounterfactualState, pairs: str, min_margin: float) -> list[dic
         rows.append(
             {
                 "prompt": state.text.prompt,
-                "chosen": _assistant(str(chosen.text)),
-                "rejected": _assistant(str(rejected.text)),
+                "chosen": assistant_message(str(chosen.text)),
+                "rejected": assistant_message(str(rejected.text)),
                 "role": state.text.decision.role,
                 "chosen_outcome": _outcome(chosen),
                 "rejected_outcome": _outcome(rejected),

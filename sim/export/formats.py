@@ -10,22 +10,20 @@ agent's episode return, or for the manipulation trial the task's outcome reveale
 from __future__ import annotations
 
 import math
-import os
 import statistics
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
+from sim.export.counterfactual import counterfactual_pairs
 from sim.export.decisions import TRIAL_OUTCOMES, RunData, load_run
 from sim.export.errors import ExportError
 from sim.export.scripted import RolePrompt, TextDecision, text_decisions
+from sim.export.texts import PAIRINGS, Run, assistant_message, selected_texts
 
-PAIRINGS = ("best-worst", "all")
 HINDSIGHT_KEYS = ("hindsight", "true_utility")
 """Ranking keys only known after the episode: their pairs have ``source`` "hindsight"."""
-
-Run = str | os.PathLike[str] | RunData
 
 
 def sft_rows(
@@ -45,12 +43,12 @@ def sft_rows(
     that; ``top_fraction`` keeps, per role, the best fraction of (episode, agent) by return.
     """
     data = load_run(run)
-    texts = _texts(data, "sft", agents, roles, cells, include_scripted, role_prompt)
+    texts = selected_texts(data, "sft", agents, roles, cells, include_scripted, role_prompt)
     kept = _by_return(texts, min_return, top_fraction)
     return [
         {
             "prompt": t.prompt,
-            "completion": _assistant(t.completion),
+            "completion": assistant_message(t.completion),
             **_about(t),
             "episode_return": t.decision.episode_return,
         }
@@ -76,7 +74,7 @@ def kto_rows(
     at the median on the smaller side, see `median_cut`)."""
     data = load_run(run)
     key = data.check_rank_by(rank_by)
-    texts = _texts(data, "kto", agents, roles, cells, include_scripted, role_prompt)
+    texts = selected_texts(data, "kto", agents, roles, cells, include_scripted, role_prompt)
     scored = [
         (t, data.outcome(t.decision, key)) for t in _by_return(texts, min_return, top_fraction)
     ]
@@ -90,7 +88,7 @@ def kto_rows(
     return [
         {
             "prompt": t.prompt,
-            "completion": _assistant(t.completion),
+            "completion": assistant_message(t.completion),
             "label": bool(outcome >= cuts[t.decision.role]),
             **_about(t),
             "outcome": outcome,
@@ -141,7 +139,7 @@ def dpo_pairs(
         selected = data.select(agents, roles, cells)
         texts = text_decisions(data, selected, include_scripted, role_prompt)
     else:
-        texts = _texts(data, "dpo", agents, roles, cells, include_scripted, role_prompt)
+        texts = selected_texts(data, "dpo", agents, roles, cells, include_scripted, role_prompt)
     groups: dict[tuple[str, bytes], tuple[list[dict[str, str]], dict[str, list[float]]]] = {}
     for t in texts:
         outcome = data.outcome(t.decision, key)
@@ -167,8 +165,8 @@ def dpo_pairs(
             rows.append(
                 {
                     "prompt": prompt,
-                    "chosen": _assistant(chosen),
-                    "rejected": _assistant(rejected),
+                    "chosen": assistant_message(chosen),
+                    "rejected": assistant_message(rejected),
                     "role": role,
                     "chosen_outcome": means[chosen],
                     "rejected_outcome": means[rejected],
@@ -180,8 +178,6 @@ def dpo_pairs(
                 }
             )
     if counterfactual:
-        from sim.export.counterfactual import counterfactual_pairs
-
         rows += counterfactual_pairs(
             data, agents=agents, roles=roles, cells=cells,
             max_states=32 if max_states is None else max_states,
@@ -237,40 +233,6 @@ def rank_description(run: RunData, rank_by: str | None) -> str:
 # --- shared ---
 
 
-def _texts(
-    run: RunData,
-    fmt: str,
-    agents: Sequence[str] | None,
-    roles: Sequence[str] | None,
-    cells: Sequence[str] | None,
-    include_scripted: bool,
-    role_prompt: RolePrompt,
-) -> list[TextDecision]:
-    selected = run.select(agents, roles, cells)
-    texts = text_decisions(run, selected, include_scripted, role_prompt)
-    if texts:
-        return texts
-    scope = _scope(agents=agents, roles=roles, cells=cells)
-    llm = [d for d in selected if d.is_llm]
-    instead = (
-        "pass --scripted to export the scripted players' decisions (games only), or use "
-        "--format minari --agent NAME for offline RL"
-    )
-    if include_scripted:
-        raise ExportError(f"run {run.run_id} has no decisions{scope} to export as {fmt}")
-    if not llm:
-        raise ExportError(
-            f"run {run.run_id} has no LLM decisions{scope} to export as {fmt}; {instead}"
-        )
-    if fmt == "dpo":
-        instead = "pass --counterfactual to branch from those states with every valid action"
-    raise ExportError(
-        f"run {run.run_id} has {len(llm)} LLM decision(s){scope} but none came from a parsed reply "
-        f"(all constrained choice or default), so there is no model text to export as {fmt}; "
-        + instead
-    )
-
-
 def _by_return(
     texts: list[TextDecision], min_return: float | None, top_fraction: float | None
 ) -> list[TextDecision]:
@@ -298,15 +260,6 @@ def _by_return(
             f"the {len(texts)} decision(s) is {best_return:g}"
         )
     return kept
-
-
-def _scope(**filters: Sequence[str] | None) -> str:
-    given = [f"{name}={list(values)}" for name, values in filters.items() if values is not None]
-    return f" for {', '.join(given)}" if given else ""
-
-
-def _assistant(text: str) -> list[dict[str, str]]:
-    return [{"role": "assistant", "content": text}]
 
 
 def _about(t: TextDecision) -> dict[str, Any]:
