@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.base import BatchPolicy
+from envs.core.names import role_of
 from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
 from envs.core.seeding import derive_seed
 from envs.core.structured import schema_summary
@@ -40,12 +41,6 @@ REPEATED_REPLY = "the re-ask repeated an earlier reply word for word; no more re
 PARSED, REASKED, CHOICE, DEFAULT = "parsed", "reasked", "choice", "default"
 PATHS = (PARSED, REASKED, CHOICE, DEFAULT)
 """How a decision's action was reached, best first; ``choice`` and ``default`` are fallbacks."""
-
-
-def role_of(agent: str) -> str:
-    """The role part of an agent name: ``seller_0`` -> ``seller``."""
-    role, _, index = agent.rpartition("_")
-    return role if role and index.isdigit() else agent
 
 
 @dataclass

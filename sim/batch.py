@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from envs.core.registry import make_env
 from sim.cluster import connect_ray
 from sim.experiment import Experiment, Shard, load_experiment
 from sim.fallbacks import (
@@ -63,19 +64,6 @@ class ShardSummary:
     @property
     def fallbacks(self) -> int:
         return sum(t.fallbacks for t in self.llm.values())
-
-
-def make_env(env_id: str, params: Mapping[str, Any]) -> Any:
-    """A registered environment: its AEC form (the rollout strips its wrappers), or for a
-    Parallel-only environment the Parallel env itself (the rollout steps it natively)."""
-    import pettingzoo
-
-    import envs
-
-    kinds = {info.kind for info in envs.list_envs() if info.id == env_id}
-    if kinds == {"parallel"}:
-        return pettingzoo.make("parallel", env_id, **params)
-    return pettingzoo.make("aec", env_id, **params)
 
 
 def play_shard(

@@ -62,8 +62,8 @@ from pydantic import (
     model_validator,
 )
 
-from agents.llm import role_of
 from agents.registry import list_policies, policy_info
+from envs.core.names import role_of
 from envs.core.seeding import derive_seed
 from sim.llm.spec import BACKENDS, SPEC_FORMS, WRAPPER_KEYS, backend_class, parse_spec
 from sim.records import to_json

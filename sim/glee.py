@@ -30,6 +30,7 @@ from uuid import uuid4
 
 import pandas as pd
 
+from envs.core.names import role_of
 from envs.games import bargaining_rules as bargaining
 from envs.games import negotiation_rules as negotiation
 from envs.games import persuasion_rules as persuasion
@@ -758,7 +759,7 @@ def _add_steps(steps: StepColumns, episode_id: str, game: Game) -> None:
             episode_id=episode_id,
             step=number,
             agent=agent,
-            role=agent.rsplit("_", 1)[0],
+            role=role_of(agent),
             action=to_json(step["action"]),
             message=step["message"],
             info=to_json({**step["info"], "glee_game_id": game.game_id}),

@@ -26,7 +26,9 @@ import numpy as np
 
 from envs.core.action_grid import DiscreteActions
 from envs.core.encoders import FlattenObservation
+from envs.core.names import role_of
 from envs.core.pettingzoo_encoders import EncodedAEC
+from envs.core.registry import make_env
 from envs.core.seeding import derive_seed
 
 
@@ -53,15 +55,7 @@ def flat_pettingzoo(
     env_id: str, *, params: Mapping[str, Any] | None = None, **encoder_options: Any
 ) -> EncodedAEC:
     """The turn-taking env ``env_id`` with every agent's observations flat and actions gridded."""
-    import pettingzoo
-
-    import envs
-
-    kinds = {info.kind for info in envs.list_envs() if info.id == env_id}
-    if "aec" not in kinds:
-        known = sorted({info.id for info in envs.list_envs() if info.kind == "aec"})
-        raise ValueError(f"env_id: {env_id!r} is not a turn-taking (AEC) mercato env; use {known}")
-    return EncodedAEC(pettingzoo.make("aec", env_id, **dict(params or {})), **encoder_options)
+    return EncodedAEC(make_env(env_id, params, kind="aec"), **encoder_options)
 
 
 def rllib_env(
@@ -75,8 +69,7 @@ def rllib_env(
 
 def role_of_agent(agent_id: str, *_: Any, **__: Any) -> str:
     """RLlib's policy mapping: agent ``bob_0`` is played by the module of role ``bob``."""
-    role, _, index = agent_id.rpartition("_")
-    return role if role and index.isdigit() else agent_id
+    return role_of(agent_id)
 
 
 def ppo_config(

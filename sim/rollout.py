@@ -25,7 +25,8 @@ from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils.wrappers import BaseWrapper
 
 from agents.base import Policy
-from agents.llm import DecisionRecord, act_together, role_of
+from agents.llm import DecisionRecord, act_together
+from envs.core.names import role_of
 from sim.records import EpisodeRecord, LLMTally, StepColumns, to_json, total_tally
 
 

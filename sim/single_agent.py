@@ -22,6 +22,8 @@ from typing import Any
 import gymnasium
 from pettingzoo import ParallelEnv
 
+from envs.core.names import role_of
+from envs.core.registry import make_env
 from envs.core.seeding import derive_seed
 
 
@@ -38,18 +40,12 @@ class SingleAgentEnv(gymnasium.Env):
         opponents: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> None:
-        import pettingzoo
 
         import agents.scripted
         import agents.users  # noqa: F401
-        import envs
         from agents.registry import policy_info
 
-        kinds = {info.kind for info in envs.list_envs() if info.id == env_id}
-        if not kinds:
-            raise ValueError(f"env_id: {env_id!r} is not a registered mercato env")
-        kind = "aec" if "aec" in kinds else "parallel"
-        self.env: Any = pettingzoo.make(kind, env_id, **dict(params or {}))
+        self.env: Any = make_env(env_id, params)
         if learner not in self.env.possible_agents:
             raise ValueError(f"learner must be one of {self.env.possible_agents}, got {learner!r}")
         self.env_id, self.learner = env_id, learner
@@ -163,7 +159,7 @@ def _seat(
     agent: str, opponents: dict[str, Any], env_id: str, policy_info: Any
 ) -> tuple[str, dict[str, Any]]:
     """An opponent's (policy name, options): by agent name, else by role."""
-    role = agent.rpartition("_")[0] or agent
+    role = role_of(agent)
     entry = opponents.get(agent, opponents.get(role))
     if entry is None:
         raise ValueError(f"opponents: no policy for {agent!r} (by name or role {role!r})")

@@ -16,6 +16,7 @@ import pettingzoo
 NAMESPACE = "mercato"
 EnvKind = Literal["aec", "parallel"]
 _KINDS: tuple[str, ...] = ("aec", "parallel")
+KIND_NAMES = {"aec": "turn-taking (AEC)", "parallel": "simultaneous (Parallel)"}
 
 
 @dataclass(frozen=True)
@@ -70,3 +71,26 @@ def register_env(
 def list_envs() -> list[EnvInfo]:
     """Every registered mercato environment, sorted by id then kind."""
     return [_REGISTERED[key] for key in sorted(_REGISTERED, key=lambda k: (k[1], k[0]))]
+
+
+def env_kinds(env_id: str) -> set[str]:
+    """The kinds (``aec``, ``parallel``) ``env_id`` is registered as; empty when unknown."""
+    import envs  # noqa: F401  (registers the built-in environments)
+
+    return {kind for kind, registered in _REGISTERED if registered == env_id}
+
+
+def make_env(env_id: str, params: Mapping[str, Any] | None = None, kind: str | None = None) -> Any:
+    """The registered environment ``env_id`` built with ``params``: the given ``kind``, else its
+    AEC form where there is one (a Parallel-only env comes as itself). One line naming the
+    registered ids, or kinds, when there is no such environment."""
+    kinds = env_kinds(env_id)
+    if not kinds:
+        known = sorted({registered for _, registered in _REGISTERED})
+        raise ValueError(f"env_id: {env_id!r} is not a registered mercato env; known: {known}")
+    chosen = kind or ("aec" if "aec" in kinds else "parallel")
+    if chosen not in kinds:
+        with_kind = sorted({registered for k, registered in _REGISTERED if k == chosen})
+        what = KIND_NAMES.get(chosen, chosen)
+        raise ValueError(f"env_id: {env_id!r} is not a {what} mercato env; use {with_kind}")
+    return pettingzoo.make(chosen, env_id, **dict(params or {}))

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 import pandas as pd
 
+from envs.core.names import role_of
 from sim.export.errors import ExportError
 
 TRIAL_ENV_ID = "mercato/ManipulationTrial-v0"
@@ -95,7 +96,7 @@ class RunData:
 
     @property
     def roles(self) -> list[str]:
-        return sorted({_role(agent) for agent in self.agents})
+        return sorted({role_of(agent) for agent in self.agents})
 
     @property
     def is_trial(self) -> bool:
@@ -199,7 +200,7 @@ def _decisions(run: RunData) -> Iterable[Decision]:
             cell_id=str(episodes.at[episode_id, "cell_id"]),
             step=int(step),
             agent=agent,
-            role=role or _role(agent),
+            role=role or role_of(agent),
             policy=policy or "",
             observation=observation or "null",
             action=action,
@@ -239,11 +240,6 @@ def _check_names(kind: str, given: Sequence[str] | None, known: list[str]) -> No
     unknown = [name for name in given or () if name not in known]
     if unknown:
         raise ExportError(f"unknown {kind}(s) {unknown}; this run has {known}")
-
-
-def _role(agent: str) -> str:
-    role, _, index = agent.rpartition("_")
-    return role if role and index.isdigit() else agent
 
 
 def _missing(value: Any) -> bool:
