@@ -1,4 +1,8 @@
-"""Every notebook in notebooks/ runs top to bottom without error (on the fake model)."""
+"""Every notebook in notebooks/ runs top to bottom without error (on the fake model).
+
+They run in memory (nothing is written back to the .ipynb files) with a fresh kernel each, in
+the test's tmp_path; the kernel's TMPDIR is a folder there too.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,11 @@ def test_there_are_notebooks():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_executes(path, tmp_path, monkeypatch):
     monkeypatch.setenv("MERCATO_CACHE", str(tmp_path))
+    # The kernel inherits this environment: the notebooks' tempfile.mkdtemp() run folders and
+    # SB3's default SB3-<time> log folders land in the test's tmp_path, not the system temp dir.
+    kernel_tmp = tmp_path / "tmp"
+    kernel_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(kernel_tmp))
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(
         notebook,

@@ -5,6 +5,10 @@ subgame-perfect Alice must reach at least 95% of the return of Bob's equilibrium
 reply to her) and beat a random Bob by a wide margin, measured on 200 held-out seeds. With
 20,000 steps it takes about 20 s on one core. The RLlib test runs PPO with one policy per role
 on both seats of the same game for a few iterations on local Ray.
+
+Neither leaves files behind: SB3 gets a logger that writes nowhere (its default makes a
+``SB3-<time>`` folder in the system temp dir on every ``learn()``), and RLlib's per-algorithm
+log folder (``~/ray_results/<time>...`` by default) goes to the test's ``tmp_path``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ EVAL = {"episodes": 200, "seed": 10_000}
 def trained_bob():
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.logger import Logger
     from stable_baselines3.common.vec_env import VecNormalize
 
     torch.set_num_threads(1)
@@ -31,6 +36,7 @@ def trained_bob():
         "MlpPolicy", venv, n_steps=256, batch_size=256, gamma=1.0, learning_rate=3e-3,
         ent_coef=0.01, seed=0, device="cpu",
     )  # fmt: skip
+    model.set_logger(Logger(folder=None, output_formats=[]))  # no SB3-<time> folder in /tmp
     model.learn(20_000)
     venv.training = False
     return model, venv
@@ -58,7 +64,9 @@ def test_the_random_baseline_is_what_a_random_grid_policy_earns():
 
 
 @pytest.mark.ray
-def test_rllib_ppo_trains_one_policy_per_role(ray_local):
+def test_rllib_ppo_trains_one_policy_per_role(ray_local, tmp_path, monkeypatch):
+    # An Algorithm outside Tune makes its log folder with mkdtemp() in ~/ray_results.
+    monkeypatch.setattr("ray.tune.trainable.trainable.DEFAULT_STORAGE_PATH", str(tmp_path))
     config = (
         ppo_config("mercato/Bargaining-v0", hidden=(32, 32))
         .env_runners(num_env_runners=0, rollout_fragment_length=64)
