@@ -7,6 +7,7 @@ agents and env instances at once. `RandomPolicy` and `HumanPolicy` are the two b
 from __future__ import annotations
 
 import copy
+import functools
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol, TextIO, runtime_checkable
@@ -32,6 +33,36 @@ class Policy(Protocol):
     def act_batch(self, items: Sequence[tuple[Any, str]]) -> list[Any]:
         """Actions for ``(observation, agent)`` pairs, in order."""
         ...
+
+
+@runtime_checkable
+class BatchedDecider(Protocol):
+    """A policy whose decisions the rollout gathers across episodes and cells into shared model
+    calls (an `agents.llm.LLMPolicy`): `decide` yields the model calls a batch of decisions needs
+    (see `agents.llm.act_together`) and `pop_records` hands over how each decision was made."""
+
+    def decide(self, items: Sequence[tuple[Any, str]]) -> Any:
+        """A generator of model calls; it returns the actions of ``items``."""
+        ...
+
+    def pop_records(self) -> list[Any]:
+        """The decision records gathered since the last call."""
+        ...
+
+
+def decides_in_batches(policy: Any) -> bool:
+    """Whether the rollout should batch ``policy``'s decisions (see `BatchedDecider`)."""
+    return _decides_in_batches(type(policy))
+
+
+@functools.cache
+def _decides_in_batches(kind: type) -> bool:
+    return issubclass(kind, BatchedDecider)  # per class once: runtime protocol checks are slow
+
+
+def is_reusable(policy: Any) -> bool:
+    """Whether one ``policy`` object may serve every episode (`BatchPolicy.reusable`)."""
+    return isinstance(policy, BatchPolicy) and policy.reusable
 
 
 class BatchPolicy:

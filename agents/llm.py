@@ -238,7 +238,6 @@ class LLMPolicy(BatchPolicy):
     """
 
     name = "llm"
-    wants_batches = True
 
     def __init__(
         self,

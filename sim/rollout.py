@@ -24,9 +24,10 @@ from typing import Any
 from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils.wrappers import BaseWrapper
 
-from agents.base import Policy
+from agents.base import Policy, decides_in_batches
 from agents.llm import DecisionRecord, act_together
 from envs.core.names import role_of
+from envs.core.turns import deciding_agents, idle_action
 from sim.records import EpisodeRecord, LLMTally, StepColumns, to_json, total_tally
 
 
@@ -132,7 +133,7 @@ BATCHING = Batching()
 
 def wants_batches(policy: Policy) -> bool:
     """Whether ``policy`` decides in batches (an `LLMPolicy`) rather than one call at a time."""
-    return bool(getattr(policy, "wants_batches", False))
+    return decides_in_batches(policy)
 
 
 def play(
@@ -393,8 +394,7 @@ def _parallel_decisions(
     env = episode.env
     policies = episode.job.policies
     while env.agents:
-        deciding = env.deciding_agents() if hasattr(env, "deciding_agents") else env.agents
-        decisions = [_Decision(episode, a, episode.observations[a]) for a in deciding]
+        decisions = [_Decision(episode, a, episode.observations[a]) for a in deciding_agents(env)]
         if not advance_scripted or any(wants_batches(policies[d.agent]) for d in decisions):
             return decisions
         _decide(decisions, share_identical=False)
@@ -423,7 +423,7 @@ def _step_parallel(episode: _Episode, actions: dict[str, Any], record_steps: boo
     """One parallel step (agents that did not decide take the env's ``idle_action``); agents
     that are done get their final row (action null)."""
     env = episode.env
-    idle = getattr(env, "idle_action", None)
+    idle = idle_action(env)
     if idle is not None:
         actions = {a: actions.get(a, idle) for a in env.agents}
     observations, rewards, terminations, truncations, infos = env.step(actions)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agents.base import Policy
+from agents.base import Policy, is_reusable
 from agents.registry import policy_info
 from envs.core.seeding import derive_seed
 from sim.llm import LanguageModel, make_model
@@ -66,7 +66,7 @@ class SeatPlan:
         if self._shared is not None:
             return self._shared
         policy = self.factory(env, seed=derive_seed(episode_seed, agent), **self.options)
-        if getattr(policy, "reusable", False):
+        if is_reusable(policy):
             self._shared = policy
         return policy
 

@@ -25,6 +25,7 @@ from pettingzoo import ParallelEnv
 from envs.core.names import role_of
 from envs.core.registry import make_env
 from envs.core.seeding import derive_seed
+from envs.core.turns import deciding_agents
 
 
 class SingleAgentEnv(gymnasium.Env):
@@ -117,7 +118,7 @@ class SingleAgentEnv(gymnasium.Env):
 
     def _others(self) -> dict[str, Any]:
         env = self.env
-        deciding = env.deciding_agents() if hasattr(env, "deciding_agents") else env.agents
+        deciding = deciding_agents(env)
         return {
             agent: self._players[agent].act(self._observations[agent], agent)
             for agent in deciding
@@ -143,14 +144,14 @@ class SingleAgentEnv(gymnasium.Env):
                 info = infos.get(self.learner, {})
                 ended = bool(terminations.get(self.learner, not env.agents))
                 return observation, reward, ended, bool(truncations.get(self.learner)), info
-            if not hasattr(env, "deciding_agents") or self.learner in env.deciding_agents():
+            if self.learner in deciding_agents(env):
                 return observations[self.learner], reward, False, False, infos[self.learner]
             actions = self._others()
 
     def _advance_parallel(self) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         """After reset: let the others act until the learner decides (parallel envs)."""
         env = self.env
-        if not hasattr(env, "deciding_agents") or self.learner in env.deciding_agents():
+        if self.learner in deciding_agents(env):
             return self._observations[self.learner], 0.0, False, False, self._infos[self.learner]
         return self._run_parallel(self._others())
 

@@ -9,11 +9,47 @@ callers; `refuse_unknown` is the first check of every params dataclass.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from gymnasium.spaces import Space
 from pettingzoo import AECEnv
+
+
+@runtime_checkable
+class PartlyDeciding(Protocol):
+    """A Parallel env where only some live agents decide at a step (the marketplace: whose turn
+    it is); the others play `idle_action`. The rollout asks only `deciding_agents` for actions."""
+
+    idle_action: Any
+
+    def deciding_agents(self) -> list[str]:
+        """The live agents that decide at this step."""
+        ...
+
+
+def deciding_agents(env: Any) -> list[str]:
+    """The agents that decide at this step: `PartlyDeciding.deciding_agents`, else every live
+    agent."""
+    return env.deciding_agents() if _partly_deciding(env) else list(env.agents)
+
+
+def idle_action(env: Any) -> Any:
+    """The action of a live agent that does not decide at this step (None: every agent decides)."""
+    return env.idle_action if _partly_deciding(env) else None
+
+
+_PARTLY_DECIDING: dict[type, bool] = {}
+
+
+def _partly_deciding(env: Any) -> bool:
+    """`isinstance(env, PartlyDeciding)`, checked once per class (runtime protocol checks are
+    slow, and this runs every step)."""
+    kind = type(env)
+    known = _PARTLY_DECIDING.get(kind)
+    if known is None:
+        known = _PARTLY_DECIDING[kind] = isinstance(env, PartlyDeciding)
+    return known
 
 
 def read_only(values: Any, dtype: Any = np.int64) -> np.ndarray:

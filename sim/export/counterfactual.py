@@ -29,13 +29,14 @@ import orjson
 from pettingzoo.utils.wrappers import BaseParallelWrapper, BaseWrapper
 
 from agents.llm import JSON_FORMAT_MARKER
+from envs.core.turns import deciding_agents
 from sim.export.decisions import RunData, load_run
 from sim.export.errors import ExportError
 from sim.export.rehydrate import from_json
 from sim.export.scripted import RolePrompt, TextDecision, text_decisions
 from sim.export.texts import PAIRINGS, Run, assistant_message, selected_texts
 from sim.records import to_json
-from sim.rollout import EnvPool, EpisodeJob, play
+from sim.rollout import EnvPool, EpisodeJob, play, wants_batches
 
 SOURCE = "counterfactual"
 RANK_BY = "return"
@@ -95,7 +96,7 @@ class SubstituteParallel(BaseParallelWrapper):
 
     def step(self, actions: dict[str, Any]) -> Any:
         env, sub = self.env, self.substitution
-        deciding = env.deciding_agents() if hasattr(env, "deciding_agents") else env.agents
+        deciding = deciding_agents(env)
         if sub.agent in deciding:
             if self.decisions == sub.index:
                 actions = {**actions, sub.agent: sub.action}
@@ -458,7 +459,7 @@ def _substitution(job: EpisodeJob) -> Substitution:
 
 
 def _wants_batches(job: EpisodeJob) -> bool:
-    return any(getattr(p, "wants_batches", False) for p in job.policies.values())
+    return any(map(wants_batches, job.policies.values()))
 
 
 def _decision_indices(run: RunData) -> dict[tuple[str, str, int], int]:

@@ -197,7 +197,10 @@ def test_parallel_env_replays_with_the_substituted_action(runs):
 
 
 class _Stub:
-    """A Parallel env stand-in: ``deciding_agents`` alternates, ``step`` records its actions."""
+    """A Parallel env stand-in (`envs.core.turns.PartlyDeciding`): ``deciding_agents``
+    alternates, ``step`` records its actions."""
+
+    idle_action = "idle"
 
     def __init__(self) -> None:
         self.agents = ["a_0", "b_0"]
