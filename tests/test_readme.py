@@ -19,9 +19,11 @@ def test_the_rl_snippets_are_found():
 
 
 @pytest.mark.parametrize("snippet", RUNNABLE, ids=lambda s: s.splitlines()[0])
-def test_readme_snippet_runs(snippet, request):
+def test_readme_snippet_runs(snippet, request, tmp_path, monkeypatch):
     if "ppo_config" in snippet:  # RLlib: use the session's Ray instance
         request.getfixturevalue("ray_local")
+        # an Algorithm outside Tune makes its log folder with mkdtemp() in ~/ray_results
+        monkeypatch.setattr("ray.tune.trainable.trainable.DEFAULT_STORAGE_PATH", str(tmp_path))
     namespace: dict = {}
     exec(compile(snippet, str(README), "exec"), namespace)
     vec = namespace.get("vec")
