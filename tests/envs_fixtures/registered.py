@@ -51,3 +51,26 @@ def _slow_random(env, *, seed: int, delay_s: float = 0.05):
 
 
 register_policy("ultimatum/slow-random", _slow_random, envs=("mercato/TestUltimatum-v0",))
+
+
+def _gated_random(env, *, seed: int, gate: str, timeout_s: float = 120.0):
+    """A random player that waits until the file ``gate`` exists before its first decision: the
+    shards it plays cannot finish before a test opens the gate, whatever the machine's speed."""
+    import time
+    from pathlib import Path
+
+    from agents.base import RandomPolicy
+
+    class GatedRandom(RandomPolicy):
+        def act(self, observation, agent):
+            deadline = time.monotonic() + timeout_s
+            while not Path(gate).exists():
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"gate {gate} was never opened")
+                time.sleep(0.02)
+            return super().act(observation, agent)
+
+    return GatedRandom(env.action_space, seed=seed)
+
+
+register_policy("ultimatum/gated-random", _gated_random, envs=("mercato/TestUltimatum-v0",))

@@ -175,17 +175,21 @@ def test_a_parallel_environment_runs_natively(tmp_path):
 @pytest.mark.ray
 def test_ctrl_c_on_the_cli_leaves_a_resumable_run(tmp_path):
     """SIGINT to `mercato run` on Ray: exit 130, manifest 'interrupted', finished shards kept;
-    the same command then plays only what is missing, and the tables equal an uninterrupted run."""
-    slow = experiment(
-        roster={
-            "proposer": {"policy": "ultimatum/slow-random", "options": {"delay_s": 0.05}},
-            "responder": "random",
-        },
-        episodes=200,
-        shard_size=10,
-    )  # fmt: skip  (40 shards of about 0.5 s: long enough to interrupt after the first)
+    the same command then plays only what is missing, and the tables equal an uninterrupted run.
+
+    Deterministic: the first cell's 4 shards play at once; the second cell's proposer waits for a
+    gate file, so its shards cannot finish before the interrupt, whatever the machine's speed."""
+    gate = tmp_path / "gate"
+    gated = {"policy": "ultimatum/gated-random", "options": {"gate": str(gate)}}
+    data = experiment(
+        grid={"max_pie": [20.0]},
+        cells=[{"max_pie": 50.0, "roster": {"proposer": gated}}],
+        roster={"proposer": "random", "responder": "random"},
+        episodes=16,
+        shard_size=4,
+    )  # fmt: skip  (c000: shards s00000-s00003, quick; c001: s00004-s00007, gated)
     spec = tmp_path / "exp.yaml"
-    spec.write_text(yaml.safe_dump(slow))
+    spec.write_text(yaml.safe_dump(data))
     out = tmp_path / "run"
     command = [
         sys.executable,
@@ -209,20 +213,21 @@ def test_ctrl_c_on_the_cli_leaves_a_resumable_run(tmp_path):
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
-    while not list((out / "episodes").glob("*.parquet")):
+    while len(list((out / "shards").glob("*.json"))) < 4:
         assert driver.poll() is None and time.monotonic() < deadline, driver.stdout.read()
         time.sleep(0.05)
     driver.send_signal(signal.SIGINT)
     assert driver.wait(timeout=120) == 130
     manifest = yaml.safe_load((out / "manifest.json").read_text())
     assert manifest["status"] == "interrupted"
-    kept = len(list((out / "episodes").glob("*.parquet")))
-    assert 1 <= kept < 40
+    kept = sorted(p.stem for p in (out / "shards").glob("*.json"))
+    assert kept == ["s00000", "s00001", "s00002", "s00003"]  # the gated cell's shards: none
+    gate.touch()
     resumed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    quick = experiment(
-        roster={"proposer": "random", "responder": "random"}, episodes=200, shard_size=10
-    )
+    manifest = yaml.safe_load((out / "manifest.json").read_text())
+    assert [i["status"] for i in manifest["invocations"]] == ["interrupted", "complete"]
+    quick = {**data, "cells": [{"max_pie": 50.0}]}
     reference_episodes, reference_steps = tables(run(quick, workers=0, out=tmp_path / "reference"))
     episodes, steps = tables(out)
     pd.testing.assert_frame_equal(
