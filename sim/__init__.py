@@ -1,5 +1,8 @@
 """mercato's engine: language models, rollouts, batch runs, trajectory store, CLI.
 
+Importing ``sim`` (any of its modules) registers the single-agent Gymnasium views
+``mercato/<Env>-<Role>-v0`` (`sim.views`; only Gymnasium is imported to do so).
+
 ``sim.run(experiment, workers=None, address=None, out=None)`` plays an experiment and returns its
 run directory; ``sim.store.load(run_dir)`` returns its (episodes, steps) tables. Both load lazily,
 so ``import sim`` stays cheap.
@@ -10,7 +13,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from sim.views import register_views
+
 __version__ = "0.1.0"
+
+register_views()
 
 
 def __getattr__(name: str) -> Any:

@@ -45,7 +45,6 @@ def flat_view(
     """``gymnasium.make(view_id, **make_kwargs)`` with flat observations (`FlattenObservation`)
     and grid actions (`DiscreteActions`; ``bins``, ``ranges``, ``fixed``, ``choices`` as in
     `ActionGrid`)."""
-    import envs  # noqa: F401 (registers the views)
 
     env = FlattenObservation(gymnasium.make(view_id, **make_kwargs), embed_text=embed_text)
     return DiscreteActions(env, bins=bins, ranges=ranges, fixed=fixed, choices=choices)

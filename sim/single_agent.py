@@ -10,7 +10,7 @@ opponents are rebuilt at every ``reset`` with seeds derived from the reset seed,
 replay exactly.
 
 Ids ``mercato/<Env>-<Role>-v0`` are registered with Gymnasium on ``import envs``
-(`envs.gym_ids`); their entry point is `make_view` here, imported only when one is made.
+(`sim.views`); their entry point is `make_view` here, imported only when one is made.
 """
 
 from __future__ import annotations

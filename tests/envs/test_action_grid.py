@@ -11,6 +11,7 @@ from gymnasium.utils.env_checker import check_env
 from pettingzoo.test import api_test
 
 import envs  # noqa: F401
+import sim  # noqa: F401  (registers the single-agent views)
 from envs.core.action_grid import ActionGrid, DiscreteActions
 from envs.core.encoders import FlattenObservation
 from envs.core.pettingzoo_encoders import EncodedAEC

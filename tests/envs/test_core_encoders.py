@@ -9,7 +9,7 @@ from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401
 from envs.core.encoders import FlattenObservation, ObservationEncoder
-from envs.gym_ids import VIEWS
+from sim.views import VIEWS
 
 
 @pytest.mark.filterwarnings("ignore:.*is different from the unwrapped version")  # on purpose

@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401  (registers the views)
 from envs.core.checks import first_difference
-from envs.gym_ids import VIEWS
+from sim.views import VIEWS
 
 IDS = [f"mercato/{name}" for name, *_ in VIEWS]
 

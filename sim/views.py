@@ -1,8 +1,11 @@
-"""Gymnasium ids of the single-agent views: ``mercato/<Env>-<Role>-v0``.
+"""Gymnasium ids of the single-agent views: ``mercato/<Env>-<Role>-v0``, registered on
+``import sim`` (any ``sim`` module).
 
 Each id makes one role of a mercato env the learner and seats registered policies in the other
-roles (`sim.single_agent.SingleAgentEnv`). Registration names the entry point as a string, so
-``import envs`` does not import the engine; ``gymnasium.make`` imports it when needed. Override
+roles (`sim.single_agent.SingleAgentEnv`). The views live in ``sim``, not ``envs``, because they
+seat ``agents`` policies: ``envs`` never names the layers above it. Registration names the entry
+point as a string, so registering imports only Gymnasium; ``gymnasium.make`` imports the engine
+when a view is made. Override
 the opponents or the env's parameters at make time: ``gymnasium.make(id, opponents={...},
 params={...})`` or env parameters as keyword arguments.
 """
