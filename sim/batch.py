@@ -334,9 +334,9 @@ def _finish(exp: Experiment, run_dir: RunDir, watch: _FallbackWatch, started: fl
     episodes = load_episodes(run_dir.location)
     tallies = tallies_of(episodes.get("llm_by_model", []))
     problems = over_limit(tallies, exp.fallback_limit)
-    left = len(exp.shards()) - len(run_dir.done_shards())
     if problems:
         message = "; ".join(problems)
+        left = len(exp.shards()) - len(run_dir.done_shards())
         if left:
             message += f" ({left} shard(s) not played or to replay: a re-run resumes)"
         _end_invocation(run_dir, "failed", started, failure=message, llm=manifest_totals(tallies))

@@ -84,13 +84,14 @@ def play_grid(
 ) -> tuple[float, float]:
     """Run and load every game of the grid under ``base``; (total wall s, load s)."""
     from sim.batch import run
+    from sim.storage import child_uri
     from sim.store import load
 
     started = time.perf_counter()
     load_s = 0.0
     with timer.installed():
         for experiment in grid:
-            where = _member(base, experiment.name)
+            where = child_uri(base, experiment.name)
             run(experiment, workers=0, out=where, checksums=checksums)
             loaded = time.perf_counter()
             load(where, verify=checksums)
@@ -118,11 +119,6 @@ def measure(
         statistics.median(timer.seconds),
         statistics.median(loads),
     )
-
-
-def _member(base: str, name: str) -> str:
-    root, sep, query = base.partition("?")
-    return f"{root.rstrip('/')}/{name}{sep}{query}"
 
 
 def bench(episodes: int = 3, repeats: int = 2, s3: bool = True) -> list[StoreTiming]:

@@ -426,13 +426,14 @@ def run_experiment(
     """
     from sim.batch import run
     from sim.progress import RunProgress
+    from sim.storage import child_uri
     from sim.suite import load_suite, suite_members, suite_name
 
     if suite_members(experiment) is None:
         plan = [(experiment, out)]
     else:
         root = out or str(Path("runs") / suite_name(experiment))
-        plan = [(member, _member_location(root, member.name)) for member in load_suite(experiment)]
+        plan = [(member, child_uri(root, member.name)) for member in load_suite(experiment)]
     extra_env = _runtime_env(runtime_env) if runtime_env else None
     for item, item_out in plan:
         with RunProgress(console) as progress:
@@ -455,12 +456,6 @@ def _runtime_env(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"--runtime-env: {path} must hold a mapping (e.g. pip:, env_vars:)")
     return data
-
-
-def _member_location(root: str, name: str) -> str:
-    """A suite member's location under ``root`` (a folder or a URI, query kept at the end)."""
-    base, sep, query = root.partition("?")
-    return f"{base.rstrip('/')}/{name}{sep}{query}"
 
 
 def _shown(where: Path | str) -> str:

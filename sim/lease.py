@@ -15,6 +15,7 @@ that lost its lease stops instead of writing beside the new holder.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -107,6 +108,10 @@ class LeaseInfo:
         return f"pid {self.pid} on {self.host}, last heartbeat {_ago(self.age_s())}{gone}"
 
 
+UNREADABLE = LeaseInfo("unreadable", "unknown host", 0, "", 0.0)
+"""What an unreadable lease counts as: a writer silent since 1970, so stale."""
+
+
 def read_lease(location: Location) -> LeaseInfo | None:
     """The run's lease, or None when no writer holds it (an unreadable lease counts as stale)."""
     try:
@@ -115,7 +120,7 @@ def read_lease(location: Location) -> LeaseInfo | None:
         data = None if not location.exists(LEASE) else "unreadable"
     if data is None:
         return None
-    return LeaseInfo.from_json(data) or LeaseInfo("unreadable", "unknown host", 0, "", 0.0)
+    return LeaseInfo.from_json(data) or UNREADABLE
 
 
 def writer_state(location: Location, status: str | None) -> str:
@@ -241,8 +246,6 @@ def _refuse_unless_stale(location: Location, current: LeaseInfo, takeover: bool)
 
 
 def _encode(info: LeaseInfo) -> bytes:
-    import json
-
     return json.dumps(info.to_json(), indent=2).encode("utf-8")
 
 

@@ -84,6 +84,11 @@ def record_name(shard_id: str) -> str:
     return f"{SHARDS}/{shard_id}.json"
 
 
+def shard_of_record(path: str) -> str:
+    """The shard id a commit record's path names (`record_name` backwards)."""
+    return path.removeprefix(f"{SHARDS}/").removesuffix(".json")
+
+
 def data_name(kind: str, shard_id: str, token: str) -> str:
     return f"{kind}/{shard_id}.{token}.parquet"
 
@@ -187,7 +192,7 @@ def audit(
     planned = planned_shard_ids(manifest)
     for path, why in unreadable.items():
         result.foreign.append(f"{path}: unreadable commit record ({why})")
-        shard_id = path.removeprefix(f"{SHARDS}/").removesuffix(".json")
+        shard_id = shard_of_record(path)
         if planned is None or shard_id in planned:
             result.damaged[shard_id] = f"its commit record is unreadable ({why})"
     sizes = {**location.files(EPISODES), **location.files(STEPS)}

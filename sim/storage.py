@@ -191,7 +191,7 @@ class Location:
             self.write_bytes(rel, data)
             return
         target = Path(self.path(rel))
-        temporary = target.with_name(f"{target.name}.{os.getpid()}.{uuid4().hex[:8]}.tmp")
+        temporary = _temporary(target)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             temporary.write_bytes(data)
@@ -214,7 +214,7 @@ class Location:
             self.write_bytes(rel, data)
             return True
         target = Path(self.path(rel))
-        temporary = target.with_name(f"{target.name}.{os.getpid()}.{uuid4().hex[:8]}.tmp")
+        temporary = _temporary(target)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             temporary.write_bytes(data)
@@ -237,6 +237,17 @@ class Location:
         except OSError as error:
             if not _missing(error):
                 raise self._fail("delete", rel, error) from None
+
+
+def child_uri(base: str, name: str) -> str:
+    """``base/name`` for a folder or a URI (a URI's query stays at the end)."""
+    root, sep, query = base.partition("?")
+    return f"{root.rstrip('/')}/{name}{sep}{query}"
+
+
+def _temporary(target: Path) -> Path:
+    """A private ``*.tmp`` name beside ``target`` (a re-run deletes leftovers of this form)."""
+    return target.with_name(f"{target.name}.{os.getpid()}.{uuid4().hex[:8]}.tmp")
 
 
 def _missing(error: OSError) -> bool:

@@ -41,7 +41,6 @@ from sim.run_tables import (
 )
 from sim.shard_index import (
     EPISODES,
-    SHARDS,
     STEPS,
     RunDamaged,
     ShardRecord,
@@ -53,6 +52,7 @@ from sim.shard_index import (
     read_records,
     read_shard_file,
     record_name,
+    shard_of_record,
 )
 from sim.storage import Location
 
@@ -112,8 +112,7 @@ class RunDir:
     def done_shards(self) -> set[str]:
         """Planned shards whose commit record and files verify, less those the manifest marks for
         replay (their LLM decisions fell back too often)."""
-        manifest = self.manifest
-        return set(audit(self.location, manifest).ok) - set(manifest.get("replay_shards", []))
+        return trusted_shards(self.location, self.manifest)
 
     def write_shard(self, shard_id: str, episodes: list[EpisodeRecord], steps: StepColumns) -> None:
         """Write a finished shard's files under fresh names, then commit them in its record."""
@@ -284,11 +283,9 @@ def _open(
             manifest = None
         if manifest is not None and not fresh:
             check_resume(manifest, location)
-            if manifest.get("layout") != LAYOUT:
-                raise ValueError(
-                    f"{location.name()}: written by an older mercato (no shard index); "
-                    "pass --fresh to play it again, or choose another --out"
-                )
+            require_layout(
+                location, manifest, "pass --fresh to play it again, or choose another --out"
+            )
         else:
             for path in location.files(recursive=True):
                 if path != LEASE:
@@ -329,8 +326,22 @@ def pending_shards(out: RunLocation, experiment: Experiment, fresh: bool) -> boo
         return True
     if manifest.get("fingerprint") != experiment.fingerprint() or manifest.get("layout") != LAYOUT:
         return True  # open_run decides (it refuses another experiment's directory)
-    done = set(audit(location, manifest).ok) - set(manifest.get("replay_shards", []))
+    done = trusted_shards(location, manifest)
     return any(shard.shard_id not in done for shard in experiment.shards())
+
+
+def trusted_shards(location: Location, manifest: dict[str, Any]) -> set[str]:
+    """Planned shards whose record and files verify, less those marked for replay: what "done"
+    means for resuming."""
+    return set(audit(location, manifest).ok) - set(manifest.get("replay_shards", []))
+
+
+def require_layout(location: Location, manifest: dict[str, Any], what_to_do: str) -> None:
+    """ValueError unless the run was written in this code's layout (`LAYOUT`)."""
+    if manifest.get("layout") != LAYOUT:
+        raise ValueError(
+            f"{location.name()}: written by an older mercato (no shard index); {what_to_do}"
+        )
 
 
 def read_manifest(run: RunLocation) -> dict[str, Any]:
@@ -391,15 +402,11 @@ def _ray_node() -> str | None:
 def committed_shards(location: Location, manifest: dict[str, Any]) -> Iterator[ShardRecord]:
     """The run's committed shards of its plan, in shard order; `RunDamaged` when a planned shard's
     record is another run's or unreadable."""
-    if manifest.get("layout") != LAYOUT:
-        raise ValueError(
-            f"{location.name()}: written by an older mercato (no shard index); "
-            "re-run it with --fresh to read it"
-        )
+    require_layout(location, manifest, "re-run it with --fresh to read it")
     records, unreadable = read_records(location)
     planned = planned_shard_ids(manifest)
     for path, why in unreadable.items():
-        shard_id = path.removeprefix(f"{SHARDS}/").removesuffix(".json")
+        shard_id = shard_of_record(path)
         if planned is None or shard_id in planned:
             raise RunDamaged(
                 f"{location.name()}: shard {shard_id} is damaged: its commit record is unreadable "
