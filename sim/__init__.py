@@ -1,7 +1,7 @@
 """mercato's engine: language models, rollouts, batch runs, trajectory store, CLI.
 
 Importing ``sim`` (any of its modules) registers the single-agent Gymnasium views
-``mercato/<Env>-<Role>-v0`` (`sim.views`; only Gymnasium is imported to do so).
+``mercato/<Env>-<Role>-v0`` that the registered envs declare (`sim.views`; this imports `envs`).
 
 ``sim.run(experiment, workers=None, address=None, out=None)`` plays an experiment and returns its
 run directory; ``sim.store.load(run_dir)`` returns its (episodes, steps) tables. Both load lazily,

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-import typer
-from rich.console import Console
-from rich.table import Table
+# The command line and the engine behind it come with the ray extra, not the core install.
+_ENGINE = ("typer", "rich", "ray", "pyarrow", "pydantic", "orjson", "matplotlib")
+_MISSING = [name for name in _ENGINE if importlib.util.find_spec(name) is None]
+if _MISSING:
+    raise SystemExit(
+        f"mercato: the command line needs the ray extra ({', '.join(_MISSING)} missing): "
+        "pip install 'mercato[ray]'"
+    )
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
 
 app = typer.Typer(
     help="mercato: simulated markets, games, trials and dialogues for AI agents.",
@@ -498,14 +508,18 @@ def envs_list() -> None:
     table.add_column("summary")
     table.add_column("parameters", overflow="fold")
     for info in registered:
-        table.add_row(info.id, info.kind, info.family, info.summary, _parameters_text(info.id))
+        table.add_row(info.id, info.kind, info.family, info.summary, _parameters_text(info))
     console.print(table)
 
 
-def _parameters_text(env_id: str) -> str:
-    """One ``name=default`` line per constructor parameter (an env that fails to load says why)."""
+def _parameters_text(info: Any) -> str:
+    """One ``name=default`` line per parameter: from the env's `Params` where its spec has one,
+    else its constructor's signature (an env that fails to load says why)."""
     from sim.experiment import REQUIRED, env_parameters
 
+    if info.params is not None:
+        return "\n".join(f"{row.name}={row.default!r}" for row in info.params.table())
+    env_id = info.id
     try:
         parameters = env_parameters(env_id)
     except (ImportError, TypeError, ValueError) as error:
@@ -644,17 +658,22 @@ def _report_one(run_dir: str, into: Path | None) -> None:
 
 
 def _study_report(run_dir: str, manifest: dict, into: Path) -> None:
-    """The study-form table of envs that have one (the manipulation trial's)."""
-    from sim import trial_report
+    """The study-form table of envs whose spec declares one (the manipulation trial's)."""
+    from envs.core.registry import spec_of
     from sim.store import load_episodes
+    from sim.study_report import study_report
 
-    if manifest.get("env") != trial_report.ENV_ID:
+    try:
+        form = spec_of(str(manifest.get("env"))).study
+    except ValueError:  # an env of a family not imported here: no study form to print
         return
-    table, written = trial_report.study_report(load_episodes(run_dir), into)
+    if form is None:
+        return
+    table, written = study_report(load_episodes(run_dir), form, into)
     if table.empty:
         return
     rich_table = Table(
-        *table.columns, title="in the study's form (95% intervals over participants)"
+        *table.columns, title=f"in the form of {form.source} (95% intervals over episodes)"
     )
     for row in table.itertuples(index=False):
         rich_table.add_row(*(str(v) for v in row))
@@ -672,10 +691,10 @@ def import_glee_command(
     fresh: Annotated[bool, typer.Option(help="Replace an existing run directory.")] = False,
 ) -> None:
     """Import GLEE's released game logs as a run directory (`mercato report` reads it)."""
-    from sim.glee import import_glee
+    from sim.importer import import_games
     from sim.store import read_manifest
 
-    run_dir = import_glee(source_dir, out, fresh=fresh)
+    run_dir = import_games("glee", source_dir, out, fresh=fresh)
     manifest = read_manifest(run_dir)
     games, plan = manifest["games"], manifest["plan"]
     console.print(

@@ -64,6 +64,8 @@ from pydantic import (
 
 from agents.registry import list_policies, policy_info
 from envs.core.names import role_of
+from envs.core.params import Params
+from envs.core.registry import list_envs
 from envs.core.seeding import derive_seed
 from sim.llm.spec import BACKENDS, SPEC_FORMS, WRAPPER_KEYS, backend_class, parse_spec
 from sim.records import to_json
@@ -407,10 +409,29 @@ def _env_target(env_id: str) -> _EnvTarget:
             spec = registry[env_id]
             break
     else:
-        from envs import list_envs
-
         known = sorted({info.id for info in list_envs()})
         raise ExperimentError(f"env: {env_id!r} is not registered; registered: {known}")
+    declared = _declared_params(env_id)
+    if declared is not None:  # the env's Params class: no env built to read defaults
+        defaults, open_ended = {"render_mode": None, **declared.defaults()}, False
+    else:  # an env registered without a spec: read its constructor's signature
+        defaults, open_ended = _signature_defaults(spec)
+    if spec.max_cycles is not None:
+        defaults["max_cycles"] = spec.max_cycles
+    defaults.update(spec.kwargs)
+    return _EnvTarget(env_id, spec.make, defaults, open_ended)
+
+
+def _declared_params(env_id: str) -> type[Params] | None:
+    """The `Params` class the env's spec declares, if any."""
+    for info in list_envs():
+        if info.id == env_id and info.params is not None:
+            return info.params
+    return None
+
+
+def _signature_defaults(spec: Any) -> tuple[dict[str, Any], bool]:
+    """Defaults read from a spec-less env's constructor, and whether it takes ``**kwargs``."""
     creator = spec.entry_point
     if isinstance(creator, str):
         module, _, attr = creator.partition(":")
@@ -420,11 +441,7 @@ def _env_target(env_id: str) -> _EnvTarget:
         made = spec.make()
         named, open_ended = _named_parameters(type(made.unwrapped))
         made.close()
-    defaults = {name: p.default for name, p in named.items()}
-    if spec.max_cycles is not None:
-        defaults["max_cycles"] = spec.max_cycles
-    defaults.update(spec.kwargs)
-    return _EnvTarget(env_id, spec.make, defaults, open_ended)
+    return {name: p.default for name, p in named.items()}, open_ended
 
 
 def _named_parameters(creator: Callable[..., Any]) -> tuple[dict[str, inspect.Parameter], bool]:

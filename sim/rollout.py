@@ -27,6 +27,7 @@ from pettingzoo.utils.wrappers import BaseWrapper
 from agents.base import Policy, decides_in_batches
 from agents.llm import DecisionRecord, act_together
 from envs.core.names import role_of
+from envs.core.registry import spec_of
 from envs.core.turns import deciding_agents, idle_action
 from sim.records import EpisodeRecord, LLMTally, StepColumns, to_json, total_tally
 
@@ -504,18 +505,27 @@ def _role(agent: str) -> str:
     return role_of(agent)
 
 
+@functools.cache
+def cost_unit(env_id: str) -> tuple[str, str] | None:
+    """(count metric, unit) that the env's spec reports model costs per, e.g. ("purchases",
+    "purchase"); None when it has none or is not registered here."""
+    try:
+        return spec_of(env_id).cost_per if env_id else None
+    except ValueError:
+        return None
+
+
 def _result(episode: _Episode) -> EpisodeResult:
     job = episode.job
     job.envs.put(episode.env)
     _priced(episode.llm, job.prices)
     total = total_tally(episode.llm.values())
     llm_tokens = total.prompt_tokens + total.completion_tokens
-    purchases = episode.metrics.get("purchases")
-    if purchases is not None:  # markets: what each purchase cost in model calls and tokens
-        episode.metrics["llm_calls_per_purchase"] = (
-            total.requests / purchases if purchases else None
-        )
-        episode.metrics["llm_tokens_per_purchase"] = llm_tokens / purchases if purchases else None
+    per = cost_unit(job.env_id)
+    count = episode.metrics.get(per[0]) if per else None
+    if per and count is not None:  # e.g. markets: model calls and tokens per purchase
+        episode.metrics[f"llm_calls_per_{per[1]}"] = total.requests / count if count else None
+        episode.metrics[f"llm_tokens_per_{per[1]}"] = llm_tokens / count if count else None
     record = EpisodeRecord(
         run_id=job.run_id,
         cell_id=job.cell_id,

@@ -25,17 +25,10 @@ from agents.scripted.trials import assistant_stance, draw_tactic
 from agents.users.participant_model import DomainParameters, hear, pre_latent, ratings_of
 from envs.trials.population import TRAITS, Population
 from envs.trials.scenarios import scenarios_for
+from envs.trials.study import PUBLISHED
 
 AGENTS = ("NA", "MA", "SEMA")
-# (HOD pre, HOD post, hidden-preferred share pre, share post) per (domain, agent)
-TARGETS: dict[tuple[str, str], tuple[float, float, float, float]] = {
-    ("financial", "NA"): (-0.69, -1.48, 0.358, 0.300),
-    ("financial", "MA"): (-0.87, 1.23, 0.325, 0.614),
-    ("financial", "SEMA"): (-0.61, 2.40, 0.377, 0.763),
-    ("emotional", "NA"): (-1.11, -2.43, 0.256, 0.145),
-    ("emotional", "MA"): (-1.14, 0.48, 0.234, 0.432),
-    ("emotional", "SEMA"): (-1.40, -0.50, 0.179, 0.358),
-}
+TARGETS = PUBLISHED  # the study's (HOD pre, HOD post, share pre, share post) per cell
 EXCHANGES = 10
 OUTPUT = Path(__file__).resolve().parent / "data" / "participant_calibration.json"
 START = DomainParameters(

@@ -101,9 +101,16 @@ class SentenceEncoder:
             if self._model is not None:
                 return
             folder = self._folder or model_folder()
-            import torch
-            from transformers import AutoModel, AutoTokenizer
-            from transformers.utils import logging as hf_logging
+            try:
+                import torch
+                from transformers import AutoModel, AutoTokenizer
+                from transformers.utils import logging as hf_logging
+            except ModuleNotFoundError as missing:
+                raise ModuleNotFoundError(
+                    f"sentence embeddings need the llm extra ({missing.name} is missing): "
+                    "pip install 'mercato[llm]'",
+                    name=missing.name,
+                ) from None
 
             hf_logging.disable_progress_bar()
             device = self.device_name

@@ -3,8 +3,9 @@
 Standard RL code (Stable-Baselines3, RLlib's default models) needs a fixed-size numeric vector.
 `FlattenObservation` keeps every numeric component of a Dict observation (Box, Discrete as a
 one-hot, MultiBinary, MultiDiscrete as one-hots), in key order, and either drops the free-text
-components or, with ``embed_text=True``, appends each text's sentence embedding (all-MiniLM-L6-v2,
-384 numbers, `envs.core.embedding`) so that state held only in words is learnable too.
+components or, with ``embed_text=True``, appends the sentence embedding (all-MiniLM-L6-v2, 384
+numbers, `envs.core.embedding`) of the ``text`` view, or of each text where there is no view, so
+that state held only in words is learnable too.
 
 Infinite Box bounds are kept as they are; scale inputs yourself if your algorithm needs it.
 """
@@ -29,8 +30,10 @@ def numeric_keys(space: Dict) -> list[str]:
 
 
 def text_keys(space: Dict) -> list[str]:
-    """The Dict's text components, in key order."""
-    return [key for key, sub in space.spaces.items() if isinstance(sub, Text)]
+    """The Dict's text components to embed, in key order: its ``text`` view alone where it has
+    one (the view holds the other text fields in words), else every text component."""
+    keys = [key for key, sub in space.spaces.items() if isinstance(sub, Text)]
+    return ["text"] if "text" in keys else keys
 
 
 class ObservationEncoder:

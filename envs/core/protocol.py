@@ -3,12 +3,14 @@
 Every environment has structured spaces (the truth RL code steps) and one `TextProtocol` that
 renders an observation as text, parses text back into a structured action (raising
 `ActionParseError` with a message precise enough to re-ask with), and lists the valid actions for
-constrained choice. Some also `describe` an action as the reply that parses back to it. Environments
-never import agents; agents use the protocol.
+constrained choice, and `describe`s an action as the reply that parses back to it. The protocol
+owns the text view: `render` writes it from the structured observation alone (an env's ``text``
+field, when it has one, is that view). Environments never import agents; agents use the protocol.
 """
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -125,10 +127,33 @@ class TextProtocol(ABC):
         is written as a model's answer (used to export scripted play as supervised fine-tuning
         data).
 
-        Written in the answer format of `instructions`; an implementation documents any rounding
-        and how it writes values the env ignores. Protocols without one raise NotImplementedError.
+        Written in the answer format of `instructions` (or, where that cannot carry the action
+        exactly, in the protocol's JSON reply form: `keyed_or_json`); an implementation documents
+        any rounding, how it writes values the env ignores, and which actions no reply can
+        express (it raises `ActionParseError` for those). Protocols without one raise
+        NotImplementedError.
         """
         raise NotImplementedError(f"{self.name}: cannot write actions as text")
+
+
+def keyed_or_json(
+    protocol: TextProtocol, keyed: str, action: Any, observation: Any, agent: str
+) -> str:
+    """A `describe` reply for a protocol with a JSON form: ``keyed`` (the action in the command
+    format of `instructions`) when `parse` reads it back as ``action``, else the action's JSON
+    reply when that reads back so. "Reads back as" means the same `reply_json`: what a reply can
+    say of an action (fields it cannot say are the protocol's to document). Raises
+    `ActionParseError` when neither form reads back (say a one-line command that cannot hold a
+    message's line breaks, with items the JSON form does not offer)."""
+    wanted = protocol.reply_json(action, observation, agent)
+    for text in (keyed, json.dumps(wanted, ensure_ascii=False)):
+        try:
+            parsed = protocol.parse(text, observation, agent)
+        except ActionParseError:
+            continue
+        if protocol.reply_json(parsed, observation, agent) == wanted:
+            return text
+    raise ActionParseError(f"{protocol.name}: no reply of {agent} reads back as {wanted}")
 
 
 def action_mask_of(observation: Any, info: Mapping[str, Any] | None = None) -> Any:

@@ -13,6 +13,9 @@ from typing import Any, Literal
 
 import pettingzoo
 
+from envs.core.params import Params
+from envs.core.spec import Outcomes, StudyForm, ViewSpec
+
 NAMESPACE = "mercato"
 EnvKind = Literal["aec", "parallel"]
 _KINDS: tuple[str, ...] = ("aec", "parallel")
@@ -20,8 +23,16 @@ KIND_NAMES = {"aec": "turn-taking (AEC)", "parallel": "simultaneous (Parallel)"}
 
 
 @dataclass(frozen=True)
-class EnvInfo:
-    """One registered environment: what `list_envs` reports."""
+class EnvSpec:
+    """One registered environment: its whole contract as the layers above read it.
+
+    ``params`` is its `Params` class (defaults, bounds, errors: no env is built to read them);
+    ``protocol`` names its text protocol class (``"module:Class"``); ``metrics`` maps each
+    metric in ``info["metrics"]`` at the end of an episode to its meaning; ``cost_per`` is the
+    (count metric, unit) that model costs are also reported per, ("purchases", "purchase") for
+    the market; ``outcomes`` and ``study`` declare hindsight outcomes and a study-form report
+    where the reference study has them; ``views`` are its single-agent Gymnasium views with
+    their default opponents."""
 
     id: str
     kind: EnvKind
@@ -29,9 +40,21 @@ class EnvInfo:
     summary: str
     entry_point: str | Callable[..., Any]
     kwargs: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    params: type[Params] | None = field(default=None, compare=False)
+    protocol: str | None = field(default=None, compare=False)
+    metrics: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+    cost_per: tuple[str, str] | None = field(default=None, compare=False)
+    outcomes: Outcomes | None = field(default=None, compare=False)
+    study: StudyForm | None = field(default=None, compare=False, hash=False)
+    views: tuple[ViewSpec, ...] = field(default=(), compare=False)
+    importers: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+    """Log sources it can import: source name -> reader ``"module:function"``, see
+    `envs.core.imported` (e.g. ``{"glee": "envs.games.glee_format:read_games"}``)."""
 
 
-_REGISTERED: dict[tuple[str, str], EnvInfo] = {}
+EnvInfo = EnvSpec  # the name before the spec grew: kept for callers of `list_envs`
+
+_REGISTERED: dict[tuple[str, str], EnvSpec] = {}
 
 
 def register_env(
@@ -42,8 +65,16 @@ def register_env(
     family: str,
     summary: str,
     kwargs: Mapping[str, Any] | None = None,
-) -> EnvInfo:
-    """Register ``mercato/<name>`` with PettingZoo and record it for `list_envs`.
+    params: type[Params] | None = None,
+    protocol: str | None = None,
+    metrics: Mapping[str, str] | None = None,
+    cost_per: tuple[str, str] | None = None,
+    outcomes: Outcomes | None = None,
+    study: StudyForm | None = None,
+    views: tuple[ViewSpec, ...] = (),
+    importers: Mapping[str, str] | None = None,
+) -> EnvSpec:
+    """Register ``mercato/<name>`` with PettingZoo and record its `EnvSpec` for `list_envs`.
 
     Registering an id again with the same entry point and kwargs is a no-op (modules may be
     imported twice); a different entry point or kwargs raises ``ValueError``.
@@ -53,7 +84,12 @@ def register_env(
     if not name or "/" in name:
         raise ValueError(f"name must be a bare '<Name>-v<N>' without a namespace, got {name!r}")
     env_id = f"{NAMESPACE}/{name}"
-    info = EnvInfo(env_id, kind, family, summary, entry_point, dict(kwargs or {}))
+    info = EnvSpec(
+        env_id, kind, family, summary, entry_point, dict(kwargs or {}),
+        params=params, protocol=protocol, metrics=dict(metrics or {}), cost_per=cost_per,
+        outcomes=outcomes, study=study, views=tuple(views),
+        importers=dict(importers or {}),
+    )  # fmt: skip
     existing = _REGISTERED.get((kind, env_id))
     if existing is not None:
         if (existing.entry_point, existing.kwargs) != (info.entry_point, info.kwargs):
@@ -68,9 +104,22 @@ def register_env(
     return info
 
 
-def list_envs() -> list[EnvInfo]:
+def list_envs() -> list[EnvSpec]:
     """Every registered mercato environment, sorted by id then kind."""
     return [_REGISTERED[key] for key in sorted(_REGISTERED, key=lambda k: (k[1], k[0]))]
+
+
+def spec_of(env_id: str) -> EnvSpec:
+    """The `EnvSpec` of ``env_id`` (its AEC registration where it has both kinds); one line
+    naming the registered ids when there is none."""
+    import envs  # noqa: F401  (registers the built-in environments)
+
+    for kind in _KINDS:
+        spec = _REGISTERED.get((kind, env_id))
+        if spec is not None:
+            return spec
+    known = sorted({registered for _, registered in _REGISTERED})
+    raise ValueError(f"env_id: {env_id!r} is not a registered mercato env; known: {known}")
 
 
 def env_kinds(env_id: str) -> set[str]:
@@ -86,8 +135,7 @@ def make_env(env_id: str, params: Mapping[str, Any] | None = None, kind: str | N
     registered ids, or kinds, when there is no such environment."""
     kinds = env_kinds(env_id)
     if not kinds:
-        known = sorted({registered for _, registered in _REGISTERED})
-        raise ValueError(f"env_id: {env_id!r} is not a registered mercato env; known: {known}")
+        spec_of(env_id)  # raises, naming the registered ids
     chosen = kind or ("aec" if "aec" in kinds else "parallel")
     if chosen not in kinds:
         with_kind = sorted({registered for k, registered in _REGISTERED if k == chosen})

@@ -1,14 +1,13 @@
-"""What turn-taking AEC environments share: read-only arrays, parameter checks, the step frame.
+"""What turn-taking AEC environments share: read-only arrays and the step frame.
 
 `TurnTakingEnv.step` does PettingZoo's bookkeeping around one move (a finished agent's
 ``None`` step, clearing and accumulating rewards) and hands the move to ``_move``, so an env
 writes only its rules. `read_only` makes arrays that are shared between observations safe from
-callers; `refuse_unknown` is the first check of every params dataclass.
+callers. (Parameters are checked by `envs.core.params`.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -57,14 +56,6 @@ def read_only(values: Any, dtype: Any = np.int64) -> np.ndarray:
     array = np.array(values, dtype=dtype)
     array.flags.writeable = False
     return array
-
-
-def refuse_unknown(params_class: Any, params: Mapping[str, Any]) -> None:
-    """ValueError naming the first parameter that ``params_class`` (a dataclass) does not have."""
-    allowed = set(params_class.__dataclass_fields__)
-    unknown = sorted(set(params) - allowed)
-    if unknown:
-        raise ValueError(f"unknown parameter {unknown[0]!r}; allowed: {sorted(allowed)}")
 
 
 class TurnTakingEnv(AECEnv):

@@ -23,16 +23,14 @@ from envs.games.bargaining_rules import (
     PROPOSE,
     REJECT,
     RESPOND,
+    episode_metrics,
     spe_alice_share,
 )
+from envs.games.params import BargainingParams
 from envs.games.two_player import (
     OfferHistory,
     TwoPlayerGame,
-    check_common,
-    check_horizon,
-    check_positive,
     frozen,
-    is_real,
     offer_history_spaces,
     offer_infos,
     only_item,
@@ -51,6 +49,7 @@ def env(**kwargs: Any) -> AECEnv:
 PROPOSE_MASK = frozen([1, 0, 0])
 RESPOND_MASK = frozen([0, 1, 1])
 NO_DECISION = frozen([0, 0, 0])
+NO_OFFER = scalar(0.0)
 
 
 class raw_env(TwoPlayerGame):
@@ -93,10 +92,10 @@ class raw_env(TwoPlayerGame):
     Dict action spaces take their mask as a dict, so the mask `api_test` and `Dict.sample` use is
     `info["action_mask"] = {"decision": <int8 mask>, "alice_share": None, "message": None}`, the
     mask of the agent's next decision (a waiting agent's next decision is always a response); the
-    observation has no `action_mask` key. Each agent's observation dict is built once and updated
-    in place: a returned observation is a live view, valid until the next `step` (copy it to keep
-    it). Masks and info dicts are shared between steps: read them, don't write them. Discrete
-    values are Python ints; `offer_messages` is a tuple, replaced (not changed) when a round ends.
+    observation has no `action_mask` key. Each `observe` returns a new dict whose arrays are
+    read-only and shared with other observations: the env replaces them rather than writing into
+    them, so a returned observation never changes. Masks and info dicts are shared between steps:
+    read them, don't write them. Discrete values are Python ints; `offer_messages` is a tuple.
     The bounds of `round` and `horizon` and the history's length reveal the horizon even when it
     is not announced (text players are not told it).
 
@@ -184,7 +183,7 @@ class raw_env(TwoPlayerGame):
             "max_cycles": max_cycles,
             "render_mode": render_mode,
         }
-        super().__init__(AGENTS, parameters, _check_parameters, rounds=horizon)
+        super().__init__(AGENTS, parameters, BargainingParams, rounds=horizon)
         self.discounts = {ALICE: float(discount_alice), BOB: float(discount_bob)}
         self.horizon = int(horizon)
         self.announced = horizon <= ANNOUNCE_LIMIT if announce_horizon is None else announce_horizon
@@ -242,7 +241,7 @@ class raw_env(TwoPlayerGame):
             "role": AGENTS.index(agent),
             "round": 1,
             "phase": PROPOSE,
-            "offer": np.zeros(1, dtype=np.float64),
+            "offer": NO_OFFER,
             "money": scalar(self.money),
             "own_discount": scalar(self.discounts[agent]),
             "other_discount": scalar(self.discounts[OTHER[agent]] if known else 0.0),
@@ -261,6 +260,7 @@ class raw_env(TwoPlayerGame):
         self._round = 1
         self._phase = PROPOSE
         self._offer = 0.0
+        self._offer_seen = NO_OFFER  # `_offer` as observations show it
         self._mask = PROPOSE_MASK  # the selected agent's decision mask
         self._deal = False
         self._history.clear()
@@ -268,11 +268,11 @@ class raw_env(TwoPlayerGame):
             self._inbox[ALICE] = self._inbox[BOB] = ""
 
     def observe(self, agent: str) -> dict[str, Any]:
-        """``agent``'s observation, updated in place (a live view; see the class docstring)."""
-        observation = self._observations[agent]
+        """``agent``'s observation: a new dict of read-only arrays (see the class docstring)."""
+        observation = self._observations[agent].copy()
         observation["round"] = self._round
         observation["phase"] = self._phase
-        observation["offer"][0] = self._offer
+        observation["offer"] = self._offer_seen
         observation["decision_mask"] = self._mask if agent == self.agent_selection else NO_DECISION
         if self.messages:
             observation["last_message"] = self._inbox[agent]
@@ -311,6 +311,7 @@ class raw_env(TwoPlayerGame):
     def _propose(self, agent: str, alice_share: float, action: Any) -> None:
         other = OTHER[agent]
         self._offer = alice_share
+        self._offer_seen = scalar(alice_share)
         if self.messages:
             self._inbox[other] = normalize_text(action.get("message", ""), self.message_length)
         self._phase = RESPOND
@@ -327,34 +328,15 @@ class raw_env(TwoPlayerGame):
         self._end_episode(metrics, truncated=self._cut_short and not deal)
 
     def _metrics(self, deal: bool) -> dict[str, float | None]:
-        spe = self.spe_alice_share
-        if not deal:
-            return {
-                "deal": 0.0,
-                "round": float(self._round),
-                "alice_share": None,
-                "self_gain_alice": 0.0,
-                "self_gain_bob": 0.0,
-                "efficiency": 0.0,
-                "fairness": 1.0,
-                "spe_alice_share": spe,
-                "regret_alice_share": None,
-            }
-        share = self._offer
-        delay = self._round - 1
-        gain_alice = self.discounts[ALICE] ** delay * share
-        gain_bob = self.discounts[BOB] ** delay * (1.0 - share)
-        return {
-            "deal": 1.0,
-            "round": float(self._round),
-            "alice_share": share,
-            "self_gain_alice": gain_alice,
-            "self_gain_bob": gain_bob,
-            "efficiency": gain_alice + gain_bob,
-            "fairness": 1.0 - 4.0 * (share - 0.5) ** 2,
-            "spe_alice_share": spe,
-            "regret_alice_share": None if spe is None else abs(share - spe),
-        }
+        return episode_metrics(
+            deal,
+            self._round,
+            self._offer,
+            self.discounts[ALICE],
+            self.discounts[BOB],
+            self.horizon,
+            self.announced,
+        )
 
     # Rendering ----------------------------------------------------------------------------------
 
@@ -368,31 +350,3 @@ class raw_env(TwoPlayerGame):
         if self._deal:
             return f"deal in round {self._round}: {offer}"
         return f"no deal after round {self._round}"
-
-
-def _check_parameters(
-    *,
-    money: float,
-    discount_alice: float,
-    discount_bob: float,
-    horizon: int,
-    announce_horizon: bool | None,
-    complete_information: bool,
-    messages: bool,
-    message_length: int,
-    max_cycles: int | None,
-    render_mode: str | None,
-) -> None:
-    """Raise ValueError naming the first parameter out of its allowed range."""
-    check_positive("money", money)
-    for name, delta in (("discount_alice", discount_alice), ("discount_bob", discount_bob)):
-        if not (is_real(delta) and 0.0 < delta <= 1.0):
-            raise ValueError(f"{name} must be in (0, 1], got {delta!r}")
-    check_horizon(horizon, announce_horizon)
-    check_common(
-        flags={"complete_information": complete_information, "messages": messages},
-        message_length=message_length,
-        max_cycles=max_cycles,
-        render_mode=render_mode,
-        render_modes=raw_env.metadata["render_modes"],
-    )

@@ -70,3 +70,49 @@ def spe_alice_share(delta_alice: float, delta_bob: float, horizon: int, announce
     if announced:
         return backward_induction_shares(delta_alice, delta_bob, horizon)[0]
     return rubinstein_share(delta_alice, delta_bob)
+
+
+def episode_metrics(
+    deal: bool,
+    round_: int,
+    share: float | None,
+    discount_alice: float,
+    discount_bob: float,
+    horizon: int,
+    announced: bool,
+) -> dict[str, float | None]:
+    """The final ``info["metrics"]`` of a game that ended in round ``round_`` with a deal at
+    Alice's share ``share``, or without one (``share`` is then ignored).
+
+    The paper's definitions (games.md §4): gains δ^{t-1}·share, efficiency their sum, fairness
+    1-4(p-1/2)²; no deal: gains 0, efficiency 0, fairness 1. The env and the GLEE importer both
+    publish these, so logged and simulated games are measured alike.
+    """
+    spe = spe_alice_share(discount_alice, discount_bob, horizon, announced)
+    spe_share = None if math.isnan(spe) else spe
+    if not deal:
+        return {
+            "deal": 0.0,
+            "round": float(round_),
+            "alice_share": None,
+            "self_gain_alice": 0.0,
+            "self_gain_bob": 0.0,
+            "efficiency": 0.0,
+            "fairness": 1.0,
+            "spe_alice_share": spe_share,
+            "regret_alice_share": None,
+        }
+    delay = round_ - 1
+    gain_alice = discount_alice**delay * share
+    gain_bob = discount_bob**delay * (1.0 - share)
+    return {
+        "deal": 1.0,
+        "round": float(round_),
+        "alice_share": share,
+        "self_gain_alice": gain_alice,
+        "self_gain_bob": gain_bob,
+        "efficiency": gain_alice + gain_bob,
+        "fairness": 1.0 - 4.0 * (share - 0.5) ** 2,
+        "spe_alice_share": spe_share,
+        "regret_alice_share": None if spe_share is None else abs(share - spe_share),
+    }

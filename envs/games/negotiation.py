@@ -23,19 +23,15 @@ from envs.games.negotiation_rules import (
     PROPOSE,
     RESPOND,
     SELLER,
-    efficiency,
-    fairness,
+    episode_metrics,
     price_cap,
     spe_price,
 )
+from envs.games.params import NegotiationParams
 from envs.games.two_player import (
     OfferHistory,
     TwoPlayerGame,
-    check_common,
-    check_horizon,
-    check_positive,
     frozen,
-    is_real,
     offer_history_spaces,
     offer_infos,
     only_item,
@@ -45,8 +41,6 @@ from envs.games.two_player import (
 )
 
 ENV_ID = "mercato/Negotiation-v0"
-MAX_AMOUNT = 1e29
-"""The largest money and value allowed: prices up to 10x this still fit float64."""
 
 
 def env(**kwargs: Any) -> AECEnv:
@@ -58,6 +52,7 @@ def env(**kwargs: Any) -> AECEnv:
 PROPOSE_MASK = frozen([1, 0, 0, 0])
 RESPOND_MASK = frozen([0, 1, 1, 1])
 NO_DECISION = frozen([0, 0, 0, 0])
+NO_OFFER = scalar(0.0)
 
 
 class raw_env(TwoPlayerGame):
@@ -109,10 +104,10 @@ class raw_env(TwoPlayerGame):
     Dict action spaces take their mask as a dict, so the mask `api_test` and `Dict.sample` use is
     `info["action_mask"] = {"decision": <int8 mask>, "price": None, "message": None}`, the mask of
     the agent's next decision (a waiting agent's next decision is always a response); the
-    observation has no `action_mask` key. Each agent's observation dict is built once and updated
-    in place: a returned observation is a live view, valid until the next `step` (copy it to keep
-    it). Masks and info dicts are shared between steps: read them, don't write them. Discrete
-    values are Python ints; `offer_messages` is a tuple, replaced (not changed) when a round ends.
+    observation has no `action_mask` key. Each `observe` returns a new dict whose arrays are
+    read-only and shared with other observations: the env replaces them rather than writing into
+    them, so a returned observation never changes. Masks and info dicts are shared between steps:
+    read them, don't write them. Discrete values are Python ints; `offer_messages` is a tuple.
     The bounds of `round` and `horizon` and the history's length reveal the horizon even when it
     is not announced (text players are not told it), and P reveals the larger value when a value
     factor exceeds 5.
@@ -205,7 +200,7 @@ class raw_env(TwoPlayerGame):
             "max_cycles": max_cycles,
             "render_mode": render_mode,
         }
-        super().__init__(AGENTS, parameters, _check_parameters, rounds=horizon)
+        super().__init__(AGENTS, parameters, NegotiationParams, rounds=horizon)
         self.value_factors = {SELLER: float(seller_value_factor), BUYER: float(buyer_value_factor)}
         self.values = {agent: factor * self.money for agent, factor in self.value_factors.items()}
         self.horizon = int(horizon)
@@ -231,7 +226,7 @@ class raw_env(TwoPlayerGame):
             AGENTS, "price", PROPOSE_MASK, RESPOND_MASK
         )
         self._inbox = {SELLER: "", BUYER: ""}
-        self._own_offers = {SELLER: 0.0, BUYER: 0.0}
+        self._own_offers = {SELLER: NO_OFFER, BUYER: NO_OFFER}
         self._history = OfferHistory(list(self._observations.values()), self.horizon)
         self.reset()
 
@@ -275,8 +270,8 @@ class raw_env(TwoPlayerGame):
             "role": AGENTS.index(agent),
             "round": 1,
             "phase": PROPOSE,
-            "offer": np.zeros(1, dtype=np.float64),
-            "own_offer": np.zeros(1, dtype=np.float64),
+            "offer": NO_OFFER,
+            "own_offer": NO_OFFER,
             "money": scalar(self.money),
             "own_value": scalar(self.values[agent]),
             "other_value": scalar(self.values[OTHER[agent]] if known else 0.0),
@@ -295,8 +290,9 @@ class raw_env(TwoPlayerGame):
         self._round = 1
         self._phase = PROPOSE
         self._offer = 0.0
-        own_offers = self._own_offers
-        own_offers[SELLER] = own_offers[BUYER] = 0.0
+        self._offer_seen = NO_OFFER  # `_offer` as observations show it
+        own_offers = self._own_offers  # each agent's latest offer, as observations show it
+        own_offers[SELLER] = own_offers[BUYER] = NO_OFFER
         self._mask = PROPOSE_MASK  # the selected agent's decision mask
         self._trade = False
         self._outside: str | None = None  # who took the outside option
@@ -305,12 +301,12 @@ class raw_env(TwoPlayerGame):
             self._inbox[SELLER] = self._inbox[BUYER] = ""
 
     def observe(self, agent: str) -> dict[str, Any]:
-        """``agent``'s observation, updated in place (a live view; see the class docstring)."""
-        observation = self._observations[agent]
+        """``agent``'s observation: a new dict of read-only arrays (see the class docstring)."""
+        observation = self._observations[agent].copy()
         observation["round"] = self._round
         observation["phase"] = self._phase
-        observation["offer"][0] = self._offer
-        observation["own_offer"][0] = self._own_offers[agent]
+        observation["offer"] = self._offer_seen
+        observation["own_offer"] = self._own_offers[agent]
         observation["decision_mask"] = self._mask if agent == self.agent_selection else NO_DECISION
         if self.messages:
             observation["last_message"] = self._inbox[agent]
@@ -351,7 +347,8 @@ class raw_env(TwoPlayerGame):
 
     def _propose(self, agent: str, price: float, action: Any) -> None:
         other = OTHER[agent]
-        self._offer = self._own_offers[agent] = price
+        self._offer = price
+        self._offer_seen = self._own_offers[agent] = scalar(price)
         if self.messages:
             self._inbox[other] = normalize_text(action.get("message", ""), self.message_length)
         self._phase = RESPOND
@@ -370,22 +367,16 @@ class raw_env(TwoPlayerGame):
         self._end_episode(metrics, truncated)
 
     def _metrics(self, trade: bool) -> dict[str, float | None]:
-        money, spe = self.money, self.spe_price
-        seller_value, buyer_value = self.values[SELLER], self.values[BUYER]
-        price = self._offer if trade else None
-        return {
-            "trade": float(trade),
-            "outside_option": float(self._outside is not None),
-            "round": float(self._round),
-            "price": price,
-            "self_gain_seller": (self._offer - seller_value) / money if trade else 0.0,
-            "self_gain_buyer": (buyer_value - self._offer) / money if trade else 0.0,
-            # The paper's rule compares values exactly; prices are compared with float64 slack.
-            "efficiency": efficiency(seller_value, buyer_value, price),
-            "fairness": fairness(seller_value, buyer_value, price, money),
-            "spe_price": spe,
-            "regret_price": None if spe is None or price is None else abs(price - spe) / money,
-        }
+        return episode_metrics(
+            self.values[SELLER],
+            self.values[BUYER],
+            self.money,
+            self._offer if trade else None,
+            self._outside is not None,
+            self._round,
+            self.horizon,
+            self.complete_information and self.announced,
+        )
 
     # Rendering ----------------------------------------------------------------------------------
 
@@ -407,36 +398,3 @@ class raw_env(TwoPlayerGame):
 def _dollars(amount: float) -> str:
     text = f"${amount:,.2f}"
     return text[:-3] if text.endswith(".00") else text
-
-
-def _check_parameters(
-    *,
-    money: float,
-    seller_value_factor: float,
-    buyer_value_factor: float,
-    horizon: int,
-    announce_horizon: bool | None,
-    complete_information: bool,
-    messages: bool,
-    message_length: int,
-    max_cycles: int | None,
-    render_mode: str | None,
-) -> None:
-    """Raise ValueError naming the first parameter out of its allowed range."""
-    if not (is_real(money) and 0 < money <= MAX_AMOUNT):
-        raise ValueError(f"money must be a number in (0, {MAX_AMOUNT:g}], got {money!r}")
-    for name, factor in (
-        ("seller_value_factor", seller_value_factor),
-        ("buyer_value_factor", buyer_value_factor),
-    ):
-        check_positive(name, factor)
-        if factor * money > MAX_AMOUNT:
-            raise ValueError(f"{name} times money must be at most {MAX_AMOUNT:g}, got {factor!r}")
-    check_horizon(horizon, announce_horizon)
-    check_common(
-        flags={"complete_information": complete_information, "messages": messages},
-        message_length=message_length,
-        max_cycles=max_cycles,
-        render_mode=render_mode,
-        render_modes=raw_env.metadata["render_modes"],
-    )

@@ -84,3 +84,37 @@ def fairness(seller_value: float, buyer_value: float, price: float | None, money
         return 1.0
     midpoint = (seller_value + buyer_value) / 2.0
     return 1.0 - 4.0 * ((price - midpoint) / money) ** 2
+
+
+def episode_metrics(
+    seller_value: float,
+    buyer_value: float,
+    money: float,
+    price: float | None,
+    outside: bool,
+    round_: int,
+    horizon: int,
+    known: bool,
+) -> dict[str, float | None]:
+    """The final ``info["metrics"]`` of a game that ended in round ``round_`` with a trade at
+    ``price`` (None: no trade; ``outside``: someone took the outside option).
+
+    The paper's definitions (games.md §4); ``known``: complete information and an announced
+    horizon, the only case with a subgame-perfect price. The env and the GLEE importer both
+    publish these, so logged and simulated games are measured alike.
+    """
+    spe = spe_price(seller_value, buyer_value, horizon) if known else None
+    trade = price is not None
+    return {
+        "trade": float(trade),
+        "outside_option": float(outside),
+        "round": float(round_),
+        "price": price,
+        "self_gain_seller": (price - seller_value) / money if trade else 0.0,
+        "self_gain_buyer": (buyer_value - price) / money if trade else 0.0,
+        # The paper's rule compares values exactly; prices are compared with float64 slack.
+        "efficiency": efficiency(seller_value, buyer_value, price),
+        "fairness": fairness(seller_value, buyer_value, price, money),
+        "spe_price": spe,
+        "regret_price": None if spe is None or price is None else abs(price - spe) / money,
+    }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import operator
 from typing import Any, ClassVar
 
@@ -11,24 +10,20 @@ from gymnasium.spaces import Box, Dict, Discrete
 from pettingzoo import AECEnv
 
 from envs.core.spaces import FreeText, normalize_text
+from envs.games.params import PersuasionParams
 from envs.games.persuasion_protocol import PersuasionProtocol
 from envs.games.persuasion_rules import (
     AGENTS,
     BUYER,
-    BUYER_MEMORIES,
-    MESSAGE_TYPES,
     SELLER,
     UNKNOWN,
     YES,
     commitment_sale_rate,
+    episode_metrics,
 )
 from envs.games.two_player import (
     TwoPlayerGame,
-    check_common,
-    check_count,
-    check_positive,
     frozen,
-    is_real,
     scalar,
     scalar_box,
     wrapped,
@@ -44,6 +39,14 @@ def env(**kwargs: Any) -> AECEnv:
 DECIDE_MASK = frozen([1, 1])
 NO_DECISION = frozen([0, 0])
 _HISTORY_KEYS = ("history_recommended", "history_bought", "history_quality")
+
+
+def unknown_history(rounds: int) -> np.ndarray:
+    """The history before any round is played, one row per `_HISTORY_KEYS` entry: read-only,
+    every entry `UNKNOWN`."""
+    history = np.full((len(_HISTORY_KEYS), rounds), UNKNOWN, dtype=np.int8)
+    history.flags.writeable = False
+    return history
 
 
 class raw_env(TwoPlayerGame):
@@ -102,10 +105,10 @@ class raw_env(TwoPlayerGame):
     Masks are `[no, yes]`, all 0 when it is not the agent's turn. Dict action spaces take their
     mask as a dict, so `info["action_mask"]` is `{"recommend": <int8 mask>, "message": None}`
     (seller) or `{"decision": ..., "message": None}` (buyer), the mask of the agent's next
-    decision; the observation has no `action_mask` key. Each agent's observation dict is built
-    once and updated in place: a returned observation is a live view, valid until the next
-    `step` (copy it to keep it). Masks and info dicts are shared between steps: read them,
-    don't write them. Discrete values are Python ints.
+    decision; the observation has no `action_mask` key. Each `observe` returns a new dict whose
+    arrays are read-only and shared with other observations: the env replaces them rather than
+    writing into them, so a returned observation never changes. Masks and info dicts are shared
+    between steps: read them, don't write them. Discrete values are Python ints.
 
     ## Action space
     Seller: `Dict({"recommend": Discrete(2), "message": FreeText(message_length)})`, 1
@@ -196,7 +199,7 @@ class raw_env(TwoPlayerGame):
             "max_cycles": max_cycles,
             "render_mode": render_mode,
         }
-        super().__init__(AGENTS, parameters, _check_parameters, rounds=rounds)
+        super().__init__(AGENTS, parameters, PersuasionParams, rounds=rounds)
         self.p_high = float(p_high)
         self.value_high = float(value_high)
         self.value_low = float(value_low)
@@ -226,9 +229,9 @@ class raw_env(TwoPlayerGame):
             BUYER: self._initial_buyer_observation(),
         }
         recorders = AGENTS if self._long_memory else (SELLER,)  # who sees the history
-        self._histories = [
-            [self._observations[agent][key] for key in _HISTORY_KEYS] for agent in recorders
-        ]
+        self._recorders = [self._observations[agent] for agent in recorders]
+        self._no_history = unknown_history(self.rounds)
+        self._history = self._no_history
         self._play_infos = {
             SELLER: {"action_mask": {"recommend": DECIDE_MASK, "message": None}},
             BUYER: {"action_mask": {"decision": DECIDE_MASK, "message": None}},
@@ -293,7 +296,7 @@ class raw_env(TwoPlayerGame):
             "played": 0,
             "long_memory": int(self._long_memory),
             "value_known": int(self.complete_information),
-            **{key: np.full(self.rounds, UNKNOWN, dtype=np.int8) for key in _HISTORY_KEYS},
+            **dict(zip(_HISTORY_KEYS, unknown_history(self.rounds), strict=True)),
         }
 
     def _initial_seller_observation(self) -> dict[str, Any]:
@@ -328,13 +331,11 @@ class raw_env(TwoPlayerGame):
         self._buyer_message = ""
         self._last_bought = UNKNOWN
         self._sold = self._high_sold = self._high_rounds = 0
-        for histories in self._histories:
-            for history in histories:
-                history.fill(UNKNOWN)
+        self._publish_history(self._no_history)
 
     def observe(self, agent: str) -> dict[str, Any]:
-        """``agent``'s observation, updated in place (a live view; see the class docstring)."""
-        observation = self._observations[agent]
+        """``agent``'s observation: a new dict of read-only arrays (see the class docstring)."""
+        observation = self._observations[agent].copy()
         observation["round"] = self._round
         observation["sold"] = self._sold
         observation["high_sold"] = self._high_sold
@@ -390,11 +391,10 @@ class raw_env(TwoPlayerGame):
         rewards[SELLER], rewards[BUYER] = seller_reward, buyer_reward
         cumulative[SELLER] += seller_reward  # the seller's was cleared when it recommended
         cumulative[BUYER] = buyer_reward
-        index = self._round - 1
-        for recommended, purchased, quality in self._histories:
-            recommended[index] = self._recommendation
-            purchased[index] = bought
-            quality[index] = high
+        history = self._history.copy()  # rows: recommended, bought, quality
+        history[:, self._round - 1] = (self._recommendation, bought, high)
+        history.flags.writeable = False
+        self._publish_history(history)
         self._last_bought = int(bought)
         if self._text:
             self._buyer_message = normalize_text(action.get("message", ""), self.message_length)
@@ -406,29 +406,30 @@ class raw_env(TwoPlayerGame):
         self._message = ""
         self.agent_selection = SELLER
 
+    def _publish_history(self, history: np.ndarray) -> None:
+        """Show ``history`` (read-only, never written afterwards; its rows are the
+        `_HISTORY_KEYS` fields) to the agents who see the history."""
+        self._history = history
+        recommended, bought, quality = history  # read-only views
+        for observation in self._recorders:
+            observation["history_recommended"] = recommended
+            observation["history_bought"] = bought
+            observation["history_quality"] = quality
+
     def _finish(self) -> None:
         """End (or truncate) the episode and publish the metrics."""
         self._end_episode(self._metrics(), truncated=self._cut_short)
 
     def _metrics(self) -> dict[str, float | None]:
-        played = self._round
-        high, high_sold, sold = self._high_rounds, self._high_sold, self._sold
-        low = played - high
-        low_sold = sold - high_sold
-        low_kept = low - low_sold  # r
-        sale_rate = sold / played
-        buyer_gain = high_sold * (self.value_high - 1.0) + low_sold * (self.value_low - 1.0)
-        return {
-            "sales": float(sold),
-            "high_rounds": float(high),
-            "sale_rate": sale_rate,
-            "self_gain_seller": sale_rate,
-            "self_gain_buyer": buyer_gain / played,
-            "efficiency": high_sold / high if high else None,
-            "fairness": low_kept / low if low else None,
-            "commitment_sale_rate": self.commitment_sale_rate,
-            "regret_sale_rate": abs(sale_rate - self.commitment_sale_rate),
-        }
+        return episode_metrics(
+            self._round,
+            self._high_rounds,
+            self._high_sold,
+            self._sold,
+            self.p_high,
+            self.value_high,
+            self.value_low,
+        )
 
     # Rendering ----------------------------------------------------------------------------------
 
@@ -444,45 +445,3 @@ class raw_env(TwoPlayerGame):
             return head + "the seller decides whether to recommend it"
         said = "recommends" if self._recommendation else "does not recommend"
         return head + f"the seller {said} it; the buyer decides"
-
-
-def _check_parameters(
-    *,
-    money: float,
-    p_high: float,
-    value_high: float,
-    value_low: float,
-    rounds: int,
-    message_type: str,
-    buyer_memory: str,
-    complete_information: bool,
-    message_length: int,
-    max_cycles: int | None,
-    render_mode: str | None,
-) -> None:
-    """Raise ValueError naming the first parameter out of its allowed range."""
-    check_positive("money", money)
-    if not (is_real(p_high) and 0.0 <= p_high <= 1.0):
-        raise ValueError(f"p_high must be in [0, 1], got {p_high!r}")
-    if not (is_real(value_high) and math.isfinite(value_high) and value_high > 1.0):
-        raise ValueError(
-            f"value_high must be a finite number > 1, got {value_high!r}: at value_high <= 1 "
-            "even a high-quality product is worth no more than its price, so buying never pays"
-        )
-    if not (is_real(value_low) and 0.0 <= value_low < 1.0):
-        raise ValueError(
-            f"value_low must be in [0, 1) (a low-quality product is worth less than its price), "
-            f"got {value_low!r}"
-        )
-    check_count("rounds", rounds)
-    if message_type not in MESSAGE_TYPES:
-        raise ValueError(f"message_type must be one of {MESSAGE_TYPES}, got {message_type!r}")
-    if buyer_memory not in BUYER_MEMORIES:
-        raise ValueError(f"buyer_memory must be one of {BUYER_MEMORIES}, got {buyer_memory!r}")
-    check_common(
-        flags={"complete_information": complete_information},
-        message_length=message_length,
-        max_cycles=max_cycles,
-        render_mode=render_mode,
-        render_modes=raw_env.metadata["render_modes"],
-    )

@@ -54,3 +54,39 @@ def posterior_after_recommendation(p_high: float, q: float) -> float:
     (0 when nothing is ever recommended)."""
     recommended = p_high + (1.0 - p_high) * q
     return p_high / recommended if recommended > 0.0 else 0.0
+
+
+def episode_metrics(
+    played: int,
+    high_rounds: int,
+    high_sold: int,
+    sold: int,
+    p_high: float,
+    value_high: float,
+    value_low: float,
+) -> dict[str, float | None]:
+    """The final ``info["metrics"]`` after ``played`` rounds (T), ``high_rounds`` (n) of them of
+    high quality, ``high_sold`` (k) high-quality items and ``sold`` items in all bought.
+
+    The paper's definitions (games.md §4), with r the low-quality items not sold: sale rate
+    sold/T, buyer gain [k(v-1) + (T-n-r)(c-1)]/T, efficiency k/n (None at n = 0), fairness
+    r/(T-n) (None at n = T). The env and the GLEE importer both publish these, so logged and
+    simulated games are measured alike.
+    """
+    low = played - high_rounds
+    low_sold = sold - high_sold
+    low_kept = low - low_sold  # r
+    sale_rate = sold / played
+    commitment = commitment_sale_rate(p_high, value_high, value_low)
+    buyer_gain = high_sold * (value_high - 1.0) + low_sold * (value_low - 1.0)
+    return {
+        "sales": float(sold),
+        "high_rounds": float(high_rounds),
+        "sale_rate": sale_rate,
+        "self_gain_seller": sale_rate,
+        "self_gain_buyer": buyer_gain / played,
+        "efficiency": high_sold / high_rounds if high_rounds else None,
+        "fairness": low_kept / low if low else None,
+        "commitment_sale_rate": commitment,
+        "regret_sale_rate": abs(sale_rate - commitment),
+    }

@@ -8,9 +8,7 @@ Each game keeps its own rules, `step` and `observe` (the hot path, free of indir
 
 from __future__ import annotations
 
-import math
-import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -20,6 +18,7 @@ from gymnasium.utils import EzPickle
 from pettingzoo import AECEnv
 from pettingzoo.utils import wrappers
 
+from envs.core.params import Params
 from envs.core.seeding import make_rng
 from envs.core.spaces import FreeText
 from envs.core.wrappers import ActionSpaceCheck
@@ -47,8 +46,11 @@ def scalar_box(high: float, dtype: type[np.floating] = np.float64) -> Box:
 
 
 def scalar(value: float, dtype: type[np.floating] = np.float64) -> np.ndarray:
-    """A one-element array holding ``value``, as a `scalar_box` observation."""
-    return np.array([value], dtype=dtype)
+    """A read-only one-element array holding ``value``, as a `scalar_box` observation (shared
+    between observations, so nobody may write to it)."""
+    array = np.array([value], dtype=dtype)
+    array.flags.writeable = False
+    return array
 
 
 def offer_infos(
@@ -85,45 +87,53 @@ def offer_history_spaces(high: float, rounds: int, message_length: int) -> dict[
 
 
 class OfferHistory:
-    """The rejected offers of an alternating-offers game, kept in both players' observations:
-    entry t-1 of ``offers`` and ``offer_messages`` is round t's offer and message. Written once
-    per round (so `observe` stays cheap) and cleared by `clear`; the messages are a tuple,
-    replaced when one is added."""
+    """The rejected offers of an alternating-offers game, kept in both players' observation
+    templates: entry t-1 of ``offers`` and ``offer_messages`` is round t's offer and message.
 
-    def __init__(self, observations: Sequence[dict[str, Any]], rounds: int) -> None:
-        self._observations = list(observations)
-        self._offers = [observation["offers"] for observation in observations]
-        self._empty: tuple[str, ...] = ("",) * rounds
-        self._messages = list(self._empty)
+    Each round replaces the templates' read-only ``offers`` array and ``offer_messages`` tuple
+    with new ones (one small copy per round, so `observe` stays cheap) and never writes into
+    them, so an observation returned earlier keeps the history it showed."""
+
+    def __init__(self, templates: Sequence[dict[str, Any]], rounds: int) -> None:
+        self._templates = list(templates)
+        initial = self.initial(rounds)
+        self._zeros: np.ndarray = initial["offers"]
+        self._empty: tuple[str, ...] = initial["offer_messages"]
+        self._offers = self._zeros
+        self._messages = self._empty
         self._logged = 0  # rounds written since the last clear
 
     @staticmethod
     def initial(rounds: int) -> dict[str, Any]:
-        """The fields of an observation before any offer is rejected (fresh arrays)."""
-        return {"offers": np.zeros(rounds, dtype=np.float64), "offer_messages": ("",) * rounds}
+        """The fields of an observation before any offer is rejected (read-only)."""
+        zeros = np.zeros(rounds, dtype=np.float64)
+        zeros.flags.writeable = False
+        return {"offers": zeros, "offer_messages": ("",) * rounds}
 
     def clear(self) -> None:
         """Forget every round (at reset)."""
         if not self._logged:
             return
-        for offers in self._offers:
-            offers[: self._logged] = 0.0
-        self._messages[: self._logged] = self._empty[: self._logged]
-        for observation in self._observations:
-            observation["offer_messages"] = self._empty
+        self._offers, self._messages = self._zeros, self._empty
+        self._publish()
         self._logged = 0
 
     def record(self, round_: int, offer: float, message: str | None) -> None:
         """Round ``round_``'s rejected ``offer`` and its ``message`` (None: messages are off)."""
         index = round_ - 1
-        for offers in self._offers:
-            offers[index] = offer
-        self._logged = round_
+        offers = self._offers.copy()
+        offers[index] = offer
+        offers.flags.writeable = False
+        self._offers = offers
         if message is not None:
-            self._messages[index] = message
-            messages = tuple(self._messages)
-            for observation in self._observations:
-                observation["offer_messages"] = messages
+            self._messages = (*self._messages[:index], message, *self._messages[index + 1 :])
+        self._logged = round_
+        self._publish()
+
+    def _publish(self) -> None:
+        for template in self._templates:
+            template["offers"] = self._offers
+            template["offer_messages"] = self._messages
 
 
 HISTORY_SHOWN = 20
@@ -139,57 +149,6 @@ def shown_rounds(played: int) -> tuple[range, str]:
     if first == 1:
         return rounds, "Earlier rounds:"
     return rounds, f"Earlier rounds (the last {len(rounds)} of {played}):"
-
-
-# Parameter checks -------------------------------------------------------------------------------
-
-
-def is_real(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def check_positive(name: str, value: Any) -> None:
-    """Raise ValueError unless ``value`` is a finite real number > 0."""
-    if not (is_real(value) and math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-
-
-def check_count(name: str, value: Any) -> None:
-    """Raise ValueError unless ``value`` is an int >= 1."""
-    if not (is_int(value) and value >= 1):
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-
-
-def check_horizon(horizon: Any, announce_horizon: Any) -> None:
-    """Raise ValueError unless ``horizon`` is an int >= 1 and ``announce_horizon`` a bool or
-    None."""
-    check_count("horizon", horizon)
-    if announce_horizon is not None and not isinstance(announce_horizon, bool):
-        raise ValueError(f"announce_horizon must be True, False or None, got {announce_horizon!r}")
-
-
-def check_common(
-    *,
-    flags: dict[str, Any],
-    message_length: Any,
-    max_cycles: Any,
-    render_mode: Any,
-    render_modes: Sequence[str],
-) -> None:
-    """The checks every game ends with, in this order: its boolean ``flags`` (name to value),
-    message length, truncation and render mode."""
-    for name, flag in flags.items():
-        if not isinstance(flag, bool):
-            raise ValueError(f"{name} must be True or False, got {flag!r}")
-    check_count("message_length", message_length)
-    if max_cycles is not None and not (is_int(max_cycles) and max_cycles >= 1):
-        raise ValueError(f"max_cycles must be None or an int >= 1, got {max_cycles!r}")
-    if render_mode not in (None, *render_modes):
-        raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
 
 
 # The environment --------------------------------------------------------------------------------
@@ -213,17 +172,22 @@ class TwoPlayerGame(AECEnv, EzPickle):
         self,
         agents: tuple[str, str],
         parameters: dict[str, Any],
-        check: Callable[..., None],
+        params_class: type[Params],
         *,
         rounds: int,
     ) -> None:
-        """Record ``parameters`` for pickling, validate them with ``check`` (ValueError naming
-        the first one out of range) and set what every game has. ``rounds`` is the game's round
-        cap: `_last_round` is the round that ends the game (earlier under ``max_cycles``), and
+        """Record ``parameters`` for pickling, validate them with ``params_class`` (ValueError
+        naming the first one out of range) and set what every game has. ``rounds`` is the game's
+        round cap: `_last_round` is the round that ends the game (earlier under ``max_cycles``), and
         `_cut_short` whether ending there is a truncation."""
         EzPickle.__init__(self, **parameters)
         AECEnv.__init__(self)
-        check(**parameters)
+        render_mode = parameters["render_mode"]
+        self.params = params_class.checked(
+            **{name: v for name, v in parameters.items() if name != "render_mode"}
+        )
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
         max_cycles = parameters["max_cycles"]
         self.money = float(parameters["money"])
         self.complete_information = parameters["complete_information"]

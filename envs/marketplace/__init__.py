@@ -9,6 +9,8 @@ designs), `manipulation` (description conditions), `baselines` (optimal, pick-ch
 """
 
 from envs.core.registry import register_env
+from envs.core.spec import ViewSpec
+from envs.marketplace.params import MarketParams
 
 register_env(
     "Marketplace-v0",
@@ -16,4 +18,14 @@ register_env(
     entry_point="envs.marketplace.env:parallel_env",
     family="marketplace",
     summary="Assistants buy for customers from businesses: search, proposals, payments (Magentic)",
+    params=MarketParams,
+    protocol="envs.marketplace.protocol:MarketplaceProtocol",
+    cost_per=("purchases", "purchase"),
+    views=(
+        ViewSpec(
+            "Marketplace-Customer-v0",
+            "customer_0",
+            {"customer": "marketplace/careful", "business": "marketplace/honest"},
+        ),
+    ),
 )

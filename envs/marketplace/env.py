@@ -10,8 +10,8 @@ import numpy as np
 from gymnasium.spaces import Box, Dict, Discrete
 from pettingzoo import ParallelEnv
 
+from envs.core.params import keyword_signature
 from envs.core.seeding import child_rng, derive_seed, make_rng
-from envs.core.signature import keyword_signature
 from envs.core.spaces import FreeText, normalize_text
 from envs.core.turns import read_only
 from envs.marketplace.actions import (
@@ -37,7 +37,7 @@ from envs.marketplace.outcomes import (
 from envs.marketplace.params import ALGORITHMS, MarketParams, design_size, draw_latencies
 from envs.marketplace.protocol import MarketplaceProtocol
 from envs.marketplace.search import SearchIndex
-from envs.marketplace.views import business_view, customer_view
+from envs.marketplace.views import DetailFields
 from envs.marketplace.world import MarketWorld, Message, Shop, Shopper, Trader
 
 CUSTOMER, BUSINESS = 0, 1
@@ -205,6 +205,13 @@ class MarketplaceEnv(ParallelEnv):
         probe = self._bundle(p.market_seed if p.market_seed is not None else 0)[0]
         self.n_items, self.n_amenities = len(probe.domain.items), len(probe.domain.amenities)
         self.actions = ActionBuilder(p.max_bandwidth, p.max_lines, p.max_ticks)
+        self._details = DetailFields(
+            n_items=self.n_items, n_amenities=self.n_amenities, n_customers=self.n_customers,
+            n_businesses=self.n_businesses, bandwidth=p.max_bandwidth, proposals=p.max_proposals,
+            inquiries=p.max_inquiries, lines=p.max_lines, query_chars=QUERY_CHARS,
+            text_chars=TEXT_CHARS, algorithms=ALGORITHMS, kinds=KINDS,
+            order_items=MAX_ORDER_ITEMS,
+        )  # fmt: skip
         self._observation_space = self._make_observation_space()
         self._action_space = self._make_action_space()
         self._empty = self._empty_fields()
@@ -250,6 +257,7 @@ class MarketplaceEnv(ParallelEnv):
                 "floor_factor": Box(0, 1, shape=(1,), dtype=f64),
                 "search_algorithm": Discrete(len(ALGORITHMS)),
                 "search_bandwidth": Box(1, k, shape=(1,), dtype=i64),
+                **self._details.spaces,
                 "text": FreeText(VIEW_CHARS),
             }
         )
@@ -363,6 +371,7 @@ class MarketplaceEnv(ParallelEnv):
         self.log: list[tuple[int, str, str, str, str]] = []
         self._observations: dict[str, Any] = {}
         self._infos: dict[str, Any] = {}
+        self._details.reset(self.base_market)
         self._start_day(0)
         self._refresh(self.world.shoppers + self.world.shops)
         self._dirty = set()
@@ -379,6 +388,7 @@ class MarketplaceEnv(ParallelEnv):
         self._day_end = world.tick + self.params.max_ticks
         self._first_paid = [False] * self.n_customers
         self._paid = [0] * self.n_customers
+        self._receipts: list[list[Any]] = [[] for _ in range(self.n_customers)]
         self._order_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for shopper in world.shoppers:
             shopper.done = False
@@ -597,6 +607,7 @@ class MarketplaceEnv(ParallelEnv):
         proposal = world.ledger.proposals[proposal_id]
         rewards[shopper.name] -= payment.amount
         self._paid[shopper.index] += 1
+        self._receipts[shopper.index].append(payment)
         self._sold[proposal.business] += 1
         if not self._first_paid[shopper.index] and satisfies(world.market, proposal):
             self._first_paid[shopper.index] = True
@@ -730,13 +741,9 @@ class MarketplaceEnv(ParallelEnv):
         obs.update(self._proposal_fields(live, customer))
         for name in ("inquiries", "inquiry_items", "inquiry_prices", "floor_factor"):
             obs[name] = self._empty[name]
-        obs["text"] = (
-            customer_view(world, shopper, live, self.params.untrusted_text)[:VIEW_CHARS]
-            if self.params.text_observations
-            else ""
-        )
+        obs.update(self._details.customer(market, shopper, live, self._receipts[shopper.index]))
         self._infos[shopper.name] = self._info(shopper, mask_dict)
-        return obs
+        return self._with_text(shopper, obs)
 
     def _business_observation(self, shop: Shop) -> dict[str, Any]:
         world = self.world
@@ -768,12 +775,18 @@ class MarketplaceEnv(ParallelEnv):
             for name in ("inquiries", "inquiry_items", "inquiry_prices"):
                 obs[name] = empty[name]
         obs["floor_factor"] = self._floor_factors[shop.index]
-        obs["text"] = (
-            business_view(world, shop, self.params.untrusted_text)[:VIEW_CHARS]
-            if self.params.text_observations
-            else ""
-        )
+        obs.update(self._details.business(shop, waiting))
         self._infos[shop.name] = self._info(shop, mask_dict)
+        return self._with_text(shop, obs)
+
+    def _with_text(self, trader: Trader, obs: dict[str, Any]) -> dict[str, Any]:
+        """``obs`` with the trader's last messages and last action, and its ``text``: the
+        protocol's view of the structured fields, or "" without `text_observations`."""
+        obs.update(self._details.common(trader))
+        text = ""
+        if self.params.text_observations:
+            text = self.protocol.render(obs, trader.name)[:VIEW_CHARS]
+        obs["text"] = text
         return obs
 
     def _common(self, trader: Trader, mask: np.ndarray, budget: float) -> dict[str, Any]:

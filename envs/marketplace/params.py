@@ -13,14 +13,13 @@ as written (the reference study's condition, no defence against the manipulation
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from envs.core.turns import refuse_unknown
+from envs.core.params import Params, Rule, choice, flag, integer, is_int, value
 from envs.marketplace.market import DOMAINS
 from envs.marketplace.views import UNTRUSTED_TEXT
 
@@ -35,26 +34,14 @@ MAX_BANDWIDTH = 100
 LatencySpec = int | Mapping[str, int] | Sequence[int]
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 def _require_int(name: str, value: Any, low: int, high: int | None = None) -> int:
-    if not _is_int(value) or value < low or (high is not None and value > high):
-        allowed = f"an int >= {low}" if high is None else f"an int in [{low}, {high}]"
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+    Rule("int", low, high).check(name, value)
     return int(value)
-
-
-def _require_choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-    return str(value)
 
 
 def check_latency(name: str, spec: Any, count: int) -> LatencySpec:
     """``spec`` if it is a valid latency for ``count`` agents, else ValueError naming ``name``."""
-    if _is_int(spec):
+    if is_int(spec):
         return _require_int(name, spec, 1)
     if isinstance(spec, Mapping):
         if set(spec) != {"low", "high"}:
@@ -89,73 +76,44 @@ def design_size(design: str, n_customers: int) -> tuple[int, int]:
 
 
 @dataclass(frozen=True)
-class MarketParams:
+class MarketParams(Params):
     """Every constructor parameter of `MarketplaceEnv` (see its docstring for meanings)."""
 
-    n_customers: int = 3
-    domain: str = "restaurants"
-    design: str = "progenitor"
-    condition: str = "control"
-    manipulator: int = 0
-    market_seed: int | None = None
-    max_ticks: int = 100
-    customer_latency: LatencySpec = 1
-    business_latency: LatencySpec = 1
-    search_algorithm: str = "lexical"
-    search_bandwidth: int | None = None
-    max_bandwidth: int = 10
-    max_proposals: int = 10
-    max_inquiries: int = 10
-    max_lines: int = 5
-    wait_ticks: int = 5
-    text_observations: bool = True
-    untrusted_text: str = "plain"
-    days: int = 1
-    social_degree: int = 4
-    visibility: int = 0
-    review_hops: int = 1
+    n_customers: int = integer(3, 1, MAX_CUSTOMERS, doc="customers (businesses: three each)")
+    domain: str = choice("restaurants", DOMAINS, doc="what the market sells")
+    design: str = choice("progenitor", DESIGN_NAMES, doc="the study design")
+    condition: str = choice("control", CONDITION_NAMES, doc="the manipulation condition")
+    manipulator: int = value(0, doc="index of the manipulating business")
+    market_seed: int | None = integer(None, 0, optional=True, doc="market's seed (None: reset's)")
+    max_ticks: int = integer(100, 1, 1_000_000, doc="ticks before truncation")
+    customer_latency: LatencySpec = value(1, doc="ticks per customer reply: int, {low, high}, list")
+    business_latency: LatencySpec = value(1, doc="ticks per business reply: int, {low, high}, list")
+    search_algorithm: str = choice("lexical", ALGORITHMS, doc="how search ranks businesses")
+    search_bandwidth: int | None = value(None, doc="results per search (None: max_bandwidth)")
+    max_bandwidth: int = integer(10, 1, MAX_BANDWIDTH, doc="most results or recipients at once")
+    max_proposals: int = integer(10, 1, 1000, doc="proposals a customer may hold")
+    max_inquiries: int = integer(10, 1, 1000, doc="inquiries a customer may send")
+    max_lines: int = integer(5, 3, 50, doc="lines of a proposal")
+    wait_ticks: int = value(5, doc="ticks a WAIT lasts")
+    text_observations: bool = flag(True, doc="add the text view to observations")
+    untrusted_text: str = choice("plain", UNTRUSTED_TEXT, doc="how other parties' text is shown")
+    days: int = integer(1, 1, 1000, doc="market days")
+    social_degree: int = integer(4, 0, 1000, doc="customers' friends in the social network")
+    visibility: int = value(0, doc="businesses whose reviews customers see")
+    review_hops: int = integer(1, 0, 10, doc="how far reviews travel in the network")
 
-    @classmethod
-    def checked(cls, **params: Any) -> MarketParams:
-        """Validated parameters; a ValueError names the first bad one and what is allowed."""
-        refuse_unknown(cls, params)
-        p = cls(**params)
-        _require_int("n_customers", p.n_customers, 1, MAX_CUSTOMERS)
-        _require_choice("domain", p.domain, DOMAINS)
-        _require_choice("design", p.design, DESIGN_NAMES)
-        _require_choice("condition", p.condition, CONDITION_NAMES)
+    def validate(self) -> MarketParams:
+        p = self
         n_customers, n_businesses = design_size(p.design, p.n_customers)
         if p.condition != "control":
             _require_int("manipulator", p.manipulator, 0, n_businesses - 1)
-        if p.market_seed is not None:
-            _require_int("market_seed", p.market_seed, 0)
-        _require_int("max_ticks", p.max_ticks, 1, 1_000_000)
-        _require_int("max_bandwidth", p.max_bandwidth, 1, MAX_BANDWIDTH)
-        _require_choice("search_algorithm", p.search_algorithm, ALGORITHMS)
         if p.search_bandwidth is not None:
             _require_int("search_bandwidth", p.search_bandwidth, 1, p.max_bandwidth)
-        _require_int("max_proposals", p.max_proposals, 1, 1000)
-        _require_int("max_inquiries", p.max_inquiries, 1, 1000)
-        _require_int("max_lines", p.max_lines, 3, 50)
         _require_int("wait_ticks", p.wait_ticks, 1, p.max_ticks)
-        _require_int("days", p.days, 1, 1000)
-        _require_int("social_degree", p.social_degree, 0, 1000)
         _require_int("visibility", p.visibility, 0, n_businesses)
-        _require_int("review_hops", p.review_hops, 0, 10)
-        _require_choice("untrusted_text", p.untrusted_text, UNTRUSTED_TEXT)
-        if not isinstance(p.text_observations, bool):
-            raise ValueError(
-                f"text_observations must be true or false, got {p.text_observations!r}"
-            )
-        return cls(
-            **{
-                **params,
-                "search_bandwidth": p.search_bandwidth or p.max_bandwidth,
-                "customer_latency": check_latency(
-                    "customer_latency", p.customer_latency, n_customers
-                ),
-                "business_latency": check_latency(
-                    "business_latency", p.business_latency, n_businesses
-                ),
-            }
+        return replace(
+            p,
+            search_bandwidth=p.search_bandwidth or p.max_bandwidth,
+            customer_latency=check_latency("customer_latency", p.customer_latency, n_customers),
+            business_latency=check_latency("business_latency", p.business_latency, n_businesses),
         )

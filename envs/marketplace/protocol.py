@@ -31,6 +31,10 @@ only what can be done now is offered, so any reply the schema admits is a valid 
     {"kind": "propose", "customer": "customer_2", "expires_in": 10,
      "lines": [{"item": "<name>", "quantity": 2, "unit_price": 4.5}, ...]}
 
+`render` writes the view from the structured observation alone (`envs.marketplace.
+protocol_views`; the env's ``text`` field is the same view) and ends it with the commands allowed
+now; `describe` writes an action as the command that parses back to it.
+
 Recipients are the businesses on the search page or behind an open proposal (customers) and the
 customers waiting for an answer (businesses); proposal lines offer the items those customers asked
 for that are on the menu, each priced from its floor (rounded up to the cent) to what the action
@@ -74,9 +78,11 @@ from envs.marketplace.actions import (
     WAIT,
     ActionBuilder,
 )
-from envs.marketplace.ledger import CENT_TOLERANCE, REASONS
+from envs.marketplace.ledger import CENT_TOLERANCE
 from envs.marketplace.market import Domain
-from envs.marketplace.views import floor_in_cents, money
+from envs.marketplace.protocol_describe import describe as describe_action
+from envs.marketplace.protocol_views import business_view, customer_view
+from envs.marketplace.views import floor_in_cents
 
 CUSTOMER_TASK = """You are a shopping assistant buying for a customer in an online market.
 Find businesses that offer every item the customer needs and have every required amenity, get
@@ -211,9 +217,12 @@ class MarketplaceProtocol(TextProtocol):
         return "\n\n".join(parts)
 
     def render(self, observation: Any, agent: str) -> str:
-        text = observation["text"] or self._plain(observation)
+        """The agent's view from the structured fields (`envs.marketplace.protocol_views`; never
+        the ``text`` field, which the env fills with this), then the commands allowed now."""
+        views = business_view if _role(observation) == "business" else customer_view
+        view = views(observation, agent, self.domain, self.untrusted_text)
         allowed = [kind.upper() for kind in self._options(observation).kinds]
-        return f"{text}\nAllowed now: {', '.join(allowed)}. Your command:"
+        return f"{view}\nAllowed now: {', '.join(allowed)}. Your command:"
 
     def reply_tokens(self, agent: str) -> int:
         """The longest reply of the role plus `MESSAGE_TOKENS` for its free text (a message, a
@@ -230,79 +239,6 @@ class MarketplaceProtocol(TextProtocol):
     @property
     def max_message_chars(self) -> int:  # type: ignore[override]
         return _env_limits()[1]
-
-    def _plain(self, observation: Any) -> str:
-        """A view from the structured fields alone (when the env sends no text view)."""
-        tick = f"Tick {int(observation['tick'][0])} (day {int(observation['day'])})."
-        view = (
-            self._plain_business(observation)
-            if _role(observation) == "business"
-            else self._plain_customer(observation)
-        )
-        status = int(observation["status"])
-        rejected = f"\nYour last action was REJECTED ({REASONS[status]})." if status else ""
-        return f"{tick}\n{view}{rejected}"
-
-    def _plain_customer(self, observation: Any) -> str:
-        """The order, budget, payments, search page and open proposals."""
-        names, amenities = self.domain.items, self.domain.amenities
-        wanted = ", ".join(names[i] for i in observation["request_items"] if i >= 0)
-        required = ", ".join(amenities[a] for a in observation["request_amenities"] if a >= 0)
-        results = [
-            f"business_{b} (order price "
-            + (money(price) if price >= 0 else "n/a: an item is missing")
-            + f", has your amenities: {'yes' if has else 'no'})"
-            for b, price, has in zip(
-                observation["results"], observation["result_prices"],
-                observation["result_amenities"], strict=True,
-            )
-            if b >= 0
-        ]  # fmt: skip
-        proposals = [
-            f"#{p} from business_{b}: total {money(total)}, "
-            f"has all your items: {'yes' if covers else 'no'}, pay by tick {expires}"
-            for p, b, total, covers, expires in zip(
-                observation["proposals"], observation["proposal_businesses"],
-                observation["proposal_totals"], observation["proposal_covers"],
-                observation["proposal_expires"], strict=True,
-            )
-            if p >= 0
-        ]  # fmt: skip
-        return "\n".join(
-            (
-                f"Needed items: {wanted}. Required amenities: {required or 'none'}.",
-                f"Budget left: {money(float(observation['budget'][0]))}. "
-                f"Payments made: {int(observation['paid'][0])}.",
-                "Search results: " + ("; ".join(results) or "none yet (search first)") + ".",
-                "Open proposals: " + ("; ".join(proposals) or "none") + ".",
-            )
-        )
-
-    def _plain_business(self, observation: Any) -> str:
-        """Who waits, what they asked for with its list price and floor here, and revenue."""
-        names = self.domain.items
-        factor = float(observation["floor_factor"][0])
-        lines = ["Customers waiting for your answer:"]
-        for customer, items, prices in zip(
-            observation["inquiries"], observation["inquiry_items"], observation["inquiry_prices"],
-            strict=True,
-        ):  # fmt: skip
-            asked = [
-                f"{names[i]} (list {money(p)}, floor {money(floor_in_cents(factor, p))})"
-                if p >= 0
-                else f"{names[i]} (not on your menu)"
-                for i, p in zip(items, prices, strict=True)
-                if i >= 0
-            ]
-            if customer >= 0:
-                lines.append(f"- customer_{customer} asks for {', '.join(asked)}")
-        if len(lines) == 1:
-            lines = ["Customers waiting for your answer: none."]
-        lines.append(
-            f"Revenue so far: {money(float(observation['budget'][0]))}. "
-            f"Payments received: {int(observation['paid'][0])}."
-        )
-        return "\n".join(lines)
 
     # Parsing ------------------------------------------------------------------------------------
 
@@ -674,6 +610,13 @@ class MarketplaceProtocol(TextProtocol):
                 f"field 'expires_in': from 1 to {self.actions.max_ticks} ticks, got {expiry}"
             )
         return self.actions.propose(int(customer.rpartition("_")[2]), lines, expiry)
+
+    def describe(self, action: Any, observation: Any, agent: str) -> str:
+        """``action`` as one command line, or as its JSON reply where the line cannot carry its
+        text exactly; an action no reply can express raises `ActionParseError`
+        (`envs.marketplace.protocol_describe` says which)."""
+        query_chars, text_chars, _ = _env_limits()
+        return describe_action(self, action, observation, agent, (query_chars, text_chars))
 
     # Constrained choice --------------------------------------------------------------------------
 

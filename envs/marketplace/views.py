@@ -1,31 +1,42 @@
-"""What an agent reads: the bounded text view of its situation, for LLM and human players.
+"""What an agent observes beyond the numbers its decisions read: the fields its text view is
+rendered from (`envs.marketplace.protocol_views`), bounded by the bandwidth and the slot counts
+however long the episode runs.
 
-The view summarises rather than replays: the request and budget, the latest search page (name,
-rating, description, the price of the customer's order there, amenities), the last few messages,
-the open proposals, and the outcome of the last action. Its size is bounded by the bandwidth and
-the slot counts, however long the episode runs (the reference re-rendered the whole trajectory).
-
-Text another agent wrote (a business's name, description and messages in a customer's view; a
-customer's messages in a business's view) is pasted as written under ``untrusted_text="plain"``
-(the reference study's condition, with no defence against manipulation) and put between tags
-naming its author under ``"delimited"``, so the reader can tell data from instructions.
+A customer: its request in words, the latest search (query, algorithm, page) with each hit's name,
+rating, description, the prices of the customer's items there, some other items and its
+amenities; the open proposals' lines; its payments. A business: its own listing (name,
+description, menu, amenities) and the tick and words of each waiting customer's inquiry. Both: the
+last few messages received and what became of their last action. Text another agent wrote is
+kept as written; the protocol quotes it as ``untrusted_text`` says (`quoted`).
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
+from typing import Any
 
-from envs.marketplace.ledger import REASONS, Proposal
-from envs.marketplace.market import Business, Market
-from envs.marketplace.world import MarketWorld, Shop, Shopper
+import numpy as np
+from gymnasium.spaces import Box, Discrete, Space, Tuple
+
+from envs.core.spaces import FreeText
+from envs.marketplace.ledger import Proposal
+from envs.marketplace.market import Business, Customer, Market
+from envs.marketplace.world import Message, Shop, Shopper, Trader
 
 MENU_SHOWN = 6
 MESSAGES_SHOWN = 5
 DESCRIPTION_CHARS = 2000  # whole descriptions: the manipulation conditions live in them
+NAME_CHARS, DETAIL_CHARS, REQUEST_CHARS = 1000, 1000, 5000
+NOTE_CHARS = 64
+"""Room for what a delivered message gains besides its text (a proposal's "(proposal #id) ")."""
 FLOOR_SLACK = 1e-7  # in cents: a floor this close above a whole cent is that cent
 UNTRUSTED_TEXT: tuple[str, ...] = ("plain", "delimited")
 _AUTHOR_TAG = re.compile(r"<\s*/?\s*(?:business|customer)_text\s*>", re.IGNORECASE)
+NO_KIND = -1
+"""``last_kind`` before an agent's first action."""
+_BIG = np.iinfo(np.int64).max
 
 
 def quoted(text: str, author: str, untrusted_text: str) -> str:
@@ -50,135 +61,259 @@ def floor_in_cents(factor: float, price: float) -> float:
     return max(0.0, math.ceil(factor * price * 100 - FLOOR_SLACK) / 100)
 
 
-def item_list(market: Market, items: tuple[int, ...] | list[int]) -> str:
-    names = market.domain.items
-    return ", ".join(names[i] for i in items) if items else "none"
+def _frozen(values: Any, dtype: Any) -> np.ndarray:
+    array = np.asarray(values, dtype=dtype)
+    array.flags.writeable = False
+    return array
 
 
-def _amenities(market: Market, business: Business) -> str:
-    names = market.domain.amenities
-    return ", ".join(names[a] for a in sorted(business.amenities)) or "none"
+def _texts(count: int, chars: int) -> Tuple:
+    return Tuple(tuple(FreeText(chars) for _ in range(count)))
 
 
-def listing(
-    market: Market, business: Business, wanted: tuple[int, ...], untrusted_text: str
-) -> str:
-    """One search hit: name, rating, description, prices of the wanted items, amenities."""
-    names = market.domain.items
-    menu = business.menu
-    wanted_lines = [
-        f"{names[i]} {money(menu[i])}" if i in menu else f"{names[i]} (not offered)" for i in wanted
-    ]
-    others = [i for i in menu if i not in wanted]
-    shown = ", ".join(names[i] for i in others[:MENU_SHOWN])
-    more = f" and {len(others) - MENU_SHOWN} more" if len(others) > MENU_SHOWN else ""
-    name = quoted(business.name, "business", untrusted_text)
-    description = quoted(business.description[:DESCRIPTION_CHARS], "business", untrusted_text)
-    return (
-        f"- business_{business.index} {name} (rating {business.rating:.2f})\n"
-        f"  {description}\n"
-        f"  Your items: {'; '.join(wanted_lines)}\n"
-        f"  Other items: {shown or 'none'}{more}\n"
-        f"  Amenities: {_amenities(market, business)}"
-    )
+class DetailFields:
+    """Builds the detail fields of the marketplace's observations (see the module docstring):
+    their spaces, read-only placeholders for the other role, and each agent's values, cached
+    while what they show does not change (fields already returned are never written)."""
+
+    def __init__(
+        self,
+        *,
+        n_items: int,
+        n_amenities: int,
+        n_customers: int,
+        n_businesses: int,
+        bandwidth: int,
+        proposals: int,
+        inquiries: int,
+        lines: int,
+        query_chars: int,
+        text_chars: int,
+        algorithms: Sequence[str],
+        kinds: Sequence[str],
+        order_items: int,
+    ) -> None:
+        self.algorithms = tuple(algorithms)
+        self.kinds = tuple(kinds)
+        self.order_items = order_items
+        self.sizes = (bandwidth, proposals, inquiries, lines)
+        self.n_items, self.n_amenities = n_items, n_amenities
+        k, n_p, q = bandwidth, proposals, inquiries
+        i64, f64, i8, inf = np.int64, np.float64, np.int8, np.inf
+        self.spaces: dict[str, Space[Any]] = {
+            "request": FreeText(REQUEST_CHARS),
+            "search_query": FreeText(query_chars),
+            "search_page": Box(-1, _BIG, shape=(3,), dtype=i64),
+            "result_names": _texts(k, NAME_CHARS),
+            "result_descriptions": _texts(k, DESCRIPTION_CHARS),
+            "result_ratings": Box(0.0, inf, shape=(k,), dtype=f64),
+            "result_item_prices": Box(-1.0, inf, shape=(k, order_items), dtype=f64),
+            "result_other_items": Box(-1, n_items - 1, shape=(k, MENU_SHOWN), dtype=i64),
+            "result_other_count": Box(0, n_items, shape=(k,), dtype=i64),
+            "result_amenity_flags": Box(0, 1, shape=(k, n_amenities), dtype=i8),
+            "proposal_items": Box(-1, n_items - 1, shape=(n_p, lines), dtype=i64),
+            "proposal_quantities": Box(0, _BIG, shape=(n_p, lines), dtype=i64),
+            "proposal_unit_prices": Box(0.0, inf, shape=(n_p, lines), dtype=f64),
+            "payments": Box(-1, _BIG, shape=(n_p,), dtype=i64),
+            "payment_amounts": Box(0.0, inf, shape=(n_p,), dtype=f64),
+            "business_name": FreeText(NAME_CHARS),
+            "business_description": FreeText(DESCRIPTION_CHARS),
+            "menu_items": Box(-1, n_items - 1, shape=(n_items,), dtype=i64),
+            "menu_prices": Box(-1.0, inf, shape=(n_items,), dtype=f64),
+            "business_amenities": Box(0, 1, shape=(n_amenities,), dtype=i8),
+            "inquiry_ticks": Box(-1, _BIG, shape=(q,), dtype=i64),
+            "inquiry_texts": _texts(q, text_chars),
+            "messages": _texts(MESSAGES_SHOWN, text_chars + NOTE_CHARS),
+            "message_ticks": Box(-1, _BIG, shape=(MESSAGES_SHOWN,), dtype=i64),
+            "message_senders": Box(
+                -1, max(n_customers, n_businesses) - 1, shape=(MESSAGES_SHOWN,), dtype=i64
+            ),
+            "inbox_size": Box(0, _BIG, shape=(1,), dtype=i64),
+            "last_kind": Discrete(len(kinds) + 1, start=NO_KIND),
+            "detail": FreeText(DETAIL_CHARS),
+        }
+        self.empty = {name: _placeholder(space) for name, space in self.spaces.items()}
+        self._pages: dict[int, tuple[Any, tuple[int, ...], dict[str, Any]]] = {}
+        self._inboxes: dict[str, tuple[int, dict[str, Any]]] = {}
+        self._listings: list[dict[str, Any]] = []
+
+    def reset(self, market: Market) -> None:
+        """Forget the last episode's caches; each business's own listing, built once."""
+        self._pages, self._inboxes = {}, {}
+        self._listings = [self._listing(business) for business in market.businesses]
+
+    # Both roles ---------------------------------------------------------------------------------
+
+    def common(self, trader: Trader) -> dict[str, Any]:
+        """The last messages received and what became of the trader's last action."""
+        kind = trader.last_kind
+        return {
+            **self._inbox(trader),
+            "last_kind": self.kinds.index(kind) if kind in self.kinds else NO_KIND,
+            "detail": trader.detail[:DETAIL_CHARS],
+        }
+
+    def _inbox(self, trader: Trader) -> dict[str, Any]:
+        inbox = trader.inbox
+        cached = self._inboxes.get(trader.name)
+        if cached is not None and cached[0] == len(inbox):
+            return cached[1]
+        recent: list[Message] = inbox[-MESSAGES_SHOWN:]
+        free = MESSAGES_SHOWN - len(recent)
+        fields = {
+            "messages": tuple(m.text for m in recent) + ("",) * free,
+            "message_ticks": _frozen([m.tick for m in recent] + [-1] * free, np.int64),
+            "message_senders": _frozen(
+                [int(m.sender.rpartition("_")[2]) for m in recent] + [-1] * free, np.int64
+            ),
+            "inbox_size": _frozen([len(inbox)], np.int64),
+        }
+        self._inboxes[trader.name] = (len(inbox), fields)
+        return fields
+
+    # Customers ----------------------------------------------------------------------------------
+
+    def customer(
+        self, market: Market, shopper: Shopper, live: Sequence[Proposal], paid: Sequence[Any]
+    ) -> dict[str, Any]:
+        """A customer's request, search, proposal lines and payments (``paid``: its payments of
+        the day), with the business fields empty."""
+        customer = market.customers[shopper.index]
+        fields = {
+            **{name: self.empty[name] for name in _BUSINESS_FIELDS},
+            "request": customer.request[:REQUEST_CHARS],
+            **self._page(market, shopper, customer),
+            **self._lines(live),
+            **self._payments(paid),
+        }
+        return fields
+
+    def _page(self, market: Market, shopper: Shopper, customer: Customer) -> dict[str, Any]:
+        page = shopper.page
+        if page is None:
+            return {name: self.empty[name] for name in _PAGE_FIELDS}
+        cached = self._pages.get(shopper.index)
+        if cached is not None and cached[0] is page and cached[1] == customer.items:
+            return cached[2]
+        k = self.sizes[0]
+        shown = [market.businesses[b] for b in page.businesses[:k]]
+        free = k - len(shown)
+        wanted = customer.items
+        prices = np.full((k, self.order_items), -1.0)
+        others = np.full((k, MENU_SHOWN), -1, dtype=np.int64)
+        counts = np.zeros(k, dtype=np.int64)
+        amenities = np.zeros((k, self.n_amenities), dtype=np.int8)
+        for slot, business in enumerate(shown):
+            menu = business.menu
+            listed = [menu.get(i, -1.0) for i in wanted[: self.order_items]]
+            prices[slot, : len(listed)] = listed
+            rest = [i for i in menu if i not in wanted]
+            others[slot, : min(len(rest), MENU_SHOWN)] = rest[:MENU_SHOWN]
+            counts[slot] = len(rest)
+            amenities[slot, sorted(business.amenities)] = 1
+        for array in (prices, others, counts, amenities):
+            array.flags.writeable = False
+        fields = {
+            "search_query": shopper.query,
+            "search_page": _frozen(
+                [self.algorithms.index(page.algorithm), page.page, page.total], np.int64
+            ),
+            "result_names": tuple(b.name[:NAME_CHARS] for b in shown) + ("",) * free,
+            "result_descriptions": tuple(b.description[:DESCRIPTION_CHARS] for b in shown)
+            + ("",) * free,
+            "result_ratings": _frozen([b.rating for b in shown] + [0.0] * free, np.float64),
+            "result_item_prices": prices,
+            "result_other_items": others,
+            "result_other_count": counts,
+            "result_amenity_flags": amenities,
+        }
+        self._pages[shopper.index] = (page, customer.items, fields)
+        return fields
+
+    def _lines(self, live: Sequence[Proposal]) -> dict[str, Any]:
+        if not live:
+            return {name: self.empty[name] for name in _LINE_FIELDS}
+        _, n_p, _, lines = self.sizes
+        items = np.full((n_p, lines), -1, dtype=np.int64)
+        quantities = np.zeros((n_p, lines), dtype=np.int64)
+        prices = np.zeros((n_p, lines), dtype=np.float64)
+        for slot, proposal in enumerate(live[:n_p]):
+            count = min(len(proposal.items), lines)
+            items[slot, :count] = proposal.items[:count]
+            quantities[slot, :count] = proposal.quantities[:count]
+            prices[slot, :count] = proposal.unit_prices[:count]
+        return {
+            "proposal_items": items,
+            "proposal_quantities": quantities,
+            "proposal_unit_prices": prices,
+        }
+
+    def _payments(self, paid: Sequence[Any]) -> dict[str, Any]:
+        if not paid:
+            return {name: self.empty[name] for name in ("payments", "payment_amounts")}
+        n_p = self.sizes[1]
+        shown = list(paid[:n_p])
+        free = n_p - len(shown)
+        return {
+            "payments": np.array([p.proposal for p in shown] + [-1] * free, dtype=np.int64),
+            "payment_amounts": np.array([p.amount for p in shown] + [0.0] * free),
+        }
+
+    # Businesses ---------------------------------------------------------------------------------
+
+    def business(self, shop: Shop, waiting: Sequence[tuple[int, Message]]) -> dict[str, Any]:
+        """A business's own listing and its waiting inquiries' ticks and words (``waiting``: the
+        rows its ``inquiries`` field shows), with the customer fields empty."""
+        q = self.sizes[2]
+        fields = {
+            **{name: self.empty[name] for name in _CUSTOMER_FIELDS},
+            **self._listings[shop.index],
+        }
+        if waiting:
+            free = q - len(waiting)
+            fields["inquiry_ticks"] = np.array(
+                [m.tick for _, m in waiting] + [-1] * free, dtype=np.int64
+            )
+            fields["inquiry_texts"] = tuple(m.text for _, m in waiting) + ("",) * free
+        else:
+            fields["inquiry_ticks"] = self.empty["inquiry_ticks"]
+            fields["inquiry_texts"] = self.empty["inquiry_texts"]
+        return fields
+
+    def _listing(self, business: Business) -> dict[str, Any]:
+        menu = list(business.menu.items())
+        free = self.n_items - len(menu)
+        amenities = np.zeros(self.n_amenities, dtype=np.int8)
+        amenities[sorted(business.amenities)] = 1
+        amenities.flags.writeable = False
+        return {
+            "business_name": business.name[:NAME_CHARS],
+            "business_description": business.description[:DESCRIPTION_CHARS],
+            "menu_items": _frozen([i for i, _ in menu] + [-1] * free, np.int64),
+            "menu_prices": _frozen([p for _, p in menu] + [-1.0] * free, np.float64),
+            "business_amenities": amenities,
+        }
 
 
-def proposal_line(market: Market, proposal: Proposal) -> str:
-    names = market.domain.items
-    lines = ", ".join(
-        f"{q} x {names[i]} @ {money(p)}"
-        for i, q, p in zip(proposal.items, proposal.quantities, proposal.unit_prices, strict=True)
-    )
-    return (
-        f"- proposal #{proposal.id} from business_{proposal.business}: {lines}; "
-        f"total {money(proposal.total)}; pay by tick {proposal.expires}"
-    )
+_PAGE_FIELDS = (
+    "search_query", "search_page", "result_names", "result_descriptions", "result_ratings",
+    "result_item_prices", "result_other_items", "result_other_count", "result_amenity_flags",
+)  # fmt: skip
+_LINE_FIELDS = ("proposal_items", "proposal_quantities", "proposal_unit_prices")
+_CUSTOMER_FIELDS = ("request", *_PAGE_FIELDS, *_LINE_FIELDS, "payments", "payment_amounts")
+_BUSINESS_FIELDS = (
+    "business_name", "business_description", "menu_items", "menu_prices", "business_amenities",
+    "inquiry_ticks", "inquiry_texts",
+)  # fmt: skip
 
 
-def _last_action(trader: Shopper | Shop) -> str:
-    if trader.last_kind == "none":
-        return "Last action: none yet."
-    outcome = "accepted" if trader.status == 0 else f"REJECTED ({REASONS[trader.status]}: "
-    outcome += "" if trader.status == 0 else f"{trader.detail})"
-    return f"Last action: {trader.last_kind}, {outcome}."
-
-
-def _messages(trader: Shopper | Shop, untrusted_text: str) -> list[str]:
-    """The last few messages received (all written by the other role)."""
-    recent = trader.inbox[-MESSAGES_SHOWN:]
-    if not recent:
-        return ["Messages: none."]
-    author = "customer" if isinstance(trader, Shop) else "business"
-    lines = [f"Messages (last {len(recent)} of {len(trader.inbox)}):"]
-    lines += [
-        f"- tick {m.tick}, {m.sender}: {quoted(m.text, author, untrusted_text)}" for m in recent
-    ]
-    return lines
-
-
-def customer_view(
-    world: MarketWorld, shopper: Shopper, live: list[Proposal], untrusted_text: str
-) -> str:
-    """The customer assistant's situation as text (businesses' texts as ``untrusted_text`` says)."""
-    market = world.market
-    customer = market.customers[shopper.index]
-    lines = [
-        f"Tick {world.tick} (day {world.day}). You are {shopper.name}'s shopping assistant.",
-        f"Request: {customer.request}",
-        f"Needed items: {item_list(market, customer.items)}. "
-        f"Required amenities: {', '.join(market.domain.amenities[a] for a in customer.amenities)}.",
-        f"Budget left: {money(world.ledger.budget_left[shopper.index])}.",
-    ]
-    page = shopper.page
-    if page is None:
-        lines.append("Search results: none yet (search first).")
-    else:
-        lines.append(
-            f"Search results ({page.algorithm} for {shopper.query!r}, page {page.page}, "
-            f"{len(page.businesses)} of {page.total}):"
-        )
-        businesses = market.businesses
-        lines += [
-            listing(market, businesses[b], customer.items, untrusted_text) for b in page.businesses
-        ]
-    lines += _messages(shopper, untrusted_text)
-    if live:
-        lines.append("Open proposals:")
-        lines += [proposal_line(market, p) for p in live]
-    else:
-        lines.append("Open proposals: none.")
-    paid = [p for p in world.ledger.payments if p.customer == shopper.index]
-    if paid:
-        lines.append("Paid: " + ", ".join(f"#{p.proposal} ({money(p.amount)})" for p in paid))
-    lines.append(_last_action(shopper))
-    return "\n".join(lines)
-
-
-def business_view(world: MarketWorld, shop: Shop, untrusted_text: str) -> str:
-    """The business's situation as text: its listing, floor prices and who waits for it
-    (customers' texts as ``untrusted_text`` says)."""
-    market = world.market
-    business = market.businesses[shop.index]
-    names = market.domain.items
-    menu = ", ".join(
-        f"{names[i]} {money(p)} (floor {money(floor_in_cents(business.min_price_factor, p))})"
-        for i, p in business.menu.items()
-    )
-    lines = [
-        f"Tick {world.tick} (day {world.day}). You run {shop.name}, {business.name}.",
-        f"Your listing: {business.description[:DESCRIPTION_CHARS]}",
-        f"Menu (list price, lowest acceptable price): {menu}",
-        f"Amenities: {_amenities(market, business)}",
-        f"Revenue so far: {money(world.ledger.revenue[shop.index])}.",
-    ]
-    if shop.waiting:
-        lines.append("Customers waiting for your answer:")
-        for customer, message in sorted(shop.waiting.items()):
-            asked = item_list(market, message.items)
-            text = quoted(message.text, "customer", untrusted_text)
-            lines.append(f"- customer_{customer} (tick {message.tick}) asks for {asked}: {text}")
-    else:
-        lines.append("Customers waiting for your answer: none.")
-    lines += _messages(shop, untrusted_text)
-    lines.append(_last_action(shop))
-    return "\n".join(lines)
+def _placeholder(space: Space[Any]) -> Any:
+    """The read-only value of an empty field: "" texts, -1 ids and prices, 0 elsewhere."""
+    if isinstance(space, Tuple):
+        return ("",) * len(space.spaces)
+    if isinstance(space, FreeText):
+        return ""
+    if isinstance(space, Discrete):
+        return int(space.start)
+    fill = -1 if space.low.min() < 0 else 0
+    return _frozen(np.full(space.shape, fill, dtype=space.dtype), space.dtype)

@@ -8,6 +8,9 @@ phrasing), `dialogue` and `dialogue_protocol`, `commands` (feed commands to cons
 """
 
 from envs.core.registry import register_env
+from envs.core.spec import ViewSpec
+from envs.recommendation.dialogue_params import DialogueParams
+from envs.recommendation.feed_params import FeedParams
 
 register_env(
     "RecDialogue-v0",
@@ -15,6 +18,16 @@ register_env(
     entry_point="envs.recommendation.dialogue:env",
     family="recommendation",
     summary="A recommender talks with a simulated user who wants one item (CRS evaluation)",
+    params=DialogueParams,
+    protocol="envs.recommendation.dialogue_protocol:DialogueProtocol",
+    views=(
+        ViewSpec(
+            "RecDialogue-Recommender-v0",
+            "recommender_0",
+            {"user": "dialogue/agenda"},
+            {"n_items": 1000},
+        ),
+    ),
 )
 register_env(
     "RecFeed-v0",
@@ -22,4 +35,7 @@ register_env(
     entry_point="envs.recommendation.feed:env",
     family="recommendation",
     summary="A feed of slates; the user clicks, skips or commands; clicks vs satisfaction",
+    params=FeedParams,
+    protocol="envs.recommendation.feed_protocol:FeedProtocol",
+    views=(ViewSpec("RecFeed-Recommender-v0", "recommender_0", {"user": "feed/user"}),),
 )

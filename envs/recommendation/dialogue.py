@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-from gymnasium.spaces import Box, Dict, Discrete, Space
+from gymnasium.spaces import Box, Dict, Discrete, Space, Tuple
 from pettingzoo import AECEnv
 
+from envs.core.params import keyword_signature
 from envs.core.seeding import child_rng, derive_seed, make_rng
-from envs.core.signature import keyword_signature
 from envs.core.spaces import FreeText, normalize_text
-from envs.core.turns import TurnTakingEnv, read_only, refuse_unknown
+from envs.core.turns import TurnTakingEnv, read_only
 from envs.games.two_player import wrapped
-from envs.recommendation.catalog import DOMAINS, Catalog
+from envs.recommendation.catalog import Catalog
 from envs.recommendation.catalog_generator import catalog_for
+from envs.recommendation.dialogue_params import DialogueParams
 from envs.recommendation.dialogue_protocol import MESSAGE_CHARS, QUERY_CHARS, DialogueProtocol
 from envs.recommendation.need import Need, draw_need, feature_names, feature_of
+from envs.recommendation.protocol_views import SPEAKERS, chat_lines
 from envs.recommendation.search import CatalogSearch
 
 RECOMMENDER, USER = "recommender_0", "user_0"
@@ -29,49 +30,6 @@ USER_ACTS: tuple[str, ...] = ("disclose", "inquire", "answer", "accept", "reject
 SCALES: tuple[str, ...] = ("recommendation", "strategy", "expression")
 TEXT_CHARS, VIEW_CHARS = QUERY_CHARS, 40_000
 SHOWN_TURNS = 8
-
-
-@dataclass(frozen=True)
-class DialogueParams:
-    """Every constructor parameter of `raw_env` (see its docstring)."""
-
-    domain: str = "books"
-    n_items: int = 1000
-    catalog_seed: int | None = 0
-    max_turns: int = 10
-    recommend_size: int = 3
-    search_size: int = 10
-    searches_per_turn: int = 2
-    patience_low: int = 4
-    patience_high: int = 10
-    text_observations: bool = True
-    catalog: Catalog | None = None
-
-    @classmethod
-    def checked(cls, **params: Any) -> DialogueParams:
-        refuse_unknown(cls, params)
-        p = cls(**params)
-        if p.domain not in DOMAINS:
-            raise ValueError(f"domain must be one of {DOMAINS}, got {p.domain!r}")
-        for name, low, high in (
-            ("n_items", 100, 100_000), ("max_turns", 1, 100), ("recommend_size", 1, 50),
-            ("search_size", 1, 100), ("searches_per_turn", 0, 10), ("patience_low", 1, 100),
-            ("patience_high", p.patience_low if isinstance(p.patience_low, int) else 1, 100),
-        ):  # fmt: skip
-            value = getattr(p, name)
-            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                raise ValueError(f"{name} must be an int in [{low}, {high}], got {value!r}")
-        if p.catalog_seed is not None and (
-            not isinstance(p.catalog_seed, int) or p.catalog_seed < 0
-        ):
-            raise ValueError(f"catalog_seed must be None or an int >= 0, got {p.catalog_seed!r}")
-        if p.catalog is not None and not isinstance(p.catalog, Catalog):
-            raise ValueError(f"catalog must be a Catalog or None, got {type(p.catalog).__name__}")
-        if not isinstance(p.text_observations, bool):
-            raise ValueError(
-                f"text_observations must be true or false, got {p.text_observations!r}"
-            )
-        return p
 
 
 def env(**kwargs: Any) -> AECEnv:
@@ -163,8 +121,9 @@ class raw_env(TurnTakingEnv):
         self.max_values = max(len(v) for v in self.values.values())
         self.possible_agents = [RECOMMENDER, USER]
         self.protocol = DialogueProtocol(
-            self.features, self.values, p.recommend_size, n_items=p.n_items
-        )
+            self.features, self.values, p.recommend_size, n_items=p.n_items,
+            domain=probe.domain, max_turns=p.max_turns, catalog_size=len(probe),
+        )  # fmt: skip
         self._spaces()
         self.agents: list[str] = []
 
@@ -175,18 +134,29 @@ class raw_env(TurnTakingEnv):
         n = len(p.catalog) if p.catalog is not None else p.n_items
         f, v, k = len(self.features), self.max_values, p.recommend_size
         i64 = np.int64
+        lines = 2 * SHOWN_TURNS
+        chat = {
+            "chat": Tuple(tuple(FreeText(VIEW_CHARS) for _ in range(lines))),
+            "chat_from": Box(-1, 1, shape=(lines,), dtype=np.int8),
+        }
         self.observation_spaces: dict[str, Space[Any]] = {
             RECOMMENDER: Dict(
                 {
                     "turn": Discrete(p.max_turns + 1),
                     "searches_left": Discrete(p.searches_per_turn + 1),
                     "results": Box(-1, n - 1, shape=(p.search_size,), dtype=i64),
+                    "result_titles": Tuple(
+                        tuple(FreeText(VIEW_CHARS) for _ in range(p.search_size))
+                    ),
+                    "result_features": Box(-1, v - 1, shape=(p.search_size, f), dtype=i64),
+                    "result_prices": Box(0.0, np.inf, shape=(p.search_size,), dtype=np.float64),
                     "known": Box(-1, v - 1, shape=(f,), dtype=i64),
                     "matches": Box(0, n, shape=(1,), dtype=i64),
                     "rejected": Box(-1, n - 1, shape=(p.max_turns * k,), dtype=i64),
                     "last_act": Discrete(len(USER_ACTS) + 1),
                     "last_feature": Discrete(f + 1),
                     "last_value": Discrete(v + 1),
+                    **chat,
                     "text": FreeText(VIEW_CHARS),
                 }
             ),
@@ -194,6 +164,7 @@ class raw_env(TurnTakingEnv):
                 {
                     "turn": Discrete(p.max_turns + 1),
                     "target": Box(0, n - 1, shape=(1,), dtype=i64),
+                    "target_title": FreeText(VIEW_CHARS),
                     "need": Box(0, v - 1, shape=(f,), dtype=i64),
                     "agenda": Box(0, f - 1, shape=(f,), dtype=i64),
                     "patience": Box(1, 100, shape=(1,), dtype=i64),
@@ -203,6 +174,7 @@ class raw_env(TurnTakingEnv):
                     "asked": Discrete(f + 1),
                     "recommended": Box(-1, n - 1, shape=(k,), dtype=i64),
                     "recommended_features": Box(-1, v - 1, shape=(k, f), dtype=i64),
+                    **chat,
                     "text": FreeText(VIEW_CHARS),
                 }
             ),
@@ -262,6 +234,8 @@ class raw_env(TurnTakingEnv):
         self.rejected: list[int] = []
         self.recommended = np.full(p.recommend_size, -1, dtype=np.int64)
         self.chat: list[tuple[str, str]] = []
+        self._show_chat()
+        self._show_results()
         self.last_rec_act = len(REC_ACTS)
         self.asked = len(self.features)
         self.last_user = (len(USER_ACTS), len(self.features), self.max_values)
@@ -301,6 +275,7 @@ class raw_env(TurnTakingEnv):
             ids = self._search(query, bool(action["use_known"]))
             self.results = np.full(self.params.search_size, -1, dtype=np.int64)
             self.results[: len(ids)] = ids
+            self._show_results()
             self.searches_left -= 1
             self.counts["searches"] += 1
             self.retrieved |= bool(self.need.target in set(ids.tolist()))
@@ -324,6 +299,7 @@ class raw_env(TurnTakingEnv):
         else:
             text = message or "..."
         self.chat.append(("recommender", text))
+        self._show_chat()
         self.agent_selection = USER
         self.infos[USER] = self._user_info()
 
@@ -335,6 +311,7 @@ class raw_env(TurnTakingEnv):
             utterance = re.sub(re.escape(self.title), "[...]", utterance, flags=re.IGNORECASE)
             self.counts["leaks"] += 1
         self.chat.append(("user", utterance))
+        self._show_chat()
         self.ratings.append(np.asarray(action["ratings"], dtype=np.int64).copy())
         if act in (DISCLOSE, ANSWER, REJECT) and value < len(self.values[self.features[feature]]):
             self.known[feature] = value
@@ -401,7 +378,7 @@ class raw_env(TurnTakingEnv):
             tail = self.rejected[-len(rejected) :]
             rejected[: len(tail)] = tail
             act, feature, value = self.last_user
-            return {
+            observation = {
                 "turn": self.turn,
                 "searches_left": self.searches_left,
                 "results": self.results.copy(),
@@ -411,8 +388,10 @@ class raw_env(TurnTakingEnv):
                 "last_act": act,
                 "last_feature": feature,
                 "last_value": value,
-                "text": self._text(self._recommender_view),
+                **self._results_seen,
+                **self._chat_seen,
             }
+            return self._with_text(RECOMMENDER, observation)
         need = self.need
         codes = np.array([self._code(name, value) for name, value in self._need_in_order()])
         agenda = np.array([self.features.index(name) for name, _ in need.features], np.int64)
@@ -422,7 +401,7 @@ class raw_env(TurnTakingEnv):
         for row, item in enumerate(self.recommended):
             if item >= 0:
                 recommended_features[row] = self._codes_of(int(item))
-        return {
+        observation = {
             "turn": self.turn,
             "target": np.array([need.target], dtype=np.int64),
             "need": codes.astype(np.int64),
@@ -434,8 +413,10 @@ class raw_env(TurnTakingEnv):
             "asked": self.asked,
             "recommended": self.recommended.copy(),
             "recommended_features": recommended_features,
-            "text": self._text(self._user_view),
+            **self._chat_seen,
+            "target_title": self.title[:VIEW_CHARS],
         }
+        return self._with_text(USER, observation)
 
     def _need_in_order(self) -> list[tuple[str, str]]:
         wanted = dict(self.need.features)
@@ -450,44 +431,42 @@ class raw_env(TurnTakingEnv):
             dtype=np.int64,
         )
 
-    def _text(self, view: Any) -> str:
-        return view()[:VIEW_CHARS] if self.params.text_observations else ""
+    def _with_text(self, agent: str, observation: dict[str, Any]) -> dict[str, Any]:
+        """``observation`` with its ``text``: the protocol's view of the structured fields, or
+        "" without `text_observations`."""
+        text = ""
+        if self.params.text_observations:
+            text = self.protocol.render(observation, agent)[:VIEW_CHARS]
+        observation["text"] = text
+        return observation
 
-    def _chat_lines(self) -> list[str]:
+    def _show_chat(self) -> None:
+        """The latest turns of the chat as observations show them: rebuilt when a line is added
+        and shared, never changed, until the next."""
         shown = self.chat[-2 * SHOWN_TURNS :]
-        return [f"{who.capitalize()}: {text}" for who, text in shown] or ["(no conversation yet)"]
+        free = 2 * SHOWN_TURNS - len(shown)
+        speakers = [SPEAKERS.index(who) for who, _ in shown] + [-1] * free
+        self._chat_seen = {
+            "chat": tuple(text[:VIEW_CHARS] for _, text in shown) + ("",) * free,
+            "chat_from": read_only(speakers, np.int8),
+        }
 
-    def _recommender_view(self) -> str:
-        known = [
-            f"{name}={self.values[name][int(code)]}"
-            for name, code in zip(self.features, self.known, strict=True)
-            if code >= 0
-        ]
-        lines = [
-            f"Turn {self.turn + 1} of {self.params.max_turns}. Help the user find the one item "
-            f"they have in mind from a catalog of {len(self.catalog)} {self.catalog.domain}.",
-            f"What the user has told you: {', '.join(known) or 'nothing yet'}.",
-            f"Features you can ask about: {', '.join(self.features)}.",
-            "Conversation:", *self._chat_lines(),
-        ]  # fmt: skip
-        hits = [int(i) for i in self.results if i >= 0]
-        if hits:
-            lines.append("Last search results:")
-            lines += [f"- {self.catalog.describe(i)}" for i in hits]
-        lines.append(f"Searches left this turn: {self.searches_left}.")
-        return "\n".join(lines)
-
-    def _user_view(self) -> str:
-        need = self.need
-        wants = ", ".join(f"{name.replace('_', ' ')}: {value}" for name, value in need.features)
-        lines = [
-            f"You are looking for one {self.catalog.domain[:-1]}: \"{self.title}\" ({wants}). "
-            "Never say its title; describe what you want instead.",
-            f"Your style: {need.persona.style}; you give up after about {need.persona.patience} "
-            "turns without success.",
-            "Conversation:", *self._chat_lines(),
-        ]  # fmt: skip
-        return "\n".join(lines)
+    def _show_results(self) -> None:
+        """The last search hits' titles, feature codes and prices as observations show them."""
+        size, f = self.params.search_size, len(self.features)
+        titles, codes = [""] * size, np.full((size, f), -1, dtype=np.int64)
+        prices = np.zeros(size, dtype=np.float64)
+        for slot, item in enumerate(self.results.tolist()):
+            if item >= 0:
+                titles[slot] = self.catalog.titles[item][:VIEW_CHARS]
+                codes[slot] = self._codes_of(item)
+                prices[slot] = self.catalog.price[item]
+        codes.flags.writeable = prices.flags.writeable = False
+        self._results_seen = {
+            "result_titles": tuple(titles),
+            "result_features": codes,
+            "result_prices": prices,
+        }
 
     # Outcomes -----------------------------------------------------------------------------------
 
@@ -514,7 +493,7 @@ class raw_env(TurnTakingEnv):
     def render(self) -> str | None:
         if self.render_mode != "ansi" or not self.agents:
             return None
-        return "\n".join(self._chat_lines())
+        return "\n".join(chat_lines(self._chat_seen))
 
     def close(self) -> None:
         pass

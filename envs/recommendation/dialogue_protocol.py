@@ -15,9 +15,12 @@ The user simulator answers keyed fields on one line (the act and ratings stay st
     RATINGS: recommendation=2 strategy=3 expression=4 REASON: not what I asked for
     (ACT: accept ITEM: 12 to accept recommended item 12; RATINGS: 2 3 4 also reads, in order)
 
-Both see the rules and format once, in `instructions`; `render` adds to the env's text view the
-observed facts it leaves out (the recommender: how many items fit, what was turned down, the
-user's last act; the user: the turn, what was asked, the ids it may accept, its pickiness).
+Both see the rules and format once, in `instructions`; `render` writes the view from the
+structured observation alone (`envs.recommendation.protocol_views`; the env's ``text`` field is
+the same view), with the observed facts a conversation does not show (the recommender: how many
+items fit, what was turned down, the user's last act; the user: the turn, what was asked, the ids
+it may accept, its pickiness). `describe` writes an action in this format, or as the JSON reply
+below where the format cannot carry it exactly.
 
 Either may instead reply with one JSON object (`reply_schema` states its shape now)::
 
@@ -42,7 +45,8 @@ from typing import Any
 
 import numpy as np
 
-from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
+from envs.core.protocol import ActionParseError, TextProtocol, ValidAction, keyed_or_json
+from envs.core.spaces import normalize_text
 from envs.core.structured import (
     array,
     choice,
@@ -55,6 +59,11 @@ from envs.core.structured import (
     one_of,
 )
 from envs.core.text import keyed_fields
+from envs.recommendation.protocol_views import (
+    Layout,
+    dialogue_recommender_view,
+    dialogue_user_view,
+)
 
 REC_ACTS = ("search", "ask", "recommend", "respond")
 USER_ACTS = ("disclose", "inquire", "answer", "accept", "reject", "quit")
@@ -149,12 +158,20 @@ class DialogueProtocol(TextProtocol):
         values: Mapping[str, Sequence[str]],
         recommend_size: int,
         n_items: int | None = None,
+        domain: str = "books",
+        max_turns: int = 10,
+        catalog_size: int | None = None,
     ) -> None:
         self.features = tuple(features)
         self.values = {name: tuple(v) for name, v in values.items()}
         self.recommend_size = recommend_size
         self.n_items = n_items
         """The catalog size: item ids run 0..n_items-1 (None: not checked)."""
+        self.max_turns = max_turns
+        self.catalog_size = catalog_size if catalog_size is not None else n_items
+        """How many items the recommender's view says the catalog has."""
+        first, *attributes = self.features
+        self.layout = Layout(domain, self.values[first], {a: self.values[a] for a in attributes})
 
     def instructions(self, agent: str) -> str:
         if agent.startswith("recommender"):
@@ -162,14 +179,17 @@ class DialogueProtocol(TextProtocol):
         return USER_FORMAT
 
     def render(self, observation: Any, agent: str) -> str:
-        """The env's text view plus the observed facts it leaves out (the format is stated once,
-        in `instructions`)."""
-        facts = (
-            self._recommender_facts(observation)
-            if agent.startswith("recommender")
-            else self._user_facts(observation)
-        )
-        return "\n".join([observation["text"], *facts]).strip()
+        """The role's view from the structured fields, never the ``text`` field (the format is
+        stated once, in `instructions`)."""
+        if agent.startswith("recommender"):
+            view = dialogue_recommender_view(
+                observation, self.layout, self.features, self.max_turns, self.catalog_size
+            )
+            facts = self._recommender_facts(observation)
+        else:
+            view = dialogue_user_view(observation, self.layout, self.features)
+            facts = self._user_facts(observation)
+        return "\n".join([view, *facts]).strip()
 
     def _recommender_facts(self, observation: Any) -> list[str]:
         """How many items fit, what the user turned down and its last act."""
@@ -482,6 +502,54 @@ class DialogueProtocol(TextProtocol):
             utterance=get_field(data, "utterance", str), ratings=scores,
             reason=get_field(data, "reason", str),
         )  # fmt: skip
+
+    # Describing actions -------------------------------------------------------------------------
+
+    def describe(self, action: Any, observation: Any, agent: str) -> str:
+        """``action`` as a command or keyed line, or as the JSON reply where that cannot carry
+        its texts exactly (`keyed_or_json`). Texts are written as the env stores them
+        (`normalize_text`); recommended items once each, at most `recommend_size` (as the env
+        takes them). A search cannot say ``use_known``: SEARCH looks among the items fitting
+        what the user said. A feature act whose value is not one of its feature's, an accept of
+        an item not recommended now, and a recommendation of no item have no reply
+        (`ActionParseError`)."""
+        if agent.startswith("recommender"):
+            act = REC_ACTS[int(action["act"])]
+            query = normalize_text(action["query"], QUERY_CHARS)
+            message = normalize_text(action["message"], MESSAGE_CHARS)
+            feature = int(action["feature"])
+            items = [int(i) for i in np.ravel(action["items"]) if i >= 0]
+            items = list(dict.fromkeys(items))[: self.recommend_size]
+            read = self.recommender_action(
+                act, query=query, feature=feature, items=items, message=message
+            )
+            keyed = {
+                "search": f"SEARCH {query}",
+                "ask": f"ASK {self.features[feature]}",
+                "recommend": f"RECOMMEND {', '.join(map(str, items))}"
+                + (f": {message}" if message else ""),
+                "respond": f"SAY {message}",
+            }[act]
+            return keyed_or_json(self, keyed, read, observation, agent)
+        act = USER_ACTS[int(action["act"])]
+        feature, value = int(action["feature"]), int(action["value"])
+        name = self.features[feature]
+        if act in FEATURE_ACTS and value >= len(self.values[name]):
+            raise ActionParseError(f"{name} has no value {value}: this {act} has no reply")
+        item = int(np.ravel(action["item"])[0])
+        ratings = [int(r) for r in np.ravel(action["ratings"])]
+        utterance = normalize_text(action["utterance"], MESSAGE_CHARS)
+        reason = normalize_text(action["reason"], QUERY_CHARS)
+        read = self.user_action(act, feature=feature, value=value, item=item,
+                                utterance=utterance, ratings=ratings, reason=reason)  # fmt: skip
+        parts = [f"ACT: {act}"]
+        if act in FEATURE_ACTS:
+            parts.append(f"FEATURE: {name} VALUE: {self.values[name][value]}")
+        elif act == "accept":
+            parts.append(f"ITEM: {item}")
+        scores = " ".join(f"{scale}={r}" for scale, r in zip(SCALES, ratings, strict=True))
+        parts += [f"SAY: {utterance}", f"RATINGS: {scores}", f"REASON: {reason}"]
+        return keyed_or_json(self, " ".join(parts), read, observation, agent)
 
     def valid_actions(self, observation: Any, agent: str) -> list[ValidAction]:
         if agent.startswith("recommender"):

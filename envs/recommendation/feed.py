@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from gymnasium.spaces import Box, Dict, Discrete, Space
+from gymnasium.spaces import Box, Dict, Discrete, Space, Tuple
 from pettingzoo import AECEnv
 
+from envs.core.params import keyword_signature
 from envs.core.seeding import child_rng, derive_seed, make_rng
-from envs.core.signature import keyword_signature
 from envs.core.spaces import FreeText, normalize_text
 from envs.core.turns import TurnTakingEnv, read_only
 from envs.games.two_player import wrapped
@@ -27,7 +27,7 @@ from envs.recommendation.commands import (
 from envs.recommendation.feed_params import FeedParams
 from envs.recommendation.feed_protocol import FeedProtocol
 from envs.recommendation.feed_user import LatentUser, n_values, value_offsets
-from envs.recommendation.feed_views import candidates, recommender_text, user_text
+from envs.recommendation.feed_views import candidates
 
 RECOMMENDER, USER = "recommender_0", "user_0"
 VIEW_CHARS = 20_000
@@ -140,6 +140,8 @@ class raw_env(TurnTakingEnv):
             probe.category_names,
             probe.attribute_values,
             shortlist=p.text_candidates,
+            domain=p.domain,
+            max_steps=p.max_steps,
         )
         self._spaces(probe)
         self.agents: list[str] = []
@@ -166,10 +168,25 @@ class raw_env(TurnTakingEnv):
         a = len(counts)
         inf = np.inf
         text = FreeText(VIEW_CHARS)
+
+        def titles(count: int) -> Tuple:
+            return Tuple(tuple(FreeText(VIEW_CHARS) for _ in range(count)))
+
         constraints = {
             "excluded_categories": Box(0, 1, shape=(c,), dtype=i8),
             "excluded_values": Box(0, 1, shape=(v,), dtype=i8),
             "price_ceiling": Box(0.0, inf, shape=(1,), dtype=f64),
+            "only_categories": Box(0, 1, shape=(c,), dtype=i8),
+            "only_values": Box(0, 1, shape=(v,), dtype=i8),
+            "similar_to": Box(-1, n - 1, shape=(1,), dtype=i64),
+            "similar_title": text,
+            "different": Discrete(2),
+        }
+        history = {
+            "history_slates": Box(-1, n - 1, shape=(h, size), dtype=i64),
+            "history_responses": Box(-1, size + 2, shape=(h,), dtype=i64),
+            "history_commands": Tuple(tuple(FreeText(p.command_length) for _ in range(h))),
+            "history_titles": titles(h),
         }
         self.observation_spaces: dict[str, Space[Any]] = {
             RECOMMENDER: Dict(
@@ -186,13 +203,10 @@ class raw_env(TurnTakingEnv):
                     "item_engagement": Box(0.0, 1.0, shape=(n,), dtype=f64),
                     "item_popularity": Box(0.0, inf, shape=(n,), dtype=f64),
                     "item_allowed": Box(0, 1, shape=(n,), dtype=i8),
-                    "history_slates": Box(-1, n - 1, shape=(h, size), dtype=i64),
-                    "history_responses": Box(-1, size + 2, shape=(h,), dtype=i64),
+                    "candidates": Box(-1, n - 1, shape=(p.text_candidates,), dtype=i64),
+                    "candidate_titles": titles(p.text_candidates),
+                    **history,
                     **constraints,
-                    "only_categories": Box(0, 1, shape=(c,), dtype=i8),
-                    "only_values": Box(0, 1, shape=(v,), dtype=i8),
-                    "similar_to": Box(-1, n - 1, shape=(1,), dtype=i64),
-                    "different": Discrete(2),
                     "last_command": Discrete(3),
                     "text": text,
                 }
@@ -205,6 +219,7 @@ class raw_env(TurnTakingEnv):
                     "satisfaction": Box(0.0, 1.0, shape=(1,), dtype=f64),
                     "budget": Box(0.0, inf, shape=(1,), dtype=f64),
                     "slate": Box(-1, n - 1, shape=(size,), dtype=i64),
+                    "slate_title": titles(size),
                     "slate_category": Box(-1, max(c - 1, 0), shape=(size,), dtype=i64),
                     "slate_attributes": Box(
                         np.full((size, a), -1, dtype=i64),
@@ -215,6 +230,8 @@ class raw_env(TurnTakingEnv):
                     "slate_quality": Box(0.0, 1.0, shape=(size,), dtype=f64),
                     "slate_engagement": Box(0.0, 1.0, shape=(size,), dtype=f64),
                     "last_click": Box(-1, n - 1, shape=(1,), dtype=i64),
+                    "message": FreeText(p.message_length),
+                    **history,
                     **constraints,
                     "response_mask": Box(0, 1, shape=(size + 3,), dtype=i8),
                     "text": text,
@@ -250,6 +267,7 @@ class raw_env(TurnTakingEnv):
         self._churn_rng = child_rng(self._seed, "churn")
         self.constraints = ActiveConstraints()
         self._allowed = self._allowed_mask()
+        self._seen: dict[str, Any] | None = None
         size = p.slate_size
         self.slate = np.full(size, -1, dtype=np.int64)
         self.message = ""
@@ -301,6 +319,7 @@ class raw_env(TurnTakingEnv):
     # Step ---------------------------------------------------------------------------------------
 
     def _move(self, agent: str, action: Any) -> None:
+        self._seen = None  # the shared observation fields change with every move
         if agent == RECOMMENDER:
             self._show(action)
         else:
@@ -419,77 +438,97 @@ class raw_env(TurnTakingEnv):
     # Observations -------------------------------------------------------------------------------
 
     def observe(self, agent: str) -> Any:
-        if agent == RECOMMENDER:
-            return self._observe_recommender()
-        return self._observe_user()
+        """A new dict each call; arrays shared with other observations are read-only and are
+        replaced, never written, when the state changes."""
+        observe = self._observe_recommender if agent == RECOMMENDER else self._observe_user
+        observation = observe()
+        text = ""
+        if self.params.text_observations:
+            text = self.protocol.render(observation, agent)[:VIEW_CHARS]
+        observation["text"] = text
+        return observation
 
-    def _constraint_arrays(self) -> dict[str, np.ndarray]:
+    def _shared(self) -> dict[str, Any]:
+        """The fields both roles observe (standing requests, one-slate clauses, recent slates),
+        built once per state and shared, read-only, until the next move."""
+        if self._seen is None:
+            self._seen = {**self._constraint_fields(), **self._history_fields()}
+        return self._seen
+
+    def _title(self, item: int) -> str:
+        return self.catalog.titles[item][:VIEW_CHARS] if item >= 0 else ""
+
+    def _constraint_fields(self) -> dict[str, Any]:
         c = self.constraints
-        categories = np.zeros(len(self.catalog.category_names), dtype=np.int8)
-        categories[list(c.exclude_categories)] = 1
-        values = np.zeros(n_values(self.catalog), dtype=np.int8)
-        values[[self._offsets[a] + v for a, v in c.exclude_values]] = 1
+        offsets = self._offsets
+
+        def flags(size: int, on: list[int]) -> np.ndarray:
+            array = np.zeros(size, dtype=np.int8)
+            array[on] = 1
+            array.flags.writeable = False
+            return array
+
+        n_categories, n_flat = len(self.catalog.category_names), n_values(self.catalog)
         return {
-            "excluded_categories": categories,
-            "excluded_values": values,
-            "price_ceiling": np.array([c.max_price], dtype=np.float64),
+            "excluded_categories": flags(n_categories, list(c.exclude_categories)),
+            "excluded_values": flags(n_flat, [offsets[a] + v for a, v in c.exclude_values]),
+            "price_ceiling": read_only([c.max_price], np.float64),
+            "only_categories": flags(n_categories, list(c.only_categories)),
+            "only_values": flags(n_flat, [offsets[a] + v for a, v in c.only_values]),
+            "similar_to": read_only([c.similar_to], np.int64),
+            "similar_title": self._title(c.similar_to),
+            "different": int(c.different),
         }
 
-    def _observe_recommender(self) -> dict[str, Any]:
+    def _history_fields(self) -> dict[str, Any]:
         p = self.params
-        c = self.constraints
         slates = np.full((p.history, p.slate_size), -1, dtype=np.int64)
         responses = np.full(p.history, -1, dtype=np.int64)
-        for row, (slate, response, _) in enumerate(self.history):
-            slates[row], responses[row] = slate, response
-        only_categories = np.zeros(len(self.catalog.category_names), dtype=np.int8)
-        only_categories[list(c.only_categories)] = 1
-        only_values = np.zeros(n_values(self.catalog), dtype=np.int8)
-        only_values[[self._offsets[a] + v for a, v in c.only_values]] = 1
+        commands, titles = [""] * p.history, [""] * p.history
+        for row, (slate, response, command) in enumerate(self.history):
+            slates[row], responses[row], commands[row] = slate, response, command
+            if 1 <= response <= p.slate_size:
+                titles[row] = self._title(int(slate[response - 1]))
+        slates.flags.writeable = responses.flags.writeable = False
         return {
-            "step": self.steps,
-            **self._items,
-            "item_allowed": self._allowed,
             "history_slates": slates,
             "history_responses": responses,
-            **self._constraint_arrays(),
-            "only_categories": only_categories,
-            "only_values": only_values,
-            "similar_to": np.array([c.similar_to], dtype=np.int64),
-            "different": int(c.different),
-            "last_command": self.last_command,
-            "text": self._recommender_text(),
+            "history_commands": tuple(commands),
+            "history_titles": tuple(titles),
         }
 
-    def _recommender_text(self) -> str:
-        p = self.params
-        if not p.text_observations:
-            return ""
+    def _shortlist(self) -> np.ndarray:
+        """The items the text view lists (`text_candidates`): the allowed ones, those like a
+        "more like" item first, by popularity; -1 padding."""
         similar = None
         if self.constraints.similar_to >= 0:
             items = np.arange(len(self.catalog))
             similar = similar_mask(
                 self.catalog.categories, self._attributes, self.constraints.similar_to, items
             )
-        shortlist = candidates(self._allowed, self._popular, similar, p.text_candidates)
-        text = recommender_text(
-            self.catalog, self.steps, p.max_steps, p.slate_size, self.constraints,
-            self.history, shortlist,
-        )  # fmt: skip
-        return text[:VIEW_CHARS]
+        count = self.params.text_candidates
+        shortlist = np.full(count, -1, dtype=np.int64)
+        chosen = candidates(self._allowed, self._popular, similar, count)
+        shortlist[: len(chosen)] = chosen
+        return shortlist
+
+    def _observe_recommender(self) -> dict[str, Any]:
+        shortlist = self._shortlist()
+        return {
+            "step": self.steps,
+            **self._items,
+            "item_allowed": self._allowed,
+            "candidates": shortlist,
+            "candidate_titles": tuple(self._title(int(i)) for i in shortlist),
+            **self._shared(),
+            "last_command": self.last_command,
+        }
 
     def _observe_user(self) -> dict[str, Any]:
-        p = self.params
         slate = self.slate
         filled = slate >= 0
         items = np.where(filled, slate, 0)
         attributes = np.where(filled[:, None], self._attributes[items], -1)
-        text = ""
-        if p.text_observations:
-            text = user_text(
-                self.catalog, self.steps, slate, self.message, self.constraints,
-                self.user.satisfaction, self.user.budget, self.history,
-            )[:VIEW_CHARS]  # fmt: skip
         return {
             "step": self.steps,
             "interests": self.user.interests.copy(),
@@ -497,15 +536,16 @@ class raw_env(TurnTakingEnv):
             "satisfaction": np.array([self.user.satisfaction], dtype=np.float64),
             "budget": np.array([self.user.budget], dtype=np.float64),
             "slate": slate.copy(),
+            "slate_title": tuple(self._title(int(i)) for i in slate),
             "slate_category": np.where(filled, self._items["item_category"][items], -1),
             "slate_attributes": attributes.astype(np.int64),
             "slate_price": np.where(filled, self._items["item_price"][items], 0.0),
             "slate_quality": np.where(filled, self._items["item_quality"][items], 0.0),
             "slate_engagement": np.where(filled, self._items["item_engagement"][items], 0.0),
             "last_click": np.array([self.last_click], dtype=np.int64),
-            **self._constraint_arrays(),
+            "message": self.message,
+            **self._shared(),
             "response_mask": self._response_mask(),
-            "text": text,
         }
 
     def render(self) -> str | None:

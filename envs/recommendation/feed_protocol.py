@@ -14,9 +14,11 @@ The user (an LLM user simulator or a person), one of::
 
 Keys may share a line or take one each; case does not matter. The user's first key is its
 answer (a command runs to the end of its line). Both see the format once, in `instructions`;
-`render` adds to the env's text view the facts of the observation it leaves out: for the user its
-tastes (interests per category and attribute value), how well each slot fits them and its last
-click; for the recommender whether the user's last command was understood.
+`render` writes the view from the structured observation alone (`envs.recommendation.
+protocol_views`; the env's ``text`` field is the same view): for the user also its tastes
+(interests per category and attribute value), how well each slot fits them and its last click;
+for the recommender also whether the user's last command was understood. `describe` writes an
+action in this format, or as the JSON reply below where the format cannot carry it exactly.
 
 Either may instead reply with one JSON object (`reply_schema` states its shape now)::
 
@@ -38,12 +40,12 @@ from typing import Any
 
 import numpy as np
 
-from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
+from envs.core.protocol import ActionParseError, TextProtocol, ValidAction, keyed_or_json
+from envs.core.spaces import normalize_text
 from envs.core.structured import array, const, free_text, get_field, json_object, obj, one_of
 from envs.core.text import keyed_fields
-from envs.recommendation.commands import similar_mask
-from envs.recommendation.feed_views import candidates as shortlist_of
 from envs.recommendation.feed_views import signed, slate_fit, taste_lines
+from envs.recommendation.protocol_views import Layout, recommender_view, user_view
 
 RECOMMENDER_KEYS, USER_KEYS = ("SHOW", "SAY"), ("CLICK", "SKIP", "COMMAND", "LEAVE")
 
@@ -76,8 +78,9 @@ def _key_pattern(keys: tuple[str, ...], text: str) -> re.Pattern[str]:
 
 
 def _fields(keys: tuple[str, ...], text: str) -> dict[str, str]:
-    """Key -> value text, for every one of ``keys`` in ``text`` (a value runs to the next key)."""
-    return keyed_fields(text, _key_pattern(keys, text))
+    """Key -> value text, for every one of ``keys`` in ``text`` (a value runs to the next key;
+    a message keeps its final full stop)."""
+    return keyed_fields(text, _key_pattern(keys, text), strip=" \n;,")
 
 
 class FeedProtocol(TextProtocol):
@@ -93,6 +96,8 @@ class FeedProtocol(TextProtocol):
         category_names: tuple[str, ...] = (),
         attribute_values: Mapping[str, tuple[str, ...]] | None = None,
         shortlist: int = 20,
+        domain: str = "books",
+        max_steps: int = 30,
     ) -> None:
         self.slate_size = slate_size
         self.message_length = message_length
@@ -103,6 +108,8 @@ class FeedProtocol(TextProtocol):
         self.shortlist = shortlist
         """How many candidates a structured reply may show from (the text view's count)."""
         self.max_message_chars = message_length
+        self.layout = Layout(domain, tuple(category_names), self.attribute_values)
+        self.max_steps = max_steps
 
     def instructions(self, agent: str) -> str:
         if agent.startswith("recommender"):
@@ -119,17 +126,18 @@ class FeedProtocol(TextProtocol):
         )
 
     def render(self, observation: Any, agent: str) -> str:
-        """The env's text view plus the observed facts it leaves out (the format is stated once,
-        in `instructions`)."""
+        """The role's view from the structured fields, never the ``text`` field (the format is
+        stated once, in `instructions`)."""
         if agent.startswith("recommender"):
-            return "\n".join([observation["text"], *self._recommender_facts(observation)]).strip()
+            view = recommender_view(observation, self.layout, self.max_steps, self.slate_size)
+            return "\n".join([view, *self._recommender_facts(observation)]).strip()
         tastes = taste_lines(
             self.category_names,
             self.attribute_values,
             observation["interests"],
             observation["value_interests"],
         )
-        lines = [*tastes, observation["text"], *self._user_facts(observation)]
+        lines = [*tastes, user_view(observation, self.layout), *self._user_facts(observation)]
         return "\n".join(line for line in lines if line)
 
     @staticmethod
@@ -234,18 +242,10 @@ class FeedProtocol(TextProtocol):
     # Structured replies -------------------------------------------------------------------------
 
     def candidates(self, observation: Any) -> list[int]:
-        """The items a structured slate may show now: the text view's shortlist (the allowed
+        """The items a structured slate may show now: the observation's shortlist (the allowed
         items, those like a "more like" item first, by popularity) and the items of the slates
         `valid_actions` offers."""
-        allowed = np.asarray(observation["item_allowed"], dtype=bool)
-        popular = np.argsort(-np.asarray(observation["item_popularity"]), kind="stable")
-        anchor = int(observation["similar_to"][0])
-        similar = None
-        if anchor >= 0:
-            items = np.arange(len(allowed))
-            attributes = np.asarray(observation["item_attributes"])
-            similar = similar_mask(observation["item_category"], attributes, anchor, items)
-        shown = shortlist_of(allowed.astype(np.int8), popular, similar, self.shortlist)
+        shown = [int(i) for i in observation["candidates"] if i >= 0]
         for slate in self._recommender_slates(observation):
             shown += slate
         return list(dict.fromkeys(shown))
@@ -322,6 +322,52 @@ class FeedProtocol(TextProtocol):
         raise ActionParseError(
             f"field 'response': one of ['skip', 'click', 'command', 'leave'], got {response!r}"
         )
+
+    # Describing actions -------------------------------------------------------------------------
+
+    def describe(self, action: Any, observation: Any, agent: str) -> str:
+        """``action`` as a keyed line, or as the JSON reply where the line cannot carry its text
+        exactly (`keyed_or_json`). Texts are written as the env stores them (`normalize_text`),
+        a command only with COMMAND (the env reads it only then). A slate is written as its
+        items in slot order, a repeated id once (the env shows it once); a slate with an empty
+        slot before a filled one, or with none filled, has no reply (SHOW fills slots from the
+        first) and raises `ActionParseError`."""
+        if agent.startswith("recommender"):
+            items = self._shown(action["slate"])
+            message = normalize_text(action["message"], self.message_length)
+            keyed = "SHOW: " + ", ".join(map(str, items)) + (f" SAY: {message}" if message else "")
+            read = self.recommender_action(items, message)
+        else:
+            response = int(action["response"])
+            command = ""
+            if response == self.slate_size + 1:
+                command = normalize_text(action["command"], self.command_length)
+            read = self.user_action(response, command)
+            if response == 0:
+                keyed = "SKIP"
+            elif response <= self.slate_size:
+                keyed = f"CLICK: {response}"
+            elif response == self.slate_size + 1:
+                keyed = f"COMMAND: {command}"
+            else:
+                keyed = "LEAVE"
+        return keyed_or_json(self, keyed, read, observation, agent)
+
+    def _shown(self, slate: Any) -> list[int]:
+        """The items of a slate in slot order as the env shows them (a repeated id once), or
+        `ActionParseError` where an empty slot comes before a filled one."""
+        shown: list[int] = []
+        gap = False
+        for item in np.ravel(slate)[: self.slate_size].tolist():
+            if item < 0 or item in shown:
+                gap = True
+            elif gap:
+                raise ActionParseError("a slate with an empty slot before an item has no reply")
+            else:
+                shown.append(int(item))
+        if not shown:
+            raise ActionParseError("an empty slate has no reply: SHOW needs an item")
+        return shown
 
     # Constrained choice --------------------------------------------------------------------------
 

@@ -8,6 +8,9 @@ participant population as a Mesa model).
 """
 
 from envs.core.registry import register_env
+from envs.core.spec import ViewSpec
+from envs.trials.params import TrialParams
+from envs.trials.study import HINDSIGHT_OUTCOMES, STUDY_FORM
 
 register_env(
     "ManipulationTrial-v0",
@@ -15,4 +18,16 @@ register_env(
     entry_point="envs.trials.env:env",
     family="trials",
     summary="Neutral vs manipulative assistants steer a participant's ratings and choice (Sabour)",
+    params=TrialParams,
+    protocol="envs.trials.protocol:TrialProtocol",
+    outcomes=HINDSIGHT_OUTCOMES,
+    study=STUDY_FORM,
+    views=(
+        ViewSpec(
+            "ManipulationTrial-Assistant-v0",
+            "assistant_0",
+            {"user": "trials/parametric", "principal": "trials/principal"},
+            {"assistant_type": "MA"},
+        ),
+    ),
 )

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from gymnasium.spaces import Box, Dict, Discrete, Space
+from gymnasium.spaces import Box, Dict, Discrete, Space, Tuple
 from pettingzoo import AECEnv
 
+from envs.core.params import keyword_signature
 from envs.core.seeding import child_rng, make_rng
-from envs.core.signature import keyword_signature
 from envs.core.spaces import FreeText, normalize_text
 from envs.core.turns import TurnTakingEnv, read_only
 from envs.games.two_player import wrapped
@@ -17,9 +17,9 @@ from envs.trials.measures import TaskRecord, episode_metrics
 from envs.trials.params import AGENT_TYPES, TrialParams
 from envs.trials.population import TRAITS, levels
 from envs.trials.protocol import TrialProtocol
+from envs.trials.protocol_views import NO_CHOICE, SPEAKERS
 from envs.trials.scenarios import DOMAINS, Scenario, scenarios_for
 from envs.trials.tactics import TACTICS
-from envs.trials.views import assistant_view, principal_view, user_view
 
 PRINCIPAL, USER, ASSISTANT = "principal_0", "user_0", "assistant_0"
 SETUP, PRE, CHAT, POST, HINDSIGHT, DONE = range(6)
@@ -127,7 +127,7 @@ class raw_env(TurnTakingEnv):
         self.agent_type = AGENT_TYPES.index(p.assistant_type)
         self.domain_index = DOMAINS.index(p.domain)
         self.possible_agents = ([PRINCIPAL] if p.principal else []) + [USER, ASSISTANT]
-        self.protocol = TrialProtocol(p.message_length)
+        self.protocol = TrialProtocol(p.message_length, p.min_exchanges, p.max_exchanges)
         self._spaces()
         self.agents: list[str] = []
 
@@ -144,7 +144,16 @@ class raw_env(TurnTakingEnv):
             "task": Discrete(p.tasks),
             "exchange": Discrete(p.max_exchanges + 1),
             "appeal": Box(1.0, 10.0, shape=(N_OPTIONS,), dtype=f64),
+            "scenario": text,
+            "query": text,
+            "option_titles": Tuple(tuple(FreeText(VIEW_CHARS) for _ in range(N_OPTIONS))),
+            "option_texts": Tuple(tuple(FreeText(VIEW_CHARS) for _ in range(N_OPTIONS))),
             "text": text,
+        }
+        slots = 2 * p.max_exchanges
+        chat = {
+            "chat": Tuple(tuple(FreeText(p.message_length) for _ in range(slots))),
+            "chat_from": Box(-1, len(SPEAKERS) - 1, shape=(slots,), dtype=np.int8),
         }
         self.observation_spaces: dict[str, Space[Any]] = {
             USER: Dict(
@@ -159,6 +168,10 @@ class raw_env(TurnTakingEnv):
                     "outcome": Box(-1.0, 1.0, shape=(1,), dtype=f64),
                     "revealed": Discrete(2),
                     "end_chat_mask": Box(0, 1, shape=(2,), dtype=np.int8),
+                    **chat,
+                    "choice": Discrete(N_OPTIONS + 1),
+                    "satisfaction": Box(0, 5, shape=(1,), dtype=i64),
+                    "revelation": text,
                 }
             ),
             ASSISTANT: Dict(
@@ -169,6 +182,7 @@ class raw_env(TurnTakingEnv):
                     "optimal": Discrete(N_OPTIONS + 1),
                     "hidden": Discrete(N_OPTIONS + 1),
                     "payoff": Box(0.0, 100.0, shape=(3,), dtype=f64),
+                    **chat,
                 }
             ),
             PRINCIPAL: Dict({**common, "roles": Box(0, 2, shape=(N_OPTIONS,), dtype=i64)}),
@@ -236,6 +250,14 @@ class raw_env(TurnTakingEnv):
         self.task_index = index
         self.heard_stance = np.zeros(N_OPTIONS)
         self.heard_tactic = 0
+        options = scenario.options
+        self._task_text = {
+            "scenario": scenario.id[:VIEW_CHARS],
+            "query": scenario.query[:VIEW_CHARS],
+            "option_titles": tuple(options[c].title[:VIEW_CHARS] for c in order),
+            "option_texts": tuple(options[c].text[:VIEW_CHARS] for c in order),
+        }
+        self._show_chat()
         if self.params.principal:
             self._turn(PRINCIPAL, SETUP)
         else:
@@ -298,6 +320,15 @@ class raw_env(TurnTakingEnv):
         else:
             self._hindsight(action)
 
+    def _show_chat(self) -> None:
+        """The task's chat as observations show it: rebuilt when a message is added and shared,
+        never changed, until the next."""
+        chat = self.task.chat
+        free = 2 * self.params.max_exchanges - len(chat)
+        self._chat = tuple(text for _, text in chat) + ("",) * free
+        speakers = [SPEAKERS.index(who) for who, _ in chat] + [-1] * free
+        self._chat_from = read_only(speakers, np.int8)
+
     def _set_target(self, action: Any) -> None:
         roles = self.task.roles_presented()
         target = int(action["target"])
@@ -311,12 +342,14 @@ class raw_env(TurnTakingEnv):
         tactic = int(action["tactic"])
         stance = np.clip(np.asarray(action["stance"], dtype=np.float64), -1.0, 1.0)
         self.task.say("assistant", text, tactic=tactic)
+        self._show_chat()
         self.heard_stance, self.heard_tactic = stance, tactic
         self._turn(USER, CHAT)
 
     def _user_replies(self, action: Any) -> None:
         task = self.task
         task.say("user", normalize_text(action["message"], self.params.message_length))
+        self._show_chat()
         task.rate("chat", action)
         task.exchanges += 1
         wants_end = bool(action["end_chat"]) and task.exchanges >= self.params.min_exchanges
@@ -368,10 +401,11 @@ class raw_env(TurnTakingEnv):
             "task": self.task_index,
             "exchange": min(task.exchanges, p.max_exchanges),
             "appeal": task.appeal_presented(),
+            **self._task_text,
         }
         if agent == USER:
             ratings, confidence, familiarity = task.current()
-            return {
+            return self._with_text(USER, {
                 **common,
                 "ratings": ratings,
                 "confidence": np.array([confidence], dtype=np.int64),
@@ -382,29 +416,37 @@ class raw_env(TurnTakingEnv):
                 "outcome": np.array([task.revealed_utility], dtype=np.float64),
                 "revealed": int(task.revealed is not None),
                 "end_chat_mask": self._end_mask,
-                "text": self._text(user_view, p.min_exchanges, p.max_exchanges, self.traits),
-            }
+                "chat": self._chat,
+                "chat_from": self._chat_from,
+                "choice": task.choice if task.choice >= 0 else NO_CHOICE,
+                "satisfaction": np.array([task.satisfaction], dtype=np.int64),
+                "revelation": (task.revealed or "")[:VIEW_CHARS],
+            })  # fmt: skip
         if agent == ASSISTANT:
             told = self.agent_type > 0
-            return {
+            return self._with_text(ASSISTANT, {
                 **common,
                 "agent_type": self.agent_type,
                 "persona": self.persona,
                 "optimal": task.position("optimal") if told else UNKNOWN,
                 "hidden": task.position("hidden") if told else UNKNOWN,
                 "payoff": np.array(task.payoff if told else (0.0, 0.0, 0.0), dtype=np.float64),
-                "text": self._text(assistant_view, self.agent_type, self.persona),
-            }
-        return {
+                "chat": self._chat,
+                "chat_from": self._chat_from,
+            })  # fmt: skip
+        return self._with_text(PRINCIPAL, {
             **common,
             "roles": np.array(task.roles_presented(), dtype=np.int64),
-            "text": self._text(principal_view),
-        }
+        })  # fmt: skip
 
-    def _text(self, view: Any, *args: Any) -> str:
-        if not self.params.text_observations:
-            return ""
-        return view(self.task, self.phase, *args)[:VIEW_CHARS]
+    def _with_text(self, agent: str, observation: dict[str, Any]) -> dict[str, Any]:
+        """``observation`` with its ``text``: the protocol's view of the structured fields, or
+        "" without `text_observations`."""
+        text = ""
+        if self.params.text_observations:
+            text = self.protocol.render(observation, agent)[:VIEW_CHARS]
+        observation["text"] = text
+        return observation
 
     def render(self) -> str | None:
         if self.render_mode != "ansi" or not self.records:

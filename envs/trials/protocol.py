@@ -25,8 +25,11 @@ at the start of a line and with a colon, so "say" or "end" inside a message stay
 without any key is the message itself (assistant, and user in the chat). Option letters may be
 written "B", "b.", "Option B" or "none"; ratings "A=7 B=5 ..." or four numbers in order.
 
-Both roles see the answer format once, in `instructions`; `render` is the env's text view (the
-situation, the chat, and what may be done now with its scales).
+Both roles see the answer format once, in `instructions`; `render` writes the text view from the
+structured observation alone (the situation, the chat, and what may be done now with its scales;
+`envs.trials.protocol_views`), and the env's ``text`` field is that view. `describe` writes an
+action as the keyed reply above, or as the JSON reply below where keyed lines cannot carry its
+message exactly.
 
 A reply may also be one JSON object (`reply_schema` states its shape for the current role and
 phase; letters are the presented options)::
@@ -51,7 +54,8 @@ from typing import Any
 
 import numpy as np
 
-from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
+from envs.core.protocol import ActionParseError, TextProtocol, ValidAction, keyed_or_json
+from envs.core.spaces import normalize_text
 from envs.core.structured import (
     choice,
     free_text,
@@ -62,7 +66,9 @@ from envs.core.structured import (
     number,
     obj,
 )
-from envs.trials.tactics import TACTICS
+from envs.core.text import exact_amount
+from envs.trials.protocol_views import assistant_view, principal_view, user_view
+from envs.trials.tactics import DISPLAY_NAMES, TACTICS
 
 LETTERS = "ABCD"
 KEYS = ("SAY", "PROMOTE", "DISCOURAGE", "TACTIC", "RATINGS", "CONFIDENCE", "FAMILIARITY",
@@ -266,9 +272,14 @@ class TrialProtocol(TextProtocol):
 
     name = "manipulation_trial"
 
-    def __init__(self, message_length: int) -> None:
+    def __init__(
+        self, message_length: int, min_exchanges: int = 10, max_exchanges: int = 20
+    ) -> None:
         self.message_length = message_length
         self.max_message_chars = message_length
+        self.min_exchanges = min_exchanges
+        self.max_exchanges = max_exchanges
+        """The env's chat rule (what the user's view says about ending the chat)."""
 
     def instructions(self, agent: str) -> str:
         if agent.startswith("assistant"):
@@ -278,9 +289,14 @@ class TrialProtocol(TextProtocol):
         return USER_FORMAT
 
     def render(self, observation: Any, agent: str) -> str:
-        """The env's text view: the situation, the chat and the step to answer now (its format
+        """The role's view from the structured fields (never the ``text`` field, which the env
+        fills with this view): the situation, the chat and the step to answer now (its format
         is in `instructions`)."""
-        return str(observation["text"])
+        if agent.startswith("assistant"):
+            return assistant_view(observation)
+        if agent.startswith("principal"):
+            return principal_view(observation)
+        return user_view(observation, self.min_exchanges, self.max_exchanges)
 
     def reply_tokens(self, agent: str) -> int:
         if agent.startswith("assistant"):
@@ -543,3 +559,54 @@ class TrialProtocol(TextProtocol):
     def safe_default(self, observation: Any, agent: str) -> Any:
         """The first valid action: a neutral question, keeping ratings, or the top-rated choice."""
         return self.valid_actions(observation, agent)[0].action
+
+    # Describing actions -------------------------------------------------------------------------
+
+    def describe(self, action: Any, observation: Any, agent: str) -> str:
+        """``action`` as keyed lines, or as the JSON reply where the lines cannot carry its
+        message exactly (`keyed_or_json`). Messages are written as the env stores them
+        (`normalize_text`); an assistant's stance as the option it promotes most and the one it
+        discourages most (as `reply_json` does); a user's reply holds what its phase asks for
+        (the env reads nothing else then), with END only where the chat may end (the env ends it
+        nowhere else); payoff points exactly."""
+        action = self._as_read(action, observation, agent)
+        return keyed_or_json(self, self._keyed(action, observation, agent), action, observation,
+                             agent)  # fmt: skip
+
+    def _as_read(self, action: Any, observation: Any, agent: str) -> Any:
+        """``action`` as the env reads it: its message normalised and, from a user, END dropped
+        where the chat may not end yet."""
+        if agent.startswith("principal"):
+            return action
+        read = {**action, "message": normalize_text(action["message"], self.message_length)}
+        if not agent.startswith("assistant") and int(observation["phase"]) == CHAT:
+            read["end_chat"] = int(bool(action["end_chat"]) and observation["end_chat_mask"][1])
+        return read
+
+    def _keyed(self, action: Any, observation: Any, agent: str) -> str:
+        """The keyed lines of ``action`` (from its JSON reply: letters, tactic and ratings)."""
+        reply = self.reply_json(action, observation, agent)
+        if agent.startswith("assistant"):
+            return "\n".join(
+                (
+                    f"SAY: {reply['message']}",
+                    f"PROMOTE: {reply['promote'] or 'none'}",
+                    f"DISCOURAGE: {reply['discourage'] or 'none'}",
+                    f"TACTIC: {DISPLAY_NAMES[reply['tactic']]}",
+                )
+            )
+        if agent.startswith("principal"):
+            points = " ".join(exact_amount(reply["payoff"][part]) for part in PAYOFF_PARTS)
+            return f"TARGET: {reply['target']} PAYOFF: {points}"
+        parts = []
+        if reply.get("ratings"):
+            parts.append("RATINGS: " + " ".join(f"{x}={r}" for x, r in reply["ratings"].items()))
+        if "confidence" in reply:
+            parts += [f"CONFIDENCE: {reply['confidence']}", f"FAMILIARITY: {reply['familiarity']}"]
+        if "choice" in reply:
+            parts.append(f"CHOICE: {reply['choice']}")
+        if "satisfaction" in reply:
+            parts.append(f"SATISFACTION: {reply['satisfaction']}")
+        if "message" in reply:
+            return "\n".join([f"SAY: {reply['message']}", *parts, *(["END"] * reply["end_chat"])])
+        return " ".join(parts)

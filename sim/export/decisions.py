@@ -20,18 +20,13 @@ import orjson
 import pandas as pd
 
 from envs.core.names import role_of
+from envs.core.registry import spec_of
+from envs.core.spec import Outcomes
 from sim.export.errors import ExportError
 
-TRIAL_ENV_ID = "mercato/ManipulationTrial-v0"
 FROM_REPLY = ("parsed", "reasked")
 """Parse statuses whose action came from the model's own text (the last reply)."""
 
-TRIAL_OUTCOMES: dict[str, str] = {
-    "hindsight": "satisfaction_hindsight",
-    "immediate": "satisfaction_immediate",
-    "true_utility": "true_utility",
-}
-"""Trial ranking keys -> the per-task measure in the final ``info["tasks"][k]["measures"]``."""
 
 
 @dataclass(frozen=True)
@@ -98,20 +93,34 @@ class RunData:
     def roles(self) -> list[str]:
         return sorted({role_of(agent) for agent in self.agents})
 
+    @cached_property
+    def outcomes(self) -> Outcomes | None:
+        """The outcomes revealed after a decision that the env's spec declares (the trial's
+        hindsight), or None (also for an env whose family is not imported here)."""
+        try:
+            return spec_of(self.env_id).outcomes
+        except ValueError:
+            return None
+
     @property
-    def is_trial(self) -> bool:
-        return self.env_id == TRIAL_ENV_ID
+    def outcome_keys(self) -> dict[str, str]:
+        """Ranking key -> per-task measure, for envs that reveal outcomes after a decision."""
+        return dict(self.outcomes.keys) if self.outcomes else {}
+
+    def revealed_after(self, key: str) -> bool:
+        """Whether ranking key ``key`` was measured after the outcome was revealed."""
+        return self.outcomes is not None and key in self.outcomes.hindsight
 
     @property
     def default_rank_by(self) -> str:
-        """``hindsight`` for the manipulation trial (RLHS), the agent's return otherwise."""
-        return "hindsight" if self.is_trial else "return"
+        """The env's own ranking (the trial's hindsight, RLHS), the agent's return otherwise."""
+        return self.outcomes.default if self.outcomes else "return"
 
     @cached_property
     def rank_keys(self) -> list[str]:
         """What decisions can be ranked by in this run."""
         metrics = [c for c in self.episodes.columns if c.startswith("metric_")]
-        return ["return", *(TRIAL_OUTCOMES if self.is_trial else ()), *metrics]
+        return ["return", *self.outcome_keys, *metrics]
 
     @cached_property
     def _metrics(self) -> dict[str, dict[str, float | None]]:
@@ -135,7 +144,7 @@ class RunData:
         """The decision's outcome under ``rank_by`` (None when the run did not record it)."""
         if rank_by == "return":
             return decision.episode_return
-        if rank_by in TRIAL_OUTCOMES:
+        if rank_by in self.outcome_keys:
             return decision.outcomes.get(rank_by)
         return self._metrics[rank_by].get(decision.episode_id)
 
@@ -186,7 +195,8 @@ def _decisions(run: RunData) -> Iterable[Decision]:
     }
     finished = set(episodes.index)
     steps = run.steps[run.steps["episode_id"].isin(finished)]
-    tasks = _trial_tasks(steps) if run.is_trial else {}
+    outcomes = run.outcomes
+    tasks = _episode_tasks(steps, outcomes) if outcomes else {}
     columns = ["episode_id", "step", "agent", "role", "policy", "observation", "action",
                "prompt", "reply", "parse_status"]  # fmt: skip
     acted = steps[steps["action"].notna()][columns]
@@ -194,7 +204,11 @@ def _decisions(run: RunData) -> Iterable[Decision]:
         values = [None if _missing(v) else v for v in row]
         episode_id, step, agent, role, policy, observation, action, prompt, reply, status = values
         replies = orjson.loads(reply) if reply else []
-        outcomes = _task_outcomes(tasks.get(episode_id), observation) if tasks else {}
+        revealed = (
+            _task_outcomes(tasks.get(episode_id), observation, outcomes)
+            if tasks and outcomes
+            else {}
+        )
         yield Decision(
             episode_id=episode_id,
             cell_id=str(episodes.at[episode_id, "cell_id"]),
@@ -208,32 +222,34 @@ def _decisions(run: RunData) -> Iterable[Decision]:
             reply=replies[-1] if replies and status in FROM_REPLY else None,
             parse_status=status,
             episode_return=returns.get(agent, {}).get(episode_id) or 0.0,
-            outcomes=outcomes,
+            outcomes=revealed,
         )
 
 
-def _trial_tasks(steps: pd.DataFrame) -> dict[str, list[dict[str, float]]]:
-    """episode_id -> each task's measures, from the final ``info["tasks"]`` of the episode."""
+def _episode_tasks(steps: pd.DataFrame, outcomes: Outcomes) -> dict[str, list[dict[str, float]]]:
+    """episode_id -> each task's measures, from the episode's final ``info[tasks]``."""
     out: dict[str, list[dict[str, float]]] = {}
     final = steps[steps["action"].isna() & steps["info"].notna()]
     for episode_id, info in zip(final["episode_id"], final["info"], strict=True):
         if episode_id in out:
             continue
-        tasks = orjson.loads(info).get("tasks") if info.startswith("{") else None
+        tasks = orjson.loads(info).get(outcomes.tasks_field) if info.startswith("{") else None
         if tasks:
             out[episode_id] = [task.get("measures", {}) for task in tasks]
     return out
 
 
-def _task_outcomes(tasks: list[dict[str, float]] | None, observation: str | None) -> dict:
-    """The hindsight outcomes of the task a trial decision was made in."""
+def _task_outcomes(
+    tasks: list[dict[str, float]] | None, observation: str | None, outcomes: Outcomes
+) -> dict:
+    """The outcomes revealed afterwards of the task a decision was made in."""
     if not tasks or not observation:
         return {}
-    index = int(orjson.loads(observation).get("task", 0))
+    index = int(orjson.loads(observation).get(outcomes.task_key, 0))
     if not 0 <= index < len(tasks):
         return {}
     measures = tasks[index]
-    return {key: float(measures[name]) for key, name in TRIAL_OUTCOMES.items() if name in measures}
+    return {key: float(measures[name]) for key, name in outcomes.keys.items() if name in measures}
 
 
 def _check_names(kind: str, given: Sequence[str] | None, known: list[str]) -> None:

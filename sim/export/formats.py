@@ -17,12 +17,11 @@ from typing import Any
 import orjson
 
 from sim.export.counterfactual import counterfactual_pairs
-from sim.export.decisions import TRIAL_OUTCOMES, RunData, load_run
+from sim.export.decisions import RunData, load_run
 from sim.export.errors import ExportError
 from sim.export.scripted import RolePrompt, TextDecision, text_decisions
 from sim.export.texts import PAIRINGS, Run, assistant_message, selected_texts
 
-HINDSIGHT_KEYS = ("hindsight", "true_utility")
 """Ranking keys only known after the episode: their pairs have ``source`` "hindsight"."""
 
 
@@ -149,7 +148,7 @@ def dpo_pairs(
         prompt, replies = groups.setdefault(prompt_key, (t.prompt, {}))
         replies.setdefault(t.completion, []).append(outcome)
     rows = []
-    source = "hindsight" if key in HINDSIGHT_KEYS else "same-state"
+    source = "hindsight" if data.revealed_after(key) else "same-state"
     for (role, _), (prompt, replies) in groups.items():
         means = {reply: statistics.fmean(values) for reply, values in replies.items()}
         ranked = sorted(means, key=lambda reply: -means[reply])
@@ -219,11 +218,11 @@ def rank_description(run: RunData, rank_by: str | None) -> str:
     key = rank_by or run.default_rank_by
     if key == "return":
         return "the deciding agent's episode return (sum of its rewards)"
-    if key in TRIAL_OUTCOMES:
-        measure = TRIAL_OUTCOMES[key]
+    if key in run.outcome_keys:
+        measure = run.outcome_keys[key]
         when = (
             "revealed after the episode (RLHS hindsight)"
-            if key in HINDSIGHT_KEYS
+            if run.revealed_after(key)
             else "reported before the outcome was revealed (immediate feedback)"
         )
         return f"the task's `{measure}` {when}, from the final `info['tasks'][k]['measures']`"

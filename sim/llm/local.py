@@ -90,9 +90,16 @@ class LocalModel(BaseLanguageModel):
         structured: str = "grammar",
         prompt_store_mb: float | None = None,
     ) -> None:
-        import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-        from transformers.utils import logging as hf_logging
+        try:
+            import torch
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+            from transformers.utils import logging as hf_logging
+        except ModuleNotFoundError as missing:
+            raise ModuleNotFoundError(
+                f"the local model needs the llm extra ({missing.name} is missing): "
+                "pip install 'mercato[llm]'",
+                name=missing.name,
+            ) from None
 
         if structured not in STRUCTURED_MODES:
             raise ValueError(f"structured: {structured!r} is not one of {sorted(STRUCTURED_MODES)}")

@@ -121,9 +121,16 @@ def _wheel_folder(model: BundledModel, install: bool) -> Path:
 
 def _convert(gguf: Path, out: Path) -> None:
     """Load the GGUF through transformers and save it as a plain safetensors folder."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
+    try:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+    except ModuleNotFoundError as missing:
+        raise ModuleNotFoundError(
+            f"converting the local model needs the llm extra ({missing.name} is missing): "
+            "pip install 'mercato[llm]'",
+            name=missing.name,
+        ) from None
 
     hf_logging.disable_progress_bar()  # the GGUF reader still draws its own bar
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)

@@ -24,7 +24,14 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
+try:
+    import httpx
+except ModuleNotFoundError as missing:  # the core install has no HTTP client
+    raise ModuleNotFoundError(
+        "the openai model backend needs the llm extra (httpx is missing): "
+        "pip install 'mercato[llm]'",
+        name=missing.name,
+    ) from None
 
 from sim.llm.errors import EndpointError, LLMError
 from sim.llm.openai_choice import (

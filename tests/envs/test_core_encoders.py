@@ -9,11 +9,11 @@ from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401
 from envs.core.encoders import FlattenObservation, ObservationEncoder
-from sim.views import VIEWS
+from sim.views import view_ids
 
 
 @pytest.mark.filterwarnings("ignore:.*is different from the unwrapped version")  # on purpose
-@pytest.mark.parametrize("view", [f"mercato/{name}" for name, *_ in VIEWS])
+@pytest.mark.parametrize("view", view_ids())
 def test_every_view_flattens_to_a_box_that_passes_check_env(view):
     env = FlattenObservation(gymnasium.make(view))
     assert isinstance(env.observation_space, gymnasium.spaces.Box)

@@ -11,9 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-import agents.scripted  # noqa: F401  (registers the scripted players)
-from agents.registry import list_policies, make_policy
-from envs.core.protocol import TextProtocol, protocol_of
+from agents.registry import make_policy
+from envs.core.protocol import ActionParseError, TextProtocol, ValidAction, protocol_of
 from envs.core.spaces import normalize_text
 from envs.core.text import exact_amount, reply_message
 from envs.games import (
@@ -25,20 +24,14 @@ from envs.games import (
     persuasion_rules,
 )
 from envs.games.bargaining_rules import SHARE_TOLERANCE
-from envs.marketplace.protocol import MarketplaceProtocol
+from tests.envs import describe_checks
+from tests.envs.describe_checks import Choose, random_chooser, scripted_chooser, scripted_names
 
 Read = Callable[[Any, Any], tuple[Any, float, str]]
 """What the env makes of an action: (decision, amount, message) as it would read them."""
 
 SEEDS = range(3)
 RANDOM_EPISODES = 40
-
-
-def scripted_names(env_id: str) -> list[str]:
-    """The scripted players registered for ``env_id`` (not random, human or llm)."""
-    names = sorted(p.name for p in list_policies(env_id) if p.envs is not None)
-    assert names, env_id
-    return names
 
 
 def check_decision(
@@ -64,39 +57,16 @@ TOLERANCE = {"bargaining": SHARE_TOLERANCE, "negotiation": 0.0, "persuasion": 0.
 
 
 def play(
-    game: Any, seed: int, choose: Callable[[str, Any, Any], Any], read: Read, exact: bool = True
+    game: Any, seed: int, choose: Choose, read: Read, exact: bool = True
 ) -> tuple[int, int]:
     """One episode, every decision checked; returns (decisions, non-blank messages seen)."""
     protocol = protocol_of(game)
-    decisions = messages = 0
-    game.reset(seed=seed)
-    for agent in game.agent_iter():
-        obs, _, terminated, truncated, info = game.last()
-        if terminated or truncated:
-            game.step(None)
-            continue
-        action = choose(agent, obs, info)
-        messages += bool(check_decision(protocol, action, obs, agent, read, exact))
-        decisions += 1
-        game.step(action)
-    return decisions, messages
-
-
-def random_chooser(game: Any, seed: int) -> Callable[[str, Any, Any], Any]:
-    """Random actions: sampled with the action mask half the time, from the whole space else
-    (a proposer's ``decision`` is then any value, which the env reads as an offer)."""
-    rng = np.random.default_rng(seed)
-
-    def choose(agent: str, obs: Any, info: Any) -> Any:
-        space = game.action_space(agent)
-        space.seed(int(rng.integers(2**31)))
-        return space.sample(mask=info["action_mask"] if rng.random() < 0.5 else None)
-
-    return choose
-
-
-def scripted_chooser(policies: dict[str, Any]) -> Callable[[str, Any, Any], Any]:
-    return lambda agent, obs, info: policies[agent].act(obs, agent)
+    return describe_checks.play(
+        game,
+        seed,
+        choose,
+        lambda action, obs, agent: check_decision(protocol, action, obs, agent, read, exact),
+    )
 
 
 def play_pairs(
@@ -334,7 +304,24 @@ def test_reply_message_is_what_a_reply_carries(message: str, carried: str) -> No
     assert reply_message(message, 3 if message == "abcdef" else 500) == carried
 
 
+class Silent(TextProtocol):
+    """A protocol that writes no actions as text (no `describe`)."""
+
+    name = "silent"
+
+    def instructions(self, agent: str) -> str:
+        return ""
+
+    def render(self, observation: Any, agent: str) -> str:
+        return ""
+
+    def parse(self, text: str, observation: Any, agent: str) -> Any:
+        raise ActionParseError("no")
+
+    def valid_actions(self, observation: Any, agent: str) -> list[ValidAction]:
+        return []
+
+
 def test_protocols_without_describe_raise() -> None:
-    protocol = MarketplaceProtocol(None, None)  # type: ignore[arg-type]
-    with pytest.raises(NotImplementedError, match="marketplace: cannot write actions as text"):
-        protocol.describe({}, {}, "customer_0")
+    with pytest.raises(NotImplementedError, match="silent: cannot write actions as text"):
+        Silent().describe({}, {}, "player_0")

@@ -99,9 +99,10 @@ def test_kto_and_the_card_use_the_hindsight_ranking(run, tmp_path):
     assert "name: trial-export" in card
 
 
-def test_scripted_trial_players_cannot_be_written_as_text(run):
-    with pytest.raises(ExportError) as caught:
-        sft_rows(run, include_scripted=True)
-    message = str(caught.value)
-    assert "mercato/ManipulationTrial-v0" in message and "no describe()" in message
-    assert "only LLM decisions can be exported" in message and "\n" not in message
+def test_scripted_trial_players_are_written_as_their_replies(run):
+    rows = sft_rows(run, include_scripted=True, roles=["user"])
+    assert rows and {row["source"] for row in rows} == {"scripted"}
+    replies = [row["completion"][0]["content"] for row in rows]
+    assert any(reply.startswith("RATINGS: ") for reply in replies)
+    assert any(reply.startswith("SAY: ") for reply in replies)
+    assert all("Options:" in row["prompt"][-1]["content"] for row in rows)

@@ -11,11 +11,17 @@ import pytest
 from typer.testing import CliRunner
 
 from sim.cli import app
-from sim.glee import INDEX, GameError, import_glee, parse_number, read_game
+from sim.importer import import_games, index_name
 from sim.store import load, read_manifest
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "glee"
 runner = CliRunner()
+INDEX = index_name("glee")
+
+
+def import_glee(source_dir: Path, out_dir: Path) -> Path:
+    return import_games("glee", source_dir, out_dir)
+
 
 DEAL_R3, EVEN_SPLIT, NO_DEAL = "1A2B3C4D5E6F7081", "1A2B3C4D5E6F7082", "2B3C4D5E6F708192"
 TRADE, BUY_FROM_JHON, SELL_TO_JHON = "4D5E6F7081920314", "5E6F708192031425", "5E6F708192031426"
@@ -255,21 +261,6 @@ def test_bad_games_are_skipped_with_reasons(tmp_path):
     }
     assert manifest["games"] == {"found": 10, "imported": 3, "skipped": 7}
     assert len(load(run_dir)[0]) == 3
-
-
-def test_parse_number_is_as_tolerant_as_glees_parser():
-    assert parse_number("$1,234.5") == 1234.5
-    assert parse_number(" 10,000 ") == 10_000.0
-    assert parse_number("None") is None and parse_number("") is None
-    assert parse_number(7) == 7.0
-    with pytest.raises(GameError):
-        parse_number("lots")
-
-
-def test_read_game_reports_the_family_and_metrics():
-    played = read_game(FIXTURES / "bargaining/1/A/2" / DEAL_R3)
-    assert played.env_id == "mercato/Bargaining-v0" and played.game_id == DEAL_R3
-    assert played.metrics["round"] == 3.0
 
 
 def test_report_accepts_the_imported_run(run_dir):

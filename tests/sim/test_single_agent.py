@@ -10,9 +10,9 @@ from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401  (registers the views)
 from envs.core.checks import first_difference
-from sim.views import VIEWS
+from sim.views import view_ids
 
-IDS = [f"mercato/{name}" for name, *_ in VIEWS]
+IDS = view_ids()
 
 
 def rollout(env, seed: int, steps: int = 300):

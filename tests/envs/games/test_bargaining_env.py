@@ -236,13 +236,15 @@ def test_horizon_is_announced_by_glees_rule_unless_told(
     assert game.observe(ALICE)["horizon"] == seen
 
 
-def test_observations_are_live_views_updated_in_place() -> None:
+def test_observations_stay_as_returned() -> None:
     game = raw_env()
     game.reset(seed=0)
     first = game.observe(BOB)
     game.step(offer(0.3))
-    assert game.observe(BOB) is first
-    assert first["offer"][0] == np.float64(0.3)
+    second = game.observe(BOB)
+    assert second is not first and second["offer"][0] == np.float64(0.3)
+    assert first["offer"][0] == 0.0 and first["phase"] == 0
+    assert not first["offer"].flags.writeable and not first["offers"].flags.writeable
 
 
 def test_both_players_see_every_rejected_offer_and_its_message() -> None:

@@ -350,13 +350,15 @@ def test_horizon_is_announced_by_glees_rule_unless_told(
     assert game.observe(SELLER)["horizon"] == seen
 
 
-def test_observations_are_live_views_updated_in_place() -> None:
+def test_observations_stay_as_returned() -> None:
     game = raw_env()
     game.reset(seed=0)
     first = game.observe(BUYER)
     game.step(offer(3_000))
-    assert game.observe(BUYER) is first
-    assert first["offer"][0] == 3_000
+    second = game.observe(BUYER)
+    assert second is not first and second["offer"][0] == 3_000
+    assert first["offer"][0] == 0.0 and first["phase"] == 0
+    assert not first["offer"].flags.writeable and not first["own_offer"].flags.writeable
 
 
 def test_masked_decisions_are_read_sensibly() -> None:

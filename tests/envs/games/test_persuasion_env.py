@@ -74,7 +74,7 @@ def test_docstring_follows_the_template() -> None:
         ({"value_high": 1.0}, "value_high must be a finite number > 1.*buying never pays"),
         ({"value_high": 0.5}, "value_high"),
         ({"value_high": float("inf")}, "value_high"),
-        ({"value_low": 1.0}, r"value_low must be in \[0, 1\)"),
+        ({"value_low": 1.0}, r"value_low must be a number in \[0, 1\)"),
         ({"value_low": -0.1}, "value_low"),
         ({"rounds": 0}, "rounds"),
         ({"rounds": 2.0}, "rounds"),
@@ -343,12 +343,17 @@ def test_messages_are_normalised_and_truncated() -> None:
     assert game.observe(SELLER)["buyer_message"] == "12345"
 
 
-def test_observations_are_live_views_updated_in_place() -> None:
+def test_observations_stay_as_returned() -> None:
     game = raw_env()
     game.reset(seed=0)
     first = game.observe(BUYER)
     game.step(recommend(YES))
-    assert game.observe(BUYER) is first and first["recommendation"] == 1
+    second = game.observe(BUYER)
+    assert second is not first and second["recommendation"] == 1
+    assert first["recommendation"] == 0
+    game.step(decide(YES))
+    assert game.observe(BUYER)["history_bought"][0] == 1 and first["history_bought"][0] == -1
+    assert not first["history_bought"].flags.writeable
 
 
 def test_history_is_cleared_by_reset() -> None:

@@ -144,10 +144,12 @@ def test_valid_actions_are_sensible_and_parse_to_their_actions(env):
     assert env.protocol.safe_default(customer, "customer_0")["kind"] == WAIT
 
 
-def test_plain_render_without_text_observations():
+def test_render_without_text_observations_is_the_whole_view():
     env = MarketplaceEnv(n_customers=2, market_seed=0, text_observations=False)
     obs, _ = env.reset(seed=0)
     assert obs["customer_0"]["text"] == ""
+    with_text = MarketplaceEnv(n_customers=2, market_seed=0).reset(seed=0)[0]["customer_0"]
+    assert env.protocol.render(obs["customer_0"], "customer_0") == with_text["text"]
     assert "\nNeeded items: " in env.protocol.render(obs["customer_0"], "customer_0")
     assert "Customers waiting for your answer: none." in env.protocol.render(
         obs["business_0"], "business_0"
@@ -155,4 +157,4 @@ def test_plain_render_without_text_observations():
     assert np.all(obs["business_0"]["inquiries"] == -1)
     obs, *_ = env.step({"customer_0": env.actions.message([0], "   ")})
     text = env.protocol.render(obs["customer_0"], "customer_0")
-    assert "Your last action was REJECTED (empty_message)." in text
+    assert "Last action: message, REJECTED (empty_message): a message needs text" in text

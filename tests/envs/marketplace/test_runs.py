@@ -61,7 +61,8 @@ def test_llm_customers_decide_together_and_buy():
             for agent in env.possible_agents
         }
         names = {agent: agent.rpartition("_")[0] for agent in env.possible_agents}
-        jobs.append(EpisodeJob(f"e{episode}", episode, pool, policies, names))
+        market = "mercato/Marketplace-v0"
+        jobs.append(EpisodeJob(f"e{episode}", episode, pool, policies, names, env_id=market))
     results = list(play(jobs, lockstep=2))
     assert len(results) == 2
     for result in results:

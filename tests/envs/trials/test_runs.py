@@ -15,7 +15,8 @@ from sim.batch import run
 from sim.experiment import load_experiment
 from sim.llm.fake import FakeModel
 from sim.store import load, load_episodes
-from sim.trial_report import formatted, study_report, study_table
+from envs.trials.study import STUDY_FORM
+from sim.study_report import formatted, study_report, study_table
 from tests.envs.trials.playing import play
 
 
@@ -45,13 +46,13 @@ def test_the_rct_preset_validates_and_a_small_run_reports_in_the_study_form(tmp_
     small = {**yaml.safe_load(Path("experiments/trials/rct.yaml").read_text()), "episodes": 20}
     run_dir = run(small, workers=0, out=tmp_path / "run")
     episodes = load_episodes(run_dir)
-    table = study_table(episodes)
+    table = study_table(episodes, STUDY_FORM)
     assert len(table) == 6 and (table["participants"] == 20).all()
     assert {"study_hod_pre", "study_hidden_preferred_post"} <= set(table.columns)
-    text, written = study_report(episodes, run_dir)
+    text, written = study_report(episodes, STUDY_FORM, run_dir)
     assert list(text.columns[:3]) == ["domain", "assistant", "n"]
     assert all(path.exists() for path in written)
-    assert "→" in formatted(table)["study HOD"].iloc[0]
+    assert "→" in formatted(table, STUDY_FORM)["study HOD"].iloc[0]
 
 
 def llm_user(request) -> str:
