@@ -1,6 +1,6 @@
 """mercato's environments: ``import envs`` registers every family under ``mercato/`` in
 PettingZoo's registry; `list_envs` describes them. (The single-agent Gymnasium views
-``mercato/<Env>-<Role>-v0`` seat ``agents`` policies, so ``sim`` registers them: `sim.views`.)"""
+``mercato/<Env>-<Role>-v0`` seat ``agents`` policies, so ``sim`` registers them: `sim.rl.views`.)"""
 
 import envs.games
 import envs.marketplace

@@ -2,6 +2,8 @@
 
 - ``envs`` imports neither ``agents`` nor ``sim``, not even lazily or through a string entry point;
 - ``agents`` imports ``sim`` only for the language-model layer (``sim.llm``);
+- ``sim`` names no env family: it imports only ``envs.core`` and holds no env id in its code
+  (family-specific things come from each env's `EnvSpec`; bench presets are data files);
 - module-level imports form no circle (a lazy import inside a function is how a module names a
   layer it needs only at run time; it is allowed within the floors).
 """
@@ -80,6 +82,34 @@ def test_agents_use_sim_only_for_language_models():
         for target in imported(tree, name, path.name == "__init__.py", top_level=False):
             if target.split(".")[0] == "sim" and not target.startswith("sim.llm"):
                 problems.append(f"{name} imports {target}")
+    assert not problems, problems
+
+
+ENV_ID = re.compile(r"mercato/[A-Z]\w*-v\d")
+
+
+def test_sim_names_no_env_family():
+    known = modules()
+    problems = []
+    for name, path in known.items():
+        if not name.startswith("sim"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for target in imported(tree, name, path.name == "__init__.py", top_level=False):
+            if target.startswith("envs.") and not target.startswith("envs.core"):
+                problems.append(f"{name} imports {target}")
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            text = node.value if isinstance(node, ast.Constant) else None
+            if isinstance(text, str) and id(node) not in docstrings and ENV_ID.search(text):
+                problems.append(f"{name} names {ENV_ID.search(text).group()!r}")
     assert not problems, problems
 
 

@@ -59,7 +59,7 @@ def test_a_family_from_a_tmp_folder_runs_and_reports_through_the_cli(family: Pat
     assert "c000" in report.stdout and "c001" in report.stdout
     check = textwrap.dedent(
         f"""
-        from sim.store import load
+        from sim.store.runs import load
         episodes, steps = load({str(run_dir)!r})
         assert len(episodes) == 6, len(episodes)
         wins = episodes.groupby("param_tokens")["metric_first_wins"].mean().to_dict()
@@ -80,10 +80,10 @@ def test_the_family_spec_gives_view_parameters_and_errors(family: Path) -> None:
         import gymnasium
         import nim  # registers the family
         import sim  # registers the views every spec declares
-        from sim.views import register_views
+        from sim.rl.views import register_views
         from envs.core.registry import make_env, spec_of
         from pettingzoo.test import api_test
-        from sim.experiment import ExperimentError, load_experiment
+        from sim.engine.experiment import ExperimentError, load_experiment
 
         register_views()  # nim was imported after sim: register its view now
         spec = spec_of("mercato/Nim-v0")

@@ -52,8 +52,6 @@ class EnvSpec:
     `envs.core.imported` (e.g. ``{"glee": "envs.games.glee_format:read_games"}``)."""
 
 
-EnvInfo = EnvSpec  # the name before the spec grew: kept for callers of `list_envs`
-
 _REGISTERED: dict[tuple[str, str], EnvSpec] = {}
 
 

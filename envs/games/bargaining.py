@@ -85,7 +85,7 @@ class raw_env(TwoPlayerGame):
       every round t before `round` (all rejected, or the game would be over); 0 for `round` and
       later, whose offer is `offer`. `offer_messages` `Tuple(FreeText(message_length), ...)`,
       `horizon` entries: the message sent with each of those offers ("" elsewhere, and always
-      "" without messages); the RL encoders of `envs.core.encoders` leave it out.
+      "" without messages); the RL encoders of `sim.rl.encoders` leave it out.
     * `decision_mask` `Box(0, 1, (3,), int8)`: allowed decisions now, `[offer, accept, reject]`
       (all 0 when it is not this agent's turn).
 

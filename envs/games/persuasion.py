@@ -392,8 +392,11 @@ class raw_env(TwoPlayerGame):
         cumulative[SELLER] += seller_reward  # the seller's was cleared when it recommended
         cumulative[BUYER] = buyer_reward
         history = self._history.copy()  # rows: recommended, bought, quality
-        history[:, self._round - 1] = (self._recommendation, bought, high)
-        history.flags.writeable = False
+        index = self._round - 1
+        history[0, index] = self._recommendation
+        history[1, index] = bought
+        history[2, index] = high
+        history.setflags(write=False)
         self._publish_history(history)
         self._last_bought = int(bought)
         if self._text:

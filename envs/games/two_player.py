@@ -48,8 +48,9 @@ def scalar_box(high: float, dtype: type[np.floating] = np.float64) -> Box:
 def scalar(value: float, dtype: type[np.floating] = np.float64) -> np.ndarray:
     """A read-only one-element array holding ``value``, as a `scalar_box` observation (shared
     between observations, so nobody may write to it)."""
-    array = np.array([value], dtype=dtype)
-    array.flags.writeable = False
+    array = np.empty(1, dtype=dtype)
+    array[0] = value
+    array.setflags(write=False)
     return array
 
 
@@ -123,10 +124,12 @@ class OfferHistory:
         index = round_ - 1
         offers = self._offers.copy()
         offers[index] = offer
-        offers.flags.writeable = False
+        offers.setflags(write=False)
         self._offers = offers
         if message is not None:
-            self._messages = (*self._messages[:index], message, *self._messages[index + 1 :])
+            messages = list(self._messages)
+            messages[index] = message
+            self._messages = tuple(messages)
         self._logged = round_
         self._publish()
 

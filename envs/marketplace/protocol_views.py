@@ -47,16 +47,16 @@ def last_action(observation: Mapping[str, Any]) -> str:
 
 def messages(observation: Mapping[str, Any], untrusted_text: str) -> list[str]:
     """The last few messages received (all written by the other role)."""
-    senders = observation["message_senders"]
-    shown = int((senders >= 0).sum())
+    senders = observation["message_senders"].tolist()
+    shown = sum(sender >= 0 for sender in senders)
     if not shown:
         return ["Messages: none."]
     author = "customer" if int(observation["role"]) == 1 else "business"
     lines = [f"Messages (last {shown} of {int(observation['inbox_size'][0])}):"]
     lines += [
-        f"- tick {int(tick)}, {author}_{int(sender)}: {quoted(text, author, untrusted_text)}"
+        f"- tick {tick}, {author}_{sender}: {quoted(text, author, untrusted_text)}"
         for tick, sender, text in zip(
-            observation["message_ticks"], senders, observation["messages"], strict=True
+            observation["message_ticks"].tolist(), senders, observation["messages"], strict=True
         )
         if sender >= 0
     ]
@@ -68,15 +68,17 @@ def listing(observation: Mapping[str, Any], slot: int, domain: Domain, untrusted
     order where the business has them all), other items, amenities."""
     names = domain.items
     wanted = [
-        f"{names[int(i)]} {money(p)}" if p >= 0 else f"{names[int(i)]} (not offered)"
+        f"{names[i]} {money(p)}" if p >= 0 else f"{names[i]} (not offered)"
         for i, p in zip(
-            observation["request_items"], observation["result_item_prices"][slot], strict=True
+            observation["request_items"].tolist(),
+            observation["result_item_prices"][slot].tolist(),
+            strict=True,
         )
         if i >= 0
     ]
     order = float(observation["result_prices"][slot])
     total = f" (order total {money(order)})" if order >= 0 else ""
-    others = [int(i) for i in observation["result_other_items"][slot] if i >= 0]
+    others = [i for i in observation["result_other_items"][slot].tolist() if i >= 0]
     shown = ", ".join(names[i] for i in others)
     count = int(observation["result_other_count"][slot])
     more = f" and {count - MENU_SHOWN} more" if count > MENU_SHOWN else ""
@@ -96,10 +98,11 @@ def listing(observation: Mapping[str, Any], slot: int, domain: Domain, untrusted
 def proposal_line(observation: Mapping[str, Any], slot: int, domain: Domain) -> str:
     names = domain.items
     lines = ", ".join(
-        f"{int(q)} x {names[int(i)]} @ {money(p)}"
+        f"{q} x {names[i]} @ {money(p)}"
         for i, q, p in zip(
-            observation["proposal_items"][slot], observation["proposal_quantities"][slot],
-            observation["proposal_unit_prices"][slot], strict=True,
+            observation["proposal_items"][slot].tolist(),
+            observation["proposal_quantities"][slot].tolist(),
+            observation["proposal_unit_prices"][slot].tolist(), strict=True,
         )
         if i >= 0
     )  # fmt: skip
@@ -162,8 +165,10 @@ def business_view(
     names = domain.items
     factor = float(observation["floor_factor"][0])
     menu = ", ".join(
-        f"{names[int(i)]} {money(p)} (floor {money(floor_in_cents(factor, float(p)))})"
-        for i, p in zip(observation["menu_items"], observation["menu_prices"], strict=True)
+        f"{names[i]} {money(p)} (floor {money(floor_in_cents(factor, p))})"
+        for i, p in zip(
+            observation["menu_items"].tolist(), observation["menu_prices"].tolist(), strict=True
+        )
         if i >= 0
     )
     lines = [

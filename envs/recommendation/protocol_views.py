@@ -23,18 +23,19 @@ class Layout:
     category_names: tuple[str, ...]
     attribute_values: Mapping[str, tuple[str, ...]]
 
-    def values_of(self, codes: Any) -> list[tuple[str, str]]:
-        """(attribute, value) of one item's attribute codes, in attribute order."""
+    def values_of(self, codes: Sequence[int]) -> list[tuple[str, str]]:
+        """(attribute, value) of one item's attribute codes (ints), in attribute order."""
         return [
-            (name, values[int(code)])
+            (name, values[code])
             for (name, values), code in zip(self.attribute_values.items(), codes, strict=True)
         ]
 
     def flat_values(self, flags: Any) -> frozenset[tuple[str, int]]:
         """The (attribute, code) pairs set in a flat per-value vector (attribute order)."""
+        on = np.flatnonzero(flags).tolist()
         pairs, start = [], 0
         for name, values in self.attribute_values.items():
-            pairs += [(name, v) for v in range(len(values)) if flags[start + v]]
+            pairs += [(name, i - start) for i in on if start <= i < start + len(values)]
             start += len(values)
         return frozenset(pairs)
 
@@ -106,19 +107,17 @@ def response_words(slate: Any, response: int, command: str, title: str) -> str:
 
 def history_lines(observation: Mapping[str, Any]) -> list[str]:
     """Recent slates (ids) and the user's response to each, newest first; none when empty."""
-    rows = [
-        (slate, int(response), command, title)
-        for slate, response, command, title in zip(
-            observation["history_slates"], observation["history_responses"],
-            observation["history_commands"], observation["history_titles"], strict=True,
-        )
-        if response >= 0
-    ]  # fmt: skip
-    if not rows:
+    responses = observation["history_responses"].tolist()
+    if not responses or responses[0] < 0:  # newest first: no row, no history
         return []
     lines = ["Recent slates (newest first):"]
-    for slate, response, command, title in rows:
-        ids = " ".join(f"[{int(i)}]" for i in slate if int(i) >= 0) or "(empty)"
+    for slate, response, command, title in zip(
+        observation["history_slates"].tolist(), responses, observation["history_commands"],
+        observation["history_titles"], strict=True,
+    ):  # fmt: skip
+        if response < 0:
+            break
+        ids = " ".join(f"[{i}]" for i in slate if i >= 0) or "(empty)"
         lines.append(f"  {ids} -> {response_words(slate, response, command, title)}")
     return lines
 
@@ -135,14 +134,16 @@ def recommender_view(
         f"The user's requests: {requests(observation, layout)}",
         *history_lines(observation),
     ]
-    shortlist = [int(i) for i in observation["candidates"] if i >= 0]
+    shortlist = [i for i in observation["candidates"].tolist() if i >= 0]
     if shortlist:
         lines.append("Candidates:")
-        columns = [observation[f"item_{key}"] for key in ("category", "attributes", "price",
-                                                          "quality", "engagement")]  # fmt: skip
-        for item, title in zip(shortlist, observation["candidate_titles"], strict=False):
-            category, codes, price, quality, engagement = (column[item] for column in columns)
-            line = item_line(item, title, layout.category_names[int(category)],
+        keys = ("category", "attributes", "price", "quality", "engagement")
+        columns = [observation[f"item_{key}"][shortlist].tolist() for key in keys]
+        titles = observation["candidate_titles"]
+        for n, (item, category, codes, price, quality, engagement) in enumerate(
+            zip(shortlist, *columns, strict=True)
+        ):
+            line = item_line(item, titles[n], layout.category_names[category],
                              layout.values_of(codes), price, quality, engagement)  # fmt: skip
             lines.append(f"  {line}")
     return "\n".join(lines)
@@ -153,18 +154,14 @@ def user_view(observation: Mapping[str, Any], layout: Layout) -> str:
     recommender's message, its requests and its own state."""
     lines = [*history_lines(observation), f"Your feed, step {int(observation['step']) + 1}:"]
     shown = []
-    for slot, item in enumerate(observation["slate"]):
+    keys = ("category", "attributes", "price", "quality", "engagement")
+    columns = [observation[f"slate_{key}"].tolist() for key in keys]
+    for slot, item in enumerate(observation["slate"].tolist()):
         if item < 0:
             continue
-        line = item_line(
-            int(item),
-            observation["slate_title"][slot],
-            layout.category_names[int(observation["slate_category"][slot])],
-            layout.values_of(observation["slate_attributes"][slot]),
-            observation["slate_price"][slot],
-            observation["slate_quality"][slot],
-            observation["slate_engagement"][slot],
-        )
+        category, codes, price, quality, engagement = (column[slot] for column in columns)
+        line = item_line(item, observation["slate_title"][slot], layout.category_names[category],
+                         layout.values_of(codes), price, quality, engagement)  # fmt: skip
         shown.append(f"  {slot + 1}. {line}")
     lines += shown or ["  (empty)"]
     if observation["message"]:
@@ -184,8 +181,8 @@ SPEAKERS = ("recommender", "user")
 def chat_lines(observation: Mapping[str, Any]) -> list[str]:
     """The latest turns of the conversation, one line each."""
     lines = [
-        f"{SPEAKERS[int(who)].capitalize()}: {text}"
-        for who, text in zip(observation["chat_from"], observation["chat"], strict=True)
+        f"{SPEAKERS[who].capitalize()}: {text}"
+        for who, text in zip(observation["chat_from"].tolist(), observation["chat"], strict=True)
         if who >= 0
     ]
     return lines or ["(no conversation yet)"]
@@ -214,17 +211,18 @@ def dialogue_recommender_view(
         "Conversation:", *chat_lines(observation),
     ]  # fmt: skip
     hits = [
-        (int(item), title, codes, price)
+        (item, title, codes, price)
         for item, title, codes, price in zip(
-            observation["results"], observation["result_titles"],
-            observation["result_features"], observation["result_prices"], strict=True,
+            observation["results"].tolist(), observation["result_titles"],
+            observation["result_features"].tolist(), observation["result_prices"].tolist(),
+            strict=True,
         )
         if item >= 0
     ]  # fmt: skip
     if hits:
         lines.append("Last search results:")
         for item, title, codes, price in hits:
-            category = layout.category_names[int(codes[0])]
+            category = layout.category_names[codes[0]]
             line = catalog_line(item, title, category, layout.values_of(codes[1:]), price)
             lines.append(f"- {line}")
     lines.append(f"Searches left this turn: {int(observation['searches_left'])}.")

@@ -55,8 +55,8 @@ def chat_block(observation: Mapping[str, Any], you: int) -> list[str]:
     """The conversation so far, as seen by speaker ``you``: the latest messages within
     `CHAT_CHARS`, older ones counted."""
     chat = [
-        (int(who), text)
-        for who, text in zip(observation["chat_from"], observation["chat"], strict=True)
+        (who, text)
+        for who, text in zip(observation["chat_from"].tolist(), observation["chat"], strict=True)
         if who >= 0
     ]
     if not chat:
@@ -86,10 +86,10 @@ def persona_line(traits: Any) -> str:
 
 def ratings_line(observation: Mapping[str, Any]) -> str:
     """The user's latest ratings, with their scales; empty before the first rating."""
-    ratings = observation["ratings"]
-    if not ratings.any():
+    ratings = observation["ratings"].tolist()
+    if not any(ratings):
         return ""
-    shown = ", ".join(f"{LETTERS[p]} {int(r)}" for p, r in enumerate(ratings))
+    shown = ", ".join(f"{LETTERS[p]} {r}" for p, r in enumerate(ratings))
     confidence, familiarity = int(observation["confidence"][0]), int(observation["familiarity"][0])
     return (
         f"Your ratings now (1-10): {shown}; confidence {confidence} (1-10), "

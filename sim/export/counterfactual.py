@@ -30,13 +30,13 @@ from pettingzoo.utils.wrappers import BaseParallelWrapper, BaseWrapper
 
 from agents.llm import JSON_FORMAT_MARKER
 from envs.core.turns import deciding_agents
+from sim.engine.records import to_json
+from sim.engine.rollout import EnvPool, EpisodeJob, play, wants_batches
 from sim.export.decisions import RunData, load_run
 from sim.export.errors import ExportError
 from sim.export.rehydrate import from_json
 from sim.export.scripted import RolePrompt, TextDecision, text_decisions
 from sim.export.texts import PAIRINGS, Run, assistant_message, selected_texts
-from sim.records import to_json
-from sim.rollout import EnvPool, EpisodeJob, play, wants_batches
 
 SOURCE = "counterfactual"
 RANK_BY = "return"
@@ -336,13 +336,13 @@ class _Cell:
 
 
 class Replayer:
-    """Rebuilds a run's episodes as the batch runner played them (see `sim.batch.play_shard`):
+    """Rebuilds a run's episodes as the batch runner played them (`sim.engine.batch.play_shard`):
     the manifest's experiment gives each cell's params and roster and the model specs, the
     episodes table the reset seeds; policy seeds derive from those as in the run."""
 
     def __init__(self, run: RunData) -> None:
-        from sim.experiment import ExperimentError, load_experiment
-        from sim.roster import ModelPool
+        from sim.engine.experiment import ExperimentError, load_experiment
+        from sim.engine.roster import ModelPool
 
         self.run = run
         self._cells: dict[str, _Cell] = {}
@@ -371,8 +371,8 @@ class Replayer:
         """The cell's env pool, seat plans and protocol (built once)."""
         if cell_id not in self._cells:
             from envs.core.protocol import protocol_of
-            from sim.batch import make_env
-            from sim.roster import plan_roster
+            from sim.engine.batch import make_env
+            from sim.engine.roster import plan_roster
 
             cell = {c.cell_id: c for c in self.experiment.cells()}[cell_id]
             env_id = self.experiment.env

@@ -171,7 +171,7 @@ def load_run(run: str | os.PathLike[str] | RunData) -> RunData:
     """The run at ``run`` as `RunData` (a `RunData` passes through)."""
     if isinstance(run, RunData):
         return run
-    from sim.store import load, read_manifest
+    from sim.store.runs import load, read_manifest
 
     path = Path(run)
     try:

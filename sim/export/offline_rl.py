@@ -163,7 +163,7 @@ def _the_agent(data: RunData, agent: str | None) -> str:
 
 def _spaces(data: RunData, agent: str, cells: list[str]) -> tuple[Any, Any]:
     """The agent's spaces, which must be the same in every exported cell."""
-    from sim.batch import make_env
+    from sim.engine.batch import make_env
 
     found: dict[str, tuple[Any, Any]] = {}
     for cell_id in cells:

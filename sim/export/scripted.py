@@ -77,7 +77,7 @@ class ScriptedRenderer:
     def _env(self, cell_id: str) -> Any:
         if cell_id not in self._envs:
             from envs.core.protocol import TextProtocol, protocol_of
-            from sim.batch import make_env
+            from sim.engine.batch import make_env
 
             env = make_env(self.run.env_id, self.run.cells[cell_id]["params"])
             try:

@@ -25,7 +25,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sim.llm.grammar import RowMatchers, SchemaGrammars
+from sim.llm.grammar import SchemaGrammars
+from sim.llm.local_batch import (
+    MIN_SHARED_PREFIX,
+    RowSampler,
+    RowStopper,
+    cut_at_stop,
+    option_chunks,
+    positions,
+    shared_prefix_length,
+)
 from sim.llm.model_store import DEFAULT_MODEL, require_model
 from sim.llm.prompt_states import (
     OptionLoglik,
@@ -155,7 +164,7 @@ class LocalModel(BaseLanguageModel):
     def _shared_prefix(self, rows: list[list[int]]) -> tuple[int, Any]:
         """The token prefix common to ``rows`` (0 when too short to pay) and its key/value cache
         for one row, computed once."""
-        shared = _shared_prefix_length(rows) if len(rows) > 1 else 0
+        shared = shared_prefix_length(rows) if len(rows) > 1 else 0
         if shared < MIN_SHARED_PREFIX:
             return 0, None
         with self._torch.inference_mode():
@@ -206,7 +215,7 @@ class LocalModel(BaseLanguageModel):
                 cache = self.model(
                     input_ids=ids[:, shared:-1],
                     attention_mask=mask[:, :-1],
-                    position_ids=_positions(mask)[:, shared:-1],
+                    position_ids=positions(mask)[:, shared:-1],
                     use_cache=True,
                     logits_to_keep=1,
                     **({"cache": cache} if cache is not None else {}),
@@ -258,11 +267,11 @@ class LocalModel(BaseLanguageModel):
             self.prompt_store.put(rows, PromptStates.of(cache, ids, mask))
         prompt_len = ids.shape[1]
         seeds = [r.seed if r.seed is not None else self._seeds.getrandbits(63) for r in requests]
-        sampler = _RowSampler([r.temperature for r in requests], seeds, self.device)
+        sampler = RowSampler([r.temperature for r in requests], seeds, self.device)
         schemas = [self._schema(r) for r in requests]
         budgets = [r.max_tokens for r in requests]
         grammar = self.grammars.rows(schemas, self._eos_ids, budgets) if any(schemas) else None
-        stopper = _RowStopper(prompt_len, requests, self.tokenizer, grammar)
+        stopper = RowStopper(prompt_len, requests, self.tokenizer, grammar)
         config = GenerationConfig(
             max_new_tokens=max(r.max_tokens for r in requests),
             do_sample=False,
@@ -285,7 +294,7 @@ class LocalModel(BaseLanguageModel):
         for row, r in enumerate(requests):
             tokens, ended_by_eos = self._row_tokens(new_tokens[row], stopper.done_at[row])
             text = self.tokenizer.decode(tokens, skip_special_tokens=True)
-            text, hit_stop = _cut_at_stop(text, r.stop)
+            text, hit_stop = cut_at_stop(text, r.stop)
             complete = grammar is not None and grammar.complete[row]
             finish = "stop" if ended_by_eos or hit_stop or complete else "length"
             count = len(tokens) + int(ended_by_eos)
@@ -351,7 +360,7 @@ class LocalModel(BaseLanguageModel):
         fresh = [p for p, found in zip(prompts, stored, strict=True) if found is None]
         prefix = self._shared_prefix(fresh)  # once for all requests, reused by every chunk
         logliks: list[list[OptionLoglik]] = []
-        for chunk in _option_chunks([len(r.options) for r in requests], self.max_batch_size):
+        for chunk in option_chunks([len(r.options) for r in requests], self.max_batch_size):
             logliks.extend(
                 self._score(
                     [prompts[i] for i in chunk],
@@ -437,118 +446,3 @@ class LocalModel(BaseLanguageModel):
         self.model = None
         self.tokenizer = None
         self.prompt_store.clear()
-
-
-def _positions(mask: Any) -> Any:
-    """Position ids of a left-padded batch: each token's index among its row's tokens."""
-    return (mask.cumsum(dim=1) - 1).clamp(min=0)
-
-
-MIN_SHARED_PREFIX = 16
-"""Shorter common prefixes are not worth a separate forward pass."""
-
-
-def _shared_prefix_length(rows: list[list[int]]) -> int:
-    """Length of the token prefix common to all rows, leaving every row at least one own token."""
-    limit = min(len(row) for row in rows) - 1
-    first = rows[0]
-    length = 0
-    while length < limit and all(row[length] == first[length] for row in rows):
-        length += 1
-    return length
-
-
-def _option_chunks(option_counts: list[int], budget: int) -> list[list[int]]:
-    """Group request indices so a group scores at most ``budget`` options (or one request)."""
-    groups: list[list[int]] = [[]]
-    used = 0
-    for i, n in enumerate(option_counts):
-        if groups[-1] and used + n > budget:
-            groups.append([])
-            used = 0
-        groups[-1].append(i)
-        used += n
-    return groups
-
-
-def _cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
-    """Cut ``text`` before the earliest stop string; report whether one was found."""
-    cuts = [text.index(s) for s in stops if s in text]
-    return (text[: min(cuts)], True) if cuts else (text, False)
-
-
-class _RowSampler:
-    """Per-row sampling inside one batched greedy ``generate``.
-
-    Rows with temperature > 0 draw their next token from their own seeded generator; the drawn
-    token's logit is left as the only finite one, so the greedy step picks it. Rows at
-    temperature 0 pass through unchanged (greedy).
-    """
-
-    def __init__(self, temperatures: list[float], seeds: list[int], device: Any) -> None:
-        import torch
-
-        self.temperatures = temperatures
-        self.generators = []
-        for t, seed in zip(temperatures, seeds, strict=True):
-            g = None
-            if t > 0:
-                g = torch.Generator(device=device)
-                g.manual_seed(seed)
-            self.generators.append(g)
-
-    def __call__(self, input_ids: Any, scores: Any) -> Any:
-        import torch
-
-        for row, (t, g) in enumerate(zip(self.temperatures, self.generators, strict=True)):
-            if g is None:
-                continue
-            probs = torch.softmax(scores[row].float() / t, dim=-1)
-            token = torch.multinomial(probs, 1, generator=g)
-            scores[row] = float("-inf")
-            scores[row, token] = 0.0
-        return scores
-
-
-class _RowStopper:
-    """Per-row stopping: a row is done at its own ``max_tokens``, when a stop string appears, or
-    (rows with a grammar) as soon as its grammar is complete. It feeds each constrained row the
-    token it chose, so the row's matcher masks the next step."""
-
-    def __init__(
-        self,
-        prompt_len: int,
-        requests: list[GenerateRequest],
-        tokenizer: Any,
-        grammar: RowMatchers | None = None,
-    ) -> None:
-        self.prompt_len = prompt_len
-        self.grammar = grammar
-        self.max_tokens = [r.max_tokens for r in requests]
-        self.stops = [r.stop for r in requests]
-        self.tokenizer = tokenizer
-        self.done_at: list[int | None] = [None] * len(requests)
-
-    def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-        import torch
-
-        generated = input_ids.shape[1] - self.prompt_len
-        last = input_ids[:, -1].tolist() if self.grammar is not None else []
-        for row in range(len(self.done_at)):
-            if self.done_at[row] is None and self._ends(row, generated, input_ids, last):
-                self.done_at[row] = generated
-                if self.grammar is not None:
-                    self.grammar.finish(row)
-        done = [d is not None for d in self.done_at]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
-
-    def _ends(self, row: int, generated: int, input_ids: Any, last: list[int]) -> bool:
-        grammar = self.grammar
-        if grammar is not None and grammar.constrained(row) and grammar.advance(row, last[row]):
-            return True
-        if generated >= self.max_tokens[row]:
-            return True
-        if self.stops[row]:
-            text = self.tokenizer.decode(input_ids[row, self.prompt_len :])
-            return any(s in text for s in self.stops[row])
-        return False

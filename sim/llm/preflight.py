@@ -60,7 +60,7 @@ def preflight(name: str, spec: Any, model: LanguageModel) -> None:
     try:
         (completion,) = model.generate([request])
     except LLMError as error:
-        raise PreflightError(f"{where} failed its preflight request: {_one_line(error)}") from None
+        raise PreflightError(f"{where} failed its preflight request: {one_line(error)}") from None
     if getattr(completion, "error", None) is not None:
         raise PreflightError(f"{where} failed its preflight request: {completion.error}")
 
@@ -74,5 +74,5 @@ def preflight_all(models: Mapping[str, tuple[Any, LanguageModel]]) -> list[str]:
     return lines
 
 
-def _one_line(error: BaseException) -> str:
+def one_line(error: BaseException) -> str:
     return " ".join(str(error).split())

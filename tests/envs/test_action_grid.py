@@ -12,9 +12,9 @@ from pettingzoo.test import api_test
 
 import envs  # noqa: F401
 import sim  # noqa: F401  (registers the single-agent views)
-from envs.core.action_grid import ActionGrid, DiscreteActions
-from envs.core.encoders import FlattenObservation
-from envs.core.pettingzoo_encoders import EncodedAEC
+from sim.rl.action_grid import ActionGrid, DiscreteActions
+from sim.rl.encoders import FlattenObservation
+from sim.rl.pettingzoo_encoders import EncodedAEC
 
 SPACE = Dict(
     {

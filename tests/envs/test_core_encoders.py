@@ -8,8 +8,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401
-from envs.core.encoders import FlattenObservation, ObservationEncoder
-from sim.views import view_ids
+from sim.rl.encoders import FlattenObservation, ObservationEncoder
+from sim.rl.views import view_ids
 
 
 @pytest.mark.filterwarnings("ignore:.*is different from the unwrapped version")  # on purpose

@@ -8,7 +8,7 @@ import pettingzoo
 import pytest
 from pettingzoo import AECEnv, ParallelEnv
 
-from envs.core.registry import EnvInfo, list_envs, register_env
+from envs.core.registry import EnvSpec, list_envs, register_env
 
 ULTIMATUM_ID = "mercato/TestUltimatum-v0"
 ULTIMATUM_ENTRY = "tests.envs_fixtures.ultimatum:env"
@@ -16,7 +16,7 @@ GENERATED = "pettingzoo.test.example_envs.generated_agents_parallel_v0"
 
 
 @pytest.fixture(scope="module")
-def ultimatum_info() -> EnvInfo:
+def ultimatum_info() -> EnvSpec:
     return register_env(
         "TestUltimatum-v0",
         kind="aec",
@@ -26,7 +26,7 @@ def ultimatum_info() -> EnvInfo:
     )
 
 
-def test_registered_env_is_made_by_pettingzoo(ultimatum_info: EnvInfo) -> None:
+def test_registered_env_is_made_by_pettingzoo(ultimatum_info: EnvSpec) -> None:
     env = pettingzoo.make("aec", ULTIMATUM_ID, max_pie=20)
     env.reset(seed=1)
     assert isinstance(env, AECEnv)
@@ -34,9 +34,9 @@ def test_registered_env_is_made_by_pettingzoo(ultimatum_info: EnvInfo) -> None:
     assert env.unwrapped.max_pie == 20
 
 
-def test_list_envs_describes_the_registration(ultimatum_info: EnvInfo) -> None:
+def test_list_envs_describes_the_registration(ultimatum_info: EnvSpec) -> None:
     assert ultimatum_info in list_envs()
-    assert ultimatum_info == EnvInfo(
+    assert ultimatum_info == EnvSpec(
         id=ULTIMATUM_ID,
         kind="aec",
         family="test",
@@ -47,7 +47,7 @@ def test_list_envs_describes_the_registration(ultimatum_info: EnvInfo) -> None:
     assert ids == sorted(ids)
 
 
-def test_same_registration_again_is_a_silent_no_op(ultimatum_info: EnvInfo) -> None:
+def test_same_registration_again_is_a_silent_no_op(ultimatum_info: EnvSpec) -> None:
     before = list_envs()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # PettingZoo warns when an id is overridden
@@ -62,7 +62,7 @@ def test_same_registration_again_is_a_silent_no_op(ultimatum_info: EnvInfo) -> N
     assert list_envs() == before
 
 
-def test_conflicting_registration_names_the_id(ultimatum_info: EnvInfo) -> None:
+def test_conflicting_registration_names_the_id(ultimatum_info: EnvSpec) -> None:
     with pytest.raises(ValueError, match="mercato/TestUltimatum-v0"):
         register_env(
             "TestUltimatum-v0",

@@ -56,9 +56,7 @@ TOLERANCE = {"bargaining": SHARE_TOLERANCE, "negotiation": 0.0, "persuasion": 0.
 """How far `parse(describe(a))` may be from ``a``'s amount (see each protocol's `describe`)."""
 
 
-def play(
-    game: Any, seed: int, choose: Choose, read: Read, exact: bool = True
-) -> tuple[int, int]:
+def play(game: Any, seed: int, choose: Choose, read: Read, exact: bool = True) -> tuple[int, int]:
     """One episode, every decision checked; returns (decisions, non-blank messages seen)."""
     protocol = protocol_of(game)
     return describe_checks.play(

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-import agents.users.agenda  # noqa: F401  (registers the simulated users)
+import agents.users.agenda
 import agents.users.parametric  # noqa: F401
 from agents.registry import make_policy
 from envs.core.checks import first_difference
@@ -231,7 +231,7 @@ def test_feed_formats() -> None:
     show = {"slate": np.array([4, 9, 4]), "message": "Try these."}
     assert protocol.describe(show, rec, "recommender_0") == "SHOW: 4, 9 SAY: Try these."
     for gap in (np.array([4, -1, 9]), np.array([-1, -1, -1])):
-        with pytest.raises(ActionParseError, match="slot|empty slate"):
+        with pytest.raises(ActionParseError, match=r"slot|empty slate"):
             protocol.describe({"slate": gap, "message": ""}, rec, "recommender_0")
     game.step(show)
     user = game.observe("user_0")

@@ -9,11 +9,11 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from sim.batch import run
 from sim.cli import EXIT_RUN_FAILED, app
-from sim.fallbacks import FallbackRateError
+from sim.engine.batch import run
+from sim.engine.fallbacks import FallbackRateError
 from sim.llm.preflight import PreflightError
-from sim.store import load, read_manifest
+from sim.store.runs import load, read_manifest
 
 runner = CliRunner()
 

@@ -16,8 +16,8 @@ import pytest
 from agents.llm import LLMPolicy
 from agents.registry import policy_info, register_policy
 from envs.core.protocol import protocol_of
-from sim.batch import make_env, run
-from sim.bench_families import FAMILY_CASES, experiment_for
+from sim.bench.families import FAMILY_CASES, experiment_for
+from sim.engine.batch import make_env, run
 from sim.llm.fake import FakeModel
 
 pytestmark = pytest.mark.real_llm

@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 import sim
-from sim.batch import run
-from sim.store import load
+from sim.engine.batch import run
+from sim.store.runs import load
 
 NOISE = ["wall_s", "run_id"]
 

@@ -7,14 +7,14 @@ import pandas as pd
 import pytest
 
 import sim
-from sim.batch import play_shard
-from sim.bench_batching import BEFORE, CallLog, LoggingModel, measure
-from sim.experiment import load_experiment
+from sim.bench.batching import BEFORE, CallLog, LoggingModel, measure
+from sim.engine.batch import play_shard
+from sim.engine.experiment import load_experiment
+from sim.engine.rollout import BATCHING
+from sim.engine.roster import ModelPool
 from sim.llm import make_model
-from sim.report import build_report
-from sim.rollout import BATCHING
-from sim.roster import ModelPool
-from sim.store import load, open_run
+from sim.report.cells import build_report
+from sim.store.runs import load, open_run
 
 JSON_FAKE = {"backend": "fake", "structured": "json_schema"}
 """A fake model whose replies are schema-valid JSON: every decision parses."""

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from sim.batch import run
-from sim.store import load
+from sim.engine.batch import run
+from sim.store.runs import load
 from tests.sim.ray_cluster import RAY, ROOT, ray_env, ray_jobs_head, two_node_cluster
 from tests.sim.test_batch import NOISE, experiment
 
@@ -64,7 +64,7 @@ def assert_same_episodes(location, reference, scripted_twin: bool = False) -> No
 
 
 class Bucket:
-    """Reads a run's objects straight from the S3 server (not through `sim.storage`)."""
+    """Reads a run's objects straight from the S3 server (not through `sim.store.storage`)."""
 
     def __init__(self, server, name: str, prefix: str) -> None:
         import boto3

@@ -10,14 +10,8 @@ from typing import Any
 import pytest
 
 from envs.core.seeding import derive_seed
-from sim.experiment import (
-    REQUIRED,
-    Experiment,
-    ExperimentError,
-    RosterEntry,
-    env_parameters,
-    load_experiment,
-)
+from sim.engine.cells import REQUIRED, RosterEntry, env_parameters
+from sim.engine.experiment import Experiment, ExperimentError, load_experiment
 from tests.sim.ultimatum_runs import ULTIMATUM_ID, experiment_data, register_fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -317,7 +311,7 @@ def test_validation_never_loads_a_model_library():
     code = (
         "import sys\n"
         "from tests.sim.ultimatum_runs import experiment_data, register_fixtures\n"
-        "from sim.experiment import load_experiment\n"
+        "from sim.engine.experiment import load_experiment\n"
         "register_fixtures()\n"
         "models = {'smol': {'backend': 'local', 'path': '/no/such/model'}, 'big': 'local'}\n"
         "load_experiment(experiment_data(models=models))\n"

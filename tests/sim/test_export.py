@@ -20,7 +20,7 @@ from sim.cli import app
 from sim.export import ExportError, dpo_pairs, export_run, kto_rows, load_run, sft_rows
 from sim.export.formats import median_cut
 from sim.export.scripted import ScriptedRenderer
-from sim.store import load
+from sim.store.runs import load
 from tests.sim.export_runs import bargaining, mixed, play
 
 runner = CliRunner()

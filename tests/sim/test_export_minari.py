@@ -10,9 +10,9 @@ import pytest
 from gymnasium import spaces
 
 from envs.core.spaces import FreeText
+from sim.engine.records import to_json
 from sim.export import ExportError, export_run, minari_episodes, rehydrate
-from sim.records import to_json
-from sim.store import load
+from sim.store.runs import load
 from tests.sim.export_runs import bargaining, play
 
 minari = pytest.importorskip("minari")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.export import ExportError, dpo_pairs, export_run, kto_rows, load_run, sft_rows
-from sim.store import load
+from sim.export import dpo_pairs, export_run, kto_rows, load_run, sft_rows
+from sim.store.runs import load
 from tests.sim.export_runs import play, trial
 
 

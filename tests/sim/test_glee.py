@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from sim.cli import app
-from sim.importer import import_games, index_name
-from sim.store import load, read_manifest
+from sim.store.importer import import_games, index_name
+from sim.store.runs import load, read_manifest
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "glee"
 runner = CliRunner()

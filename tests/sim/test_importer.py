@@ -9,10 +9,10 @@ from types import SimpleNamespace
 
 import pytest
 
-import sim.importer
+import sim.store.importer
 from envs.core.imported import ImportedGame, ImportedStep, SkippedGame
-from sim.importer import import_games, reader_for
-from sim.store import load, read_manifest
+from sim.store.importer import import_games, reader_for
+from sim.store.runs import load, read_manifest
 
 TOY_ENV = "mercato/ToyImport-v0"
 
@@ -40,7 +40,7 @@ def read_toy(source_dir: Path):
 @pytest.fixture
 def toy_source(monkeypatch, tmp_path):
     spec = SimpleNamespace(importers={"toy": "tests.sim.test_importer:read_toy"})
-    monkeypatch.setattr(sim.importer, "list_envs", lambda: [spec])
+    monkeypatch.setattr(sim.store.importer, "list_envs", lambda: [spec])
     source = tmp_path / "logs"
     source.mkdir()
     for name, size, score in (("g2", 3, 0.5), ("g1", 3, 0.25), ("g3", 4, 1.0)):

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from sim.lease import LEASE, Lease, LeaseHeld, LeaseLost, read_lease, writer_state
-from sim.storage import Location, StoreError, redact
+from sim.store.lease import LEASE, Lease, LeaseHeld, LeaseLost, read_lease, writer_state
+from sim.store.storage import Location, StoreError, redact
 
 
 def write_lease(location: Location, **changes) -> None:
@@ -47,7 +47,7 @@ def test_a_stale_lease_is_taken_over_only_when_asked(tmp_path, monkeypatch):
     ):
         Lease.acquire(location)
     assert writer_state(location, "running").startswith("stale (pid 4242 on elsewhere")
-    monkeypatch.setattr("sim.lease.SETTLE_S", 0.0)
+    monkeypatch.setattr("sim.store.lease.SETTLE_S", 0.0)
     taken = Lease.acquire(location, takeover=True)
     assert read_lease(location).owner == taken.owner
     assert writer_state(location, "running").startswith("running (last heartbeat")

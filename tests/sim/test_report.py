@@ -11,10 +11,10 @@ import pytest
 from typer.testing import CliRunner
 
 from sim.cli import app
-from sim.experiment import load_experiment
-from sim.records import StepColumns
-from sim.report import build_report, mean_interval, t_quantile, write_report
-from sim.store import open_run
+from sim.engine.experiment import load_experiment
+from sim.engine.records import StepColumns
+from sim.report.cells import build_report, mean_interval, t_quantile, write_report
+from sim.store.runs import open_run
 from tests.sim.ultimatum_runs import episode_record, experiment_data, register_fixtures, step_rows
 
 runner = CliRunner()

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from sim.rl import flat_view, mean_return, policy_return, ppo_config, role_of_agent
+from sim.rl.training import flat_view, mean_return, policy_return, ppo_config, role_of_agent
 
 VIEW = "mercato/Bargaining-Bob-v0"
 EVAL = {"episodes": 200, "seed": 10_000}

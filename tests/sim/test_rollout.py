@@ -7,9 +7,9 @@ import orjson
 from agents.base import RandomPolicy
 from agents.llm import LLMPolicy
 from envs.core.seeding import derive_seed
+from sim.engine.records import STEP_COLUMNS
+from sim.engine.rollout import EnvPool, EpisodeJob, play
 from sim.llm.fake import FakeModel
-from sim.records import STEP_COLUMNS
-from sim.rollout import EnvPool, EpisodeJob, play
 from tests.envs_fixtures.ultimatum import PROPOSER, RESPONDER, env
 from tests.envs_fixtures.ultimatum_protocol import UltimatumProtocol
 

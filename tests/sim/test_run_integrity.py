@@ -27,11 +27,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from sim.batch import run
 from sim.cli import app
-from sim.shard_index import Audit, RunDamaged, audit
-from sim.storage import Location
-from sim.store import load, read_manifest
+from sim.engine.batch import run
+from sim.store.runs import load, read_manifest
+from sim.store.shard_index import Audit, RunDamaged, audit
+from sim.store.storage import Location
 
 ROOT = Path(__file__).parents[2]
 NOISE = ["wall_s", "run_id"]

@@ -10,7 +10,7 @@ from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401  (registers the views)
 from envs.core.checks import first_difference
-from sim.views import view_ids
+from sim.rl.views import view_ids
 
 IDS = view_ids()
 
@@ -55,7 +55,7 @@ def test_other_opponents_and_bad_names():
     with pytest.raises(ValueError, match="policy 'nobody' is unknown"):
         gymnasium.make("mercato/Bargaining-Bob-v0", opponents={"alice": "nobody"})
     with pytest.raises(ValueError, match="learner must be one of"):
-        from sim.single_agent import SingleAgentEnv
+        from sim.rl.single_agent import SingleAgentEnv
 
         SingleAgentEnv("mercato/Bargaining-v0", "carol_0", {})
 

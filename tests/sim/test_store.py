@@ -8,10 +8,10 @@ import json
 import pandas as pd
 import pytest
 
-from sim.experiment import Experiment, load_experiment
-from sim.lease import LeaseHeld, LeaseLost
-from sim.records import STEP_COLUMNS, StepColumns
-from sim.store import (
+from sim.engine.experiment import Experiment, load_experiment
+from sim.engine.records import STEP_COLUMNS, StepColumns
+from sim.store.lease import LeaseHeld, LeaseLost
+from sim.store.runs import (
     STEP_SCHEMA,
     VERSIONED_PACKAGES,
     RunDir,

@@ -12,9 +12,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from sim.batch import run
-from sim.shard_index import RunDamaged
-from sim.store import load
+from sim.engine.batch import run
+from sim.store.runs import load
+from sim.store.shard_index import RunDamaged
 from tests.sim.s3_server import free_port
 from tests.sim.test_run_integrity import (
     SHARDS,

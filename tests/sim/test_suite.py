@@ -8,9 +8,9 @@ import pytest
 from typer.testing import CliRunner
 
 from sim.cli import app
-from sim.experiment import ExperimentError
-from sim.store import load_episodes
-from sim.suite import load_suite, run_suite
+from sim.engine.experiment import ExperimentError
+from sim.engine.suite import load_suite, run_suite
+from sim.store.runs import load_episodes
 
 EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 

@@ -8,8 +8,8 @@ from typing import Any
 from agents.base import Policy, RandomPolicy
 from agents.registry import register_policy
 from envs.core.registry import register_env
-from sim.experiment import EpisodeSpec
-from sim.records import EpisodeRecord, StepColumns
+from sim.engine.experiment import EpisodeSpec
+from sim.engine.records import EpisodeRecord, StepColumns
 
 ULTIMATUM_ID = "mercato/TestUltimatum-v0"
 AGENTS = ("proposer_0", "responder_0")

@@ -13,11 +13,11 @@ from agents.llm import LLMPolicy
 from agents.prompts import role_prompts
 from agents.registry import make_policy
 from envs.marketplace.env import MarketplaceEnv
-from sim.batch import run
-from sim.experiment import load_experiment
+from sim.engine.batch import run
+from sim.engine.experiment import load_experiment
+from sim.engine.rollout import EnvPool, EpisodeJob, play
 from sim.llm.fake import FakeModel
-from sim.rollout import EnvPool, EpisodeJob, play
-from sim.store import load
+from sim.store.runs import load
 from tests.envs.marketplace.playing import play as play_scripted
 
 PRESETS = sorted(Path("experiments/marketplace").glob("*.yaml"))

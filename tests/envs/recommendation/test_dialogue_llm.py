@@ -10,8 +10,8 @@ import pytest
 from envs.core.checks import first_difference
 from envs.core.protocol import ActionParseError
 from envs.recommendation.dialogue import raw_env
-from sim.batch import run
-from sim.store import load
+from sim.engine.batch import run
+from sim.store.runs import load
 
 
 @pytest.fixture

@@ -10,13 +10,13 @@ from pathlib import Path
 import yaml
 
 from envs.trials.env import env
-from envs.trials.world import ARMS, TrialPopulation
-from sim.batch import run
-from sim.experiment import load_experiment
-from sim.llm.fake import FakeModel
-from sim.store import load, load_episodes
 from envs.trials.study import STUDY_FORM
-from sim.study_report import formatted, study_report, study_table
+from envs.trials.world import ARMS, TrialPopulation
+from sim.engine.batch import run
+from sim.engine.experiment import load_experiment
+from sim.llm.fake import FakeModel
+from sim.report.study import formatted, study_report, study_table
+from sim.store.runs import load, load_episodes
 from tests.envs.trials.playing import play
 
 

@@ -1,0 +1,2 @@
+"""The engine: experiments to cells, policies per cell, lockstep rollouts, shards on Ray or
+in-process, the rows they record."""
