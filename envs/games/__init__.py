@@ -8,6 +8,7 @@
 from envs.core.registry import register_env
 from envs.core.spec import ViewSpec
 from envs.games import bargaining, negotiation, persuasion
+from envs.games.metrics import BARGAINING_METRICS, NEGOTIATION_METRICS, PERSUASION_METRICS
 from envs.games.params import BargainingParams, NegotiationParams, PersuasionParams
 
 GLEE_IMPORTER = {"glee": "envs.games.glee_format:read_games"}
@@ -21,6 +22,7 @@ register_env(
     summary="Alternating-offers bargaining over a sum of money with discounting (GLEE, Rubinstein)",
     params=BargainingParams,
     protocol="envs.games.bargaining_protocol:BargainingProtocol",
+    metrics=BARGAINING_METRICS,
     importers=GLEE_IMPORTER,
     views=(
         ViewSpec("Bargaining-Alice-v0", "alice_0", {"bob": "bargaining/equilibrium"}),
@@ -35,6 +37,7 @@ register_env(
     summary="Alternating price offers between a seller and a buyer with an outside option (GLEE)",
     params=NegotiationParams,
     protocol="envs.games.negotiation_protocol:NegotiationProtocol",
+    metrics=NEGOTIATION_METRICS,
     importers=GLEE_IMPORTER,
     views=(
         ViewSpec("Negotiation-Seller-v0", "seller_0", {"buyer": "negotiation/anchoring"}),
@@ -49,6 +52,7 @@ register_env(
     summary="Repeated cheap-talk persuasion: an informed seller recommends, a buyer buys (GLEE)",
     params=PersuasionParams,
     protocol="envs.games.persuasion_protocol:PersuasionProtocol",
+    metrics=PERSUASION_METRICS,
     importers=GLEE_IMPORTER,
     views=(
         ViewSpec("Persuasion-Seller-v0", "seller_0", {"buyer": "persuasion/bayesian"}),

@@ -10,6 +10,7 @@ designs), `manipulation` (description conditions), `baselines` (optimal, pick-ch
 
 from envs.core.registry import register_env
 from envs.core.spec import ViewSpec
+from envs.marketplace.metrics import METRICS
 from envs.marketplace.params import MarketParams
 
 register_env(
@@ -20,6 +21,7 @@ register_env(
     summary="Assistants buy for customers from businesses: search, proposals, payments (Magentic)",
     params=MarketParams,
     protocol="envs.marketplace.protocol:MarketplaceProtocol",
+    metrics=METRICS,
     cost_per=("purchases", "purchase"),
     views=(
         ViewSpec(

@@ -137,9 +137,16 @@ class MarketplaceEnv(ParallelEnv):
     / `result_amenities` (1 when all required amenities are listed), open proposals `proposals`
     (ids) / `proposal_businesses` / `proposal_totals` / `proposal_covers` / `proposal_expires`,
     a business's waiting customers `inquiries` / `inquiry_items` / `inquiry_prices` (Q x 3: the
-    asked items and their list prices there, -1 when not on the menu) and its `floor_factor`, and
-    `text` (`FreeText`): the bounded text view for LLM players (empty when `text_observations`
-    is false).
+    asked items and their list prices there, -1 when not on the menu) and its `floor_factor`; the
+    detail fields the text view is rendered from (`envs.marketplace.views`: a customer's
+    `request`, its last search's `search_query` and `search_page` (algorithm, page, total; -1
+    before any) with each hit's name, description, rating, prices of the order's items, other
+    items and amenities, the open proposals' lines, its `payments`; a business's own name,
+    description, menu and amenities and its inquiries' ticks and texts; both: the last
+    `messages` received with their ticks and senders, `inbox_size`, `last_kind` and `detail` of
+    the last action); and `text` (`FreeText`): the bounded text view for LLM players, rendered by
+    the text protocol from the other fields (empty when `text_observations` is false). Arrays
+    shared between observations are read-only.
 
     ## Action space
     One `Dict`: `kind` (`Discrete(6)`: wait, search, message, propose, pay, end) and its fields.
@@ -165,7 +172,9 @@ class MarketplaceEnv(ParallelEnv):
     competitive 3/3, identical 1/3), `domain` (restaurants, contractors), `condition`
     (manipulation of business `manipulator`'s description), `market_seed` (a fixed market; None
     draws one from each reset seed), `max_ticks`, `customer_latency` / `business_latency` (int,
-    {low, high} or a list per agent), `max_bandwidth`, `max_proposals`, `max_inquiries`,
+    {low, high} or a list per agent), `search_algorithm` (simple, lexical, perfect,
+    perfect_items, semantic), `search_bandwidth` (results per search; None: `max_bandwidth`),
+    `max_bandwidth`, `max_proposals`, `max_inquiries`,
     `max_lines`, `wait_ticks`, `text_observations`, `untrusted_text` ("plain": other agents'
     texts pasted into a view as written, the reference's no-defence condition; "delimited":
     between tags naming their author, which the text protocol's instructions explain), `days`,

@@ -81,7 +81,7 @@ from envs.marketplace.actions import (
 from envs.marketplace.ledger import CENT_TOLERANCE
 from envs.marketplace.market import Domain
 from envs.marketplace.protocol_describe import describe as describe_action
-from envs.marketplace.protocol_views import business_view, customer_view
+from envs.marketplace.protocol_views import ListingCache, business_view, customer_view
 from envs.marketplace.views import floor_in_cents
 
 CUSTOMER_TASK = """You are a shopping assistant buying for a customer in an online market.
@@ -206,6 +206,7 @@ class MarketplaceProtocol(TextProtocol):
         self.domain = domain
         self.actions = actions
         self.untrusted_text = untrusted_text
+        self._listings = ListingCache()
 
     def instructions(self, agent: str) -> str:
         """The role's task and commands; under delimited text also what the author tags mean."""
@@ -219,8 +220,12 @@ class MarketplaceProtocol(TextProtocol):
     def render(self, observation: Any, agent: str) -> str:
         """The agent's view from the structured fields (`envs.marketplace.protocol_views`; never
         the ``text`` field, which the env fills with this), then the commands allowed now."""
-        views = business_view if _role(observation) == "business" else customer_view
-        view = views(observation, agent, self.domain, self.untrusted_text)
+        if _role(observation) == "business":
+            view = business_view(observation, agent, self.domain, self.untrusted_text)
+        else:
+            view = customer_view(
+                observation, agent, self.domain, self.untrusted_text, self._listings
+            )
         allowed = [kind.upper() for kind in self._options(observation).kinds]
         return f"{view}\nAllowed now: {', '.join(allowed)}. Your command:"
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from envs.marketplace.actions import KINDS
 from envs.marketplace.ledger import REASONS
 from envs.marketplace.market import Domain
@@ -31,7 +29,7 @@ def names_of(names: Sequence[str], ids: Any) -> str:
 
 
 def _flagged(names: Sequence[str], flags: Any) -> str:
-    return ", ".join(names[int(i)] for i in np.flatnonzero(flags)) or "none"
+    return ", ".join(name for name, on in zip(names, flags.tolist(), strict=True) if on) or "none"
 
 
 def last_action(observation: Mapping[str, Any]) -> str:
@@ -63,36 +61,64 @@ def messages(observation: Mapping[str, Any], untrusted_text: str) -> list[str]:
     return lines
 
 
-def listing(observation: Mapping[str, Any], slot: int, domain: Domain, untrusted_text: str) -> str:
-    """One search hit: name, rating, description, prices of the wanted items (and of the whole
-    order where the business has them all), other items, amenities."""
+_HIT_FIELDS = (
+    "results", "result_ratings", "result_prices", "result_item_prices", "result_other_items",
+    "result_other_count", "result_amenity_flags",
+)  # fmt: skip
+
+
+class ListingCache:
+    """The listings of recent search pages, by the page's field objects (an env shares them,
+    unchanged, between the observations that show the same page), so a page is written once."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._pages: dict[int, tuple[Any, list[str]]] = {}
+
+    def __call__(
+        self, observation: Mapping[str, Any], domain: Domain, untrusted_text: str
+    ) -> list[str]:
+        key = observation["result_item_prices"]
+        cached = self._pages.get(id(key))
+        if cached is not None and cached[0] is key:
+            return cached[1]
+        hits = pages(observation, domain, untrusted_text)
+        if len(self._pages) >= self.size:
+            self._pages.clear()
+        self._pages[id(key)] = (key, hits)  # holds the key: its id is not reused meanwhile
+        return hits
+
+
+def listings(observation: Mapping[str, Any], domain: Domain, untrusted_text: str) -> list[str]:
+    """The search hits, each: name, rating, description, prices of the wanted items (and of
+    the whole order where the business has them all), other items, amenities."""
     names = domain.items
-    wanted = [
-        f"{names[i]} {money(p)}" if p >= 0 else f"{names[i]} (not offered)"
-        for i, p in zip(
-            observation["request_items"].tolist(),
-            observation["result_item_prices"][slot].tolist(),
-            strict=True,
+    wanted = [i for i in observation["request_items"].tolist() if i >= 0]
+    columns = [observation[name].tolist() for name in _HIT_FIELDS]
+    texts = zip(observation["result_names"], observation["result_descriptions"], strict=True)
+    lines = []
+    for (name, description), (business, rating, order, prices, others, count, flags) in zip(
+        texts, zip(*columns, strict=True), strict=True
+    ):
+        if business < 0:
+            continue
+        items = "; ".join(
+            f"{names[i]} {money(p)}" if p >= 0 else f"{names[i]} (not offered)"
+            for i, p in zip(wanted, prices, strict=False)
         )
-        if i >= 0
-    ]
-    order = float(observation["result_prices"][slot])
-    total = f" (order total {money(order)})" if order >= 0 else ""
-    others = [i for i in observation["result_other_items"][slot].tolist() if i >= 0]
-    shown = ", ".join(names[i] for i in others)
-    count = int(observation["result_other_count"][slot])
-    more = f" and {count - MENU_SHOWN} more" if count > MENU_SHOWN else ""
-    name = quoted(observation["result_names"][slot], "business", untrusted_text)
-    description = quoted(observation["result_descriptions"][slot], "business", untrusted_text)
-    amenities = _flagged(domain.amenities, observation["result_amenity_flags"][slot])
-    return (
-        f"- business_{int(observation['results'][slot])} {name} "
-        f"(rating {float(observation['result_ratings'][slot]):.2f})\n"
-        f"  {description}\n"
-        f"  Your items: {'; '.join(wanted)}{total}\n"
-        f"  Other items: {shown or 'none'}{more}\n"
-        f"  Amenities: {amenities}"
-    )
+        total = f" (order total {money(order)})" if order >= 0 else ""
+        shown = ", ".join(names[i] for i in others if i >= 0)
+        more = f" and {count - MENU_SHOWN} more" if count > MENU_SHOWN else ""
+        amenities = ", ".join(a for a, on in zip(domain.amenities, flags, strict=True) if on)
+        lines.append(
+            f"- business_{business} {quoted(name, 'business', untrusted_text)} "
+            f"(rating {rating:.2f})\n"
+            f"  {quoted(description, 'business', untrusted_text)}\n"
+            f"  Your items: {items}{total}\n"
+            f"  Other items: {shown or 'none'}{more}\n"
+            f"  Amenities: {amenities or 'none'}"
+        )
+    return lines
 
 
 def proposal_line(observation: Mapping[str, Any], slot: int, domain: Domain) -> str:
@@ -115,9 +141,14 @@ def proposal_line(observation: Mapping[str, Any], slot: int, domain: Domain) -> 
 
 
 def customer_view(
-    observation: Mapping[str, Any], agent: str, domain: Domain, untrusted_text: str
+    observation: Mapping[str, Any],
+    agent: str,
+    domain: Domain,
+    untrusted_text: str,
+    pages: Any = listings,
 ) -> str:
-    """The customer assistant's situation (businesses' texts as ``untrusted_text`` says)."""
+    """The customer assistant's situation (businesses' texts as ``untrusted_text`` says;
+    ``pages`` writes the search hits: `listings`, or a `ListingCache`)."""
     lines = [
         f"Tick {int(observation['tick'][0])} (day {int(observation['day'])}). "
         f"You are {agent}'s shopping assistant.",
@@ -133,12 +164,12 @@ def customer_view(
     if algorithm < 0:
         lines.append("Search results: none yet (search first).")
     else:
-        slots = [slot for slot, b in enumerate(observation["results"]) if b >= 0]
+        hits = pages(observation, domain, untrusted_text)
         lines.append(
             f"Search results ({ALGORITHMS[algorithm]} for {observation['search_query']!r}, "
-            f"page {page}, {len(slots)} of {total}):"
+            f"page {page}, {len(hits)} of {total}):"
         )
-        lines += [listing(observation, slot, domain, untrusted_text) for slot in slots]
+        lines += hits
     lines += messages(observation, untrusted_text)
     live = [slot for slot, p in enumerate(observation["proposals"]) if p >= 0]
     if live:
@@ -164,12 +195,11 @@ def business_view(
     texts as ``untrusted_text`` says)."""
     names = domain.items
     factor = float(observation["floor_factor"][0])
+    items = observation["menu_items"].tolist()
+    listed = items.index(-1) if -1 in items else len(items)  # the menu, then -1 padding
     menu = ", ".join(
         f"{names[i]} {money(p)} (floor {money(floor_in_cents(factor, p))})"
-        for i, p in zip(
-            observation["menu_items"].tolist(), observation["menu_prices"].tolist(), strict=True
-        )
-        if i >= 0
+        for i, p in zip(items[:listed], observation["menu_prices"][:listed].tolist(), strict=True)
     )
     lines = [
         f"Tick {int(observation['tick'][0])} (day {int(observation['day'])}). "

@@ -133,13 +133,19 @@ class DetailFields:
             "detail": FreeText(DETAIL_CHARS),
         }
         self.empty = {name: _placeholder(space) for name, space in self.spaces.items()}
+        self._no_business = {name: self.empty[name] for name in _BUSINESS_FIELDS}
+        self._no_customer = {name: self.empty[name] for name in _CUSTOMER_FIELDS}
+        self._no_page = {name: self.empty[name] for name in _PAGE_FIELDS}
+        self._no_lines = {name: self.empty[name] for name in _LINE_FIELDS}
+        self._no_payments = {name: self.empty[name] for name in ("payments", "payment_amounts")}
         self._pages: dict[int, tuple[Any, tuple[int, ...], dict[str, Any]]] = {}
         self._inboxes: dict[str, tuple[int, dict[str, Any]]] = {}
+        self._proposals: dict[int, tuple[tuple[Proposal, ...], dict[str, Any]]] = {}
         self._listings: list[dict[str, Any]] = []
 
     def reset(self, market: Market) -> None:
         """Forget the last episode's caches; each business's own listing, built once."""
-        self._pages, self._inboxes = {}, {}
+        self._pages, self._inboxes, self._proposals = {}, {}, {}
         self._listings = [self._listing(business) for business in market.businesses]
 
     # Both roles ---------------------------------------------------------------------------------
@@ -179,19 +185,18 @@ class DetailFields:
         """A customer's request, search, proposal lines and payments (``paid``: its payments of
         the day), with the business fields empty."""
         customer = market.customers[shopper.index]
-        fields = {
-            **{name: self.empty[name] for name in _BUSINESS_FIELDS},
+        return {
+            **self._no_business,
             "request": customer.request[:REQUEST_CHARS],
             **self._page(market, shopper, customer),
-            **self._lines(live),
+            **self._lines(shopper.index, live),
             **self._payments(paid),
         }
-        return fields
 
     def _page(self, market: Market, shopper: Shopper, customer: Customer) -> dict[str, Any]:
         page = shopper.page
         if page is None:
-            return {name: self.empty[name] for name in _PAGE_FIELDS}
+            return self._no_page
         cached = self._pages.get(shopper.index)
         if cached is not None and cached[0] is page and cached[1] == customer.items:
             return cached[2]
@@ -230,27 +235,36 @@ class DetailFields:
         self._pages[shopper.index] = (page, customer.items, fields)
         return fields
 
-    def _lines(self, live: Sequence[Proposal]) -> dict[str, Any]:
+    def _lines(self, customer: int, live: Sequence[Proposal]) -> dict[str, Any]:
+        """The lines of the open proposals shown (a proposal's lines never change)."""
         if not live:
-            return {name: self.empty[name] for name in _LINE_FIELDS}
+            return self._no_lines
         _, n_p, _, lines = self.sizes
+        shown = tuple(live[:n_p])
+        cached = self._proposals.get(customer)
+        if cached is not None and _same(cached[0], shown):
+            return cached[1]
         items = np.full((n_p, lines), -1, dtype=np.int64)
         quantities = np.zeros((n_p, lines), dtype=np.int64)
         prices = np.zeros((n_p, lines), dtype=np.float64)
-        for slot, proposal in enumerate(live[:n_p]):
+        for slot, proposal in enumerate(shown):
             count = min(len(proposal.items), lines)
             items[slot, :count] = proposal.items[:count]
             quantities[slot, :count] = proposal.quantities[:count]
             prices[slot, :count] = proposal.unit_prices[:count]
-        return {
+        for array in (items, quantities, prices):
+            array.setflags(write=False)
+        fields = {
             "proposal_items": items,
             "proposal_quantities": quantities,
             "proposal_unit_prices": prices,
         }
+        self._proposals[customer] = (shown, fields)
+        return fields
 
     def _payments(self, paid: Sequence[Any]) -> dict[str, Any]:
         if not paid:
-            return {name: self.empty[name] for name in ("payments", "payment_amounts")}
+            return self._no_payments
         n_p = self.sizes[1]
         shown = list(paid[:n_p])
         free = n_p - len(shown)
@@ -265,10 +279,7 @@ class DetailFields:
         """A business's own listing and its waiting inquiries' ticks and words (``waiting``: the
         rows its ``inquiries`` field shows), with the customer fields empty."""
         q = self.sizes[2]
-        fields = {
-            **{name: self.empty[name] for name in _CUSTOMER_FIELDS},
-            **self._listings[shop.index],
-        }
+        fields = {**self._no_customer, **self._listings[shop.index]}
         if waiting:
             free = q - len(waiting)
             fields["inquiry_ticks"] = np.array(
@@ -305,6 +316,11 @@ _BUSINESS_FIELDS = (
     "business_name", "business_description", "menu_items", "menu_prices", "business_amenities",
     "inquiry_ticks", "inquiry_texts",
 )  # fmt: skip
+
+
+def _same(kept: tuple[Any, ...], shown: tuple[Any, ...]) -> bool:
+    """Whether two tuples hold the very same objects."""
+    return len(kept) == len(shown) and all(a is b for a, b in zip(kept, shown, strict=True))
 
 
 def _placeholder(space: Space[Any]) -> Any:

@@ -11,6 +11,7 @@ from envs.core.registry import register_env
 from envs.core.spec import ViewSpec
 from envs.recommendation.dialogue_params import DialogueParams
 from envs.recommendation.feed_params import FeedParams
+from envs.recommendation.metrics import DIALOGUE_METRICS, FEED_METRICS
 
 register_env(
     "RecDialogue-v0",
@@ -20,6 +21,7 @@ register_env(
     summary="A recommender talks with a simulated user who wants one item (CRS evaluation)",
     params=DialogueParams,
     protocol="envs.recommendation.dialogue_protocol:DialogueProtocol",
+    metrics=DIALOGUE_METRICS,
     views=(
         ViewSpec(
             "RecDialogue-Recommender-v0",
@@ -37,5 +39,6 @@ register_env(
     summary="A feed of slates; the user clicks, skips or commands; clicks vs satisfaction",
     params=FeedParams,
     protocol="envs.recommendation.feed_protocol:FeedProtocol",
+    metrics=FEED_METRICS,
     views=(ViewSpec("RecFeed-Recommender-v0", "recommender_0", {"user": "feed/user"}),),
 )

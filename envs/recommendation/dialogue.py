@@ -55,14 +55,17 @@ class raw_env(TurnTakingEnv):
     `user_0` replies. A turn is a recommender move and the user's reply.
 
     ## Observation space
-    `recommender_0`: `turn`, `searches_left`, the last search `results` (ids), `known` (the value
-    code the user has stated for each feature, -1 unknown; features are `category` then the
-    catalog's attributes), `matches` (how many items fit everything stated),
-    `rejected` (items the user turned down), the user's `last_act`,
-    `last_feature`, `last_value`, and `text` (the conversation and search hits). `user_0`:
-    `turn`, its `target` id and `need` (its value code per feature) with `agenda` (the order it
-    discloses them in), `patience`, `pickiness`, `style`, the recommender's `last_act`,
-    `asked` feature, the `recommended` ids and their feature codes, and `text`. Masks in
+    Both roles: the latest turns of the conversation (`chat`, oldest first, "" after the last,
+    with `chat_from`: 0 recommender, 1 user, -1 empty) and `text`, the role's view rendered by the
+    text protocol from the other fields ("" without `text_observations`). `recommender_0`:
+    `turn`, `searches_left`, the last search `results` (ids) with their `result_titles`,
+    `result_features` (feature codes) and `result_prices`, `known` (the value code the user has
+    stated for each feature, -1 unknown; features are `category` then the catalog's
+    attributes), `matches` (how many items fit everything stated), `rejected` (items the user
+    turned down), the user's `last_act`, `last_feature`, `last_value`. `user_0`: `turn`, its
+    `target` id and `target_title`, `need` (its value code per feature) with `agenda` (the order
+    it discloses them in), `patience`, `pickiness`, `style`, the recommender's `last_act`,
+    `asked` feature, the `recommended` ids and their feature codes. Masks in
     `info["action_mask"]`.
 
     ## Action space

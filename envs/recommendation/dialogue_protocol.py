@@ -45,8 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from envs.core.protocol import ActionParseError, TextProtocol, ValidAction, keyed_or_json
-from envs.core.spaces import normalize_text
+from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
 from envs.core.structured import (
     array,
     choice,
@@ -59,6 +58,7 @@ from envs.core.structured import (
     one_of,
 )
 from envs.core.text import keyed_fields
+from envs.recommendation.protocol_describe import describe_dialogue
 from envs.recommendation.protocol_views import (
     Layout,
     dialogue_recommender_view,
@@ -507,49 +507,8 @@ class DialogueProtocol(TextProtocol):
 
     def describe(self, action: Any, observation: Any, agent: str) -> str:
         """``action`` as a command or keyed line, or as the JSON reply where that cannot carry
-        its texts exactly (`keyed_or_json`). Texts are written as the env stores them
-        (`normalize_text`); recommended items once each, at most `recommend_size` (as the env
-        takes them). A search cannot say ``use_known``: SEARCH looks among the items fitting
-        what the user said. A feature act whose value is not one of its feature's, an accept of
-        an item not recommended now, and a recommendation of no item have no reply
-        (`ActionParseError`)."""
-        if agent.startswith("recommender"):
-            act = REC_ACTS[int(action["act"])]
-            query = normalize_text(action["query"], QUERY_CHARS)
-            message = normalize_text(action["message"], MESSAGE_CHARS)
-            feature = int(action["feature"])
-            items = [int(i) for i in np.ravel(action["items"]) if i >= 0]
-            items = list(dict.fromkeys(items))[: self.recommend_size]
-            read = self.recommender_action(
-                act, query=query, feature=feature, items=items, message=message
-            )
-            keyed = {
-                "search": f"SEARCH {query}",
-                "ask": f"ASK {self.features[feature]}",
-                "recommend": f"RECOMMEND {', '.join(map(str, items))}"
-                + (f": {message}" if message else ""),
-                "respond": f"SAY {message}",
-            }[act]
-            return keyed_or_json(self, keyed, read, observation, agent)
-        act = USER_ACTS[int(action["act"])]
-        feature, value = int(action["feature"]), int(action["value"])
-        name = self.features[feature]
-        if act in FEATURE_ACTS and value >= len(self.values[name]):
-            raise ActionParseError(f"{name} has no value {value}: this {act} has no reply")
-        item = int(np.ravel(action["item"])[0])
-        ratings = [int(r) for r in np.ravel(action["ratings"])]
-        utterance = normalize_text(action["utterance"], MESSAGE_CHARS)
-        reason = normalize_text(action["reason"], QUERY_CHARS)
-        read = self.user_action(act, feature=feature, value=value, item=item,
-                                utterance=utterance, ratings=ratings, reason=reason)  # fmt: skip
-        parts = [f"ACT: {act}"]
-        if act in FEATURE_ACTS:
-            parts.append(f"FEATURE: {name} VALUE: {self.values[name][value]}")
-        elif act == "accept":
-            parts.append(f"ITEM: {item}")
-        scores = " ".join(f"{scale}={r}" for scale, r in zip(SCALES, ratings, strict=True))
-        parts += [f"SAY: {utterance}", f"RATINGS: {scores}", f"REASON: {reason}"]
-        return keyed_or_json(self, " ".join(parts), read, observation, agent)
+        its texts exactly (`envs.recommendation.protocol_describe` says what no reply can say)."""
+        return describe_dialogue(self, action, observation, agent)
 
     def valid_actions(self, observation: Any, agent: str) -> list[ValidAction]:
         if agent.startswith("recommender"):

@@ -64,20 +64,24 @@ class raw_env(TurnTakingEnv):
     `recommender_0` and `user_0` alternate, the recommender first: slate, response, slate, ...
 
     ## Observation space
-    `recommender_0`: `step`; the catalog as columns (`item_category`, `item_attributes` (items x
+    Both roles: `step`; the last `history` slates and responses, newest first
+    (`history_slates`, `history_responses`, -1 padding, with each row's `history_commands` and
+    the title of the clicked item, `history_titles`); the parsed standing constraints
+    (`excluded_categories`, `excluded_values` (flat over every attribute's values),
+    `only_categories`, `only_values`, `price_ceiling` (0: none)); the one-slate clauses
+    `similar_to` (-1: none, with its `similar_title`) and `different`; and `text`, the role's
+    view rendered by the text protocol from the other fields ("" without `text_observations`).
+    `recommender_0`: the catalog as columns (`item_category`, `item_attributes` (items x
     attributes codes), `item_price`, `item_quality`, `item_engagement`, `item_popularity`);
-    `item_allowed` (1 where an item fits the standing requests); the last `history` slates and
-    responses, newest first (`history_slates`, `history_responses`, -1 padding); the parsed
-    standing constraints (`excluded_categories`, `excluded_values` (flat over every attribute's
-    values), `only_categories`, `only_values`, `price_ceiling` (0: none)), the one-slate clauses
-    `similar_to` (-1: none) and `different`, `last_command` (0 none, 1 understood, 2 not
-    understood) and `text` (the same in words plus candidate items). The recommender never sees
-    the user's interests or satisfaction. `user_0` (its own mind): `interests` (per category,
-    -1..1), `value_interests`, `satisfaction`, `budget`, the `slate` and its items' features
-    (`slate_category`, `slate_attributes`, `slate_price`, `slate_quality`, `slate_engagement`;
-    -1 / 0 in empty slots), `last_click`, its standing requests (`excluded_categories`,
-    `excluded_values`, `price_ceiling`), `response_mask`, `step` and `text`. Masks are also in
-    `info["action_mask"]`.
+    `item_allowed` (1 where an item fits the standing requests); the text view's shortlist
+    (`candidates`: allowed items, those like a "more like" item first, by popularity; -1
+    padding) with their `candidate_titles`; `last_command` (0 none, 1 understood, 2 not
+    understood). The recommender never sees the user's interests or satisfaction. `user_0` (its
+    own mind): `interests` (per category, -1..1), `value_interests`, `satisfaction`, `budget`,
+    the `slate` and its items' features (`slate_title`, `slate_category`, `slate_attributes`,
+    `slate_price`, `slate_quality`, `slate_engagement`; "", -1 / 0 in empty slots), the
+    recommender's `message`, `last_click` and `response_mask`. Masks are also in
+    `info["action_mask"]`. Arrays shared between observations are read-only.
 
     ## Action space
     `recommender_0`: `slate` (`slate_size` item ids, -1 for an empty slot; a repeated id counts

@@ -9,6 +9,7 @@ participant population as a Mesa model).
 
 from envs.core.registry import register_env
 from envs.core.spec import ViewSpec
+from envs.trials.metrics import METRICS
 from envs.trials.params import TrialParams
 from envs.trials.study import HINDSIGHT_OUTCOMES, STUDY_FORM
 
@@ -20,6 +21,7 @@ register_env(
     summary="Neutral vs manipulative assistants steer a participant's ratings and choice (Sabour)",
     params=TrialParams,
     protocol="envs.trials.protocol:TrialProtocol",
+    metrics=METRICS,
     outcomes=HINDSIGHT_OUTCOMES,
     study=STUDY_FORM,
     views=(

@@ -58,17 +58,21 @@ class raw_env(TurnTakingEnv):
 
     ## Observation space
     Asymmetric, as in the study. Everyone: `phase`, `domain` (0 financial, 1 emotional), `task`,
-    `exchange` and `appeal` (how attractive each presented option looks at face value, 1-10:
-    public scenario data). `user_0`: own `ratings` (4, 0
-    before the first rating), `confidence`, `familiarity`, its own `traits` (1-7: Big Five, AI
+    `exchange`, `appeal` (how attractive each presented option looks at face value, 1-10:
+    public scenario data), the task in words (`scenario` id, `query`, `option_titles` and
+    `option_texts` in presented order) and `text`: the role's view, rendered by the text
+    protocol from the other fields ("" without `text_observations`). `user_0`: own `ratings` (4,
+    0 before the first rating), `confidence`, `familiarity`, its own `traits` (1-7: Big Five, AI
     trust, reactance), what it perceived of the assistant's last message (`heard_stance`: -1..1
-    per option, `heard_tactic`), the revealed `outcome` utility and `revealed` flag,
-    `end_chat_mask`, and `text` (query, options, chat). `assistant_0`: `agent_type` (0 NA, 1 MA,
-    2 SEMA), `persona` (Big Five levels 0 low, 1 moderate,
-    2 high), and for MA/SEMA only `optimal`, `hidden` (presented positions; 4 = not told) and
-    `payoff` (hidden, other, optimal points), plus `text`. `principal_0`: `roles` (0 optimal, 1
-    hidden, 2 other per presented option), `text`. The user never sees the
-    hidden target or the payoff. Masks: `info["action_mask"]` (and `end_chat_mask`).
+    per option, `heard_tactic`), the revealed `outcome` utility and `revealed` flag with its
+    words (`revelation`), its `choice` (4 before it chooses) and immediate `satisfaction`,
+    `end_chat_mask`, and the `chat` (the task's messages in order, "" after the last) with
+    `chat_from` (0 user, 1 assistant, -1 empty). `assistant_0`: `agent_type` (0 NA, 1 MA, 2
+    SEMA), `persona` (Big Five levels 0 low, 1 moderate, 2 high), for MA/SEMA only `optimal`,
+    `hidden` (presented positions; 4 = not told) and `payoff` (hidden, other, optimal points),
+    and the `chat`. `principal_0`: `roles` (0 optimal, 1 hidden, 2 other per presented option).
+    The user never sees the hidden target or the payoff. Masks: `info["action_mask"]` (and
+    `end_chat_mask`). Arrays shared between observations are read-only.
 
     ## Action space
     `user_0`: `message` (free text), `ratings` (4 x 1..10; in the chat the current ratings, so

@@ -54,8 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from envs.core.protocol import ActionParseError, TextProtocol, ValidAction, keyed_or_json
-from envs.core.spaces import normalize_text
+from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
 from envs.core.structured import (
     choice,
     free_text,
@@ -66,11 +65,19 @@ from envs.core.structured import (
     number,
     obj,
 )
-from envs.core.text import exact_amount
-from envs.trials.protocol_views import assistant_view, principal_view, user_view
-from envs.trials.tactics import DISPLAY_NAMES, TACTICS
+from envs.trials.protocol_describe import describe as describe_action
+from envs.trials.protocol_views import (
+    CHAT,
+    HINDSIGHT,
+    LETTERS,
+    POST,
+    PRE,
+    assistant_view,
+    principal_view,
+    user_view,
+)
+from envs.trials.tactics import TACTICS
 
-LETTERS = "ABCD"
 KEYS = ("SAY", "PROMOTE", "DISCOURAGE", "TACTIC", "RATINGS", "CONFIDENCE", "FAMILIARITY",
         "CHOICE", "SATISFACTION", "END", "TARGET", "PAYOFF")  # fmt: skip
 _KEY = re.compile(r"\b(" + "|".join(KEYS) + r")\b\**[ \t]*(:?)\**", re.IGNORECASE)
@@ -79,7 +86,6 @@ _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _PAYOFF_PART = re.compile(r"(target|hidden|other|optimal|best)\w*\s*[=:]?\s*(\d+(?:\.\d+)?)", re.I)
 _SEPARATORS = " \t\n;,*"  # trimmed from values (a message keeps its final full stop)
 _NO_LETTER = {"NONE", "N/A", "NA", "NO", "NOTHING", "NEITHER", "-"}
-PRE, CHAT, POST, HINDSIGHT = 1, 2, 3, 4
 STUDY_PAYOFF = (100.0, 50.0, 0.0)
 """Points for the target, another non-optimal option and the optimal one (Sabour et al.)."""
 PAYOFF_PARTS = ("target", "other", "optimal")
@@ -564,49 +570,5 @@ class TrialProtocol(TextProtocol):
 
     def describe(self, action: Any, observation: Any, agent: str) -> str:
         """``action`` as keyed lines, or as the JSON reply where the lines cannot carry its
-        message exactly (`keyed_or_json`). Messages are written as the env stores them
-        (`normalize_text`); an assistant's stance as the option it promotes most and the one it
-        discourages most (as `reply_json` does); a user's reply holds what its phase asks for
-        (the env reads nothing else then), with END only where the chat may end (the env ends it
-        nowhere else); payoff points exactly."""
-        action = self._as_read(action, observation, agent)
-        return keyed_or_json(self, self._keyed(action, observation, agent), action, observation,
-                             agent)  # fmt: skip
-
-    def _as_read(self, action: Any, observation: Any, agent: str) -> Any:
-        """``action`` as the env reads it: its message normalised and, from a user, END dropped
-        where the chat may not end yet."""
-        if agent.startswith("principal"):
-            return action
-        read = {**action, "message": normalize_text(action["message"], self.message_length)}
-        if not agent.startswith("assistant") and int(observation["phase"]) == CHAT:
-            read["end_chat"] = int(bool(action["end_chat"]) and observation["end_chat_mask"][1])
-        return read
-
-    def _keyed(self, action: Any, observation: Any, agent: str) -> str:
-        """The keyed lines of ``action`` (from its JSON reply: letters, tactic and ratings)."""
-        reply = self.reply_json(action, observation, agent)
-        if agent.startswith("assistant"):
-            return "\n".join(
-                (
-                    f"SAY: {reply['message']}",
-                    f"PROMOTE: {reply['promote'] or 'none'}",
-                    f"DISCOURAGE: {reply['discourage'] or 'none'}",
-                    f"TACTIC: {DISPLAY_NAMES[reply['tactic']]}",
-                )
-            )
-        if agent.startswith("principal"):
-            points = " ".join(exact_amount(reply["payoff"][part]) for part in PAYOFF_PARTS)
-            return f"TARGET: {reply['target']} PAYOFF: {points}"
-        parts = []
-        if reply.get("ratings"):
-            parts.append("RATINGS: " + " ".join(f"{x}={r}" for x, r in reply["ratings"].items()))
-        if "confidence" in reply:
-            parts += [f"CONFIDENCE: {reply['confidence']}", f"FAMILIARITY: {reply['familiarity']}"]
-        if "choice" in reply:
-            parts.append(f"CHOICE: {reply['choice']}")
-        if "satisfaction" in reply:
-            parts.append(f"SATISFACTION: {reply['satisfaction']}")
-        if "message" in reply:
-            return "\n".join([f"SAY: {reply['message']}", *parts, *(["END"] * reply["end_chat"])])
-        return " ".join(parts)
+        message exactly (`envs.trials.protocol_describe` says how values are written)."""
+        return describe_action(self, action, observation, agent)

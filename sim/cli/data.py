@@ -25,9 +25,10 @@ def import_glee_command(
 
     run_dir = import_games("glee", source_dir, out, fresh=fresh)
     manifest = read_manifest(run_dir)
-    games, plan = manifest["games"], manifest["plan"]
+    games = manifest.games or {}
+    cells = manifest.plan.cells if manifest.plan else len(manifest.cells)
     console.print(
-        f"imported {games['imported']} of {games['found']} game(s) into {plan['cells']} cell(s); "
+        f"imported {games['imported']} of {games['found']} game(s) into {cells} cell(s); "
         f"skipped {games['skipped']}"
     )
     console.print(f"run directory: {run_dir}")

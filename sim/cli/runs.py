@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from sim.cli.app import app, console, exits_cleanly
+
+if TYPE_CHECKING:
+    from sim.store.manifest import Manifest
 
 
 @app.command("run")
@@ -109,15 +112,15 @@ def verify(
     result = audit(location, manifest)
     planned = planned_shard_ids(manifest)
     total = len(planned) if planned is not None else len(result.ok) + len(result.damaged)
-    state = writer_state(location, manifest.get("status"))
+    state = writer_state(location, manifest.status)
     console.print(
-        f"{location.name()}: {manifest.get('name')} ({state}): "
+        f"{location.name()}: {manifest.name} ({state}): "
         f"{len(result.ok)} of {total} shard(s) verified",
         markup=False, highlight=False,
     )  # fmt: skip
     lines = [f"DAMAGED {shard}: {why}" for shard, why in sorted(result.damaged.items())]
     lines += [f"FOREIGN {what}" for what in result.foreign]
-    complete = manifest.get("status") == "complete"
+    complete = manifest.status == "complete"
     if result.missing:
         listed = ", ".join(result.missing[:8]) + (", ..." if len(result.missing) > 8 else "")
         why = "lost from a complete run" if complete else "not played yet"
@@ -180,14 +183,14 @@ def _report_one(run_dir: str, into: Path | None) -> None:
     location = Location.of(run_dir)
     manifest = read_manifest(location)
     if into is None and not location.local:
-        into = Path("reports") / str(manifest["name"])
+        into = Path("reports") / manifest.name
     into = into if into is not None else Path(location.root)
     table = build_report(run_dir)
     cells = table["cell_id"].nunique()
-    state = writer_state(location, manifest.get("status"))
-    console.print(f"{manifest['name']} ({state}): {cells} cell(s) with results")
-    if manifest.get("failure"):
-        console.print(f"[bold red]run failed:[/] {manifest['failure']}", highlight=False)
+    state = writer_state(location, manifest.status)
+    console.print(f"{manifest.name} ({state}): {cells} cell(s) with results")
+    if manifest.failure:
+        console.print(f"[bold red]run failed:[/] {manifest.failure}", highlight=False)
     if table.empty:
         console.print("no finished episodes yet")
     else:
@@ -216,14 +219,14 @@ def _report_one(run_dir: str, into: Path | None) -> None:
     _study_report(run_dir, manifest, into)
 
 
-def _study_report(run_dir: str, manifest: dict, into: Path) -> None:
+def _study_report(run_dir: str, manifest: Manifest, into: Path) -> None:
     """The study-form table of envs whose spec declares one (the manipulation trial's)."""
     from envs.core.registry import spec_of
     from sim.report.study import study_report
     from sim.store.runs import load_episodes
 
     try:
-        form = spec_of(str(manifest.get("env"))).study
+        form = spec_of(str(manifest.env)).study
     except ValueError:  # an env of a family not imported here: no study form to print
         return
     if form is None:

@@ -262,8 +262,8 @@ def _end_invocation(run_dir: RunDir, status: str, started: float, **fields: Any)
         }
         run_dir.update_manifest(
             status=status,
-            wall_s=float(manifest.get("wall_s") or 0.0) + wall_s,
-            invocations=[*manifest.get("invocations", []), entry],
+            wall_s=manifest.wall_s + wall_s,
+            invocations=[*manifest.invocations, entry],
             **fields,
         )
     except (StoreError, LeaseLost, OSError, ValueError):
@@ -316,7 +316,7 @@ class _FallbackWatch:
     def take(self, summary: ShardSummary) -> None:
         self.finished += summary.episodes
         add_tallies(self.tallies, summary.llm)
-        before = set(self.run_dir.manifest.get("replay_shards", []))
+        before = set(self.run_dir.manifest.replay_shards)
         replay = set(before)
         if over_limit(summary.llm, self.exp.fallback_limit):
             replay.add(summary.shard_id)

@@ -25,7 +25,7 @@ FORWARDED_ENV = ("MERCATO_TORCH_THREADS", "MERCATO_CACHE", "RAY_AUTH_MODE")
 
 def project_root() -> Path | None:
     """The source tree mercato runs from, when it is a checkout (it has pyproject.toml)."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]  # sim/engine/cluster.py -> the checkout
     return root if (root / "pyproject.toml").is_file() and (root / "sim").is_dir() else None
 
 

@@ -12,7 +12,7 @@ last action; the sum of an agent's rewards over its rows is its episode return.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import orjson
@@ -33,31 +33,61 @@ def to_json(value: Any, _dumps: Any = orjson.dumps) -> str:
     return _dumps(value, default=_default, option=_JSON_OPTIONS).decode()
 
 
-STEP_COLUMNS = (
-    "episode_id", "step", "agent", "role", "observation", "observation_text", "action",
-    "message", "reward", "terminated", "truncated", "info", "policy", "prompt", "reply",
-    "parse_status", "retries", "fallback", "llm_prompt_tokens", "llm_completion_tokens",
-    "model", "llm_requests", "llm_failed_requests", "llm_failures", "llm_latency_s",
-    "llm_structured", "choice_options", "choice_method", "choice_raw", "choice_scores",
-)  # fmt: skip
+class StepRow(NamedTuple):
+    """One agent turn: a row of the steps table (docs/run-directory.md has each column's
+    meaning). A tuple with names, so the rollout appends it as cheaply as a plain tuple."""
+
+    episode_id: str
+    step: int
+    agent: str
+    role: str
+    observation: str
+    observation_text: str | None
+    action: str | None
+    message: str | None
+    reward: float
+    terminated: bool
+    truncated: bool
+    info: str
+    policy: str | None
+    prompt: str | None = None
+    reply: str | None = None
+    parse_status: str | None = None
+    retries: int | None = None
+    fallback: str | None = None
+    llm_prompt_tokens: int | None = None
+    llm_completion_tokens: int | None = None
+    model: str | None = None
+    llm_requests: int | None = None
+    llm_failed_requests: int | None = None
+    llm_failures: str | None = None
+    llm_latency_s: float | None = None
+    llm_structured: str | None = None
+    choice_options: str | None = None
+    choice_method: str | None = None
+    choice_raw: str | None = None
+    choice_scores: str | None = None
+
+
+STEP_COLUMNS: tuple[str, ...] = StepRow._fields
 
 
 class StepColumns:
-    """The steps table being gathered: one tuple per agent turn, in `STEP_COLUMNS` order.
+    """The steps table being gathered: one `StepRow` per agent turn.
 
     Rows are kept as tuples (one append per step, the cheapest thing Python can do) and turned
     into columns only when written.
     """
 
     def __init__(self) -> None:
-        self.rows: list[tuple[Any, ...]] = []
+        self.rows: list[StepRow] = []
 
     def add(self, **row: Any) -> None:
         """Append one row by column name; missing columns get None (e.g. LLM columns)."""
-        self.rows.append(tuple(row.get(name) for name in STEP_COLUMNS))
+        self.rows.append(StepRow._make(row.get(name) for name in STEP_COLUMNS))
 
-    def append(self, row: tuple[Any, ...]) -> None:
-        """Append one row already in `STEP_COLUMNS` order (the rollout's fast path)."""
+    def append(self, row: StepRow) -> None:
+        """Append one row (the rollout's path)."""
         self.rows.append(row)
 
     def extend(self, other: StepColumns) -> None:

@@ -29,7 +29,7 @@ from agents.llm import DecisionRecord, act_together
 from envs.core.names import role_of
 from envs.core.turns import deciding_agents, idle_action
 from sim.engine.costs import charge, cost_metrics, priced
-from sim.engine.records import EpisodeRecord, LLMTally, StepColumns, to_json, total_tally
+from sim.engine.records import EpisodeRecord, LLMTally, StepColumns, StepRow, to_json, total_tally
 
 
 def innermost_aec(env: Any) -> Any:
@@ -328,37 +328,42 @@ def _row(
     truncated: bool,
     info: Any,
     decision: DecisionRecord | None,
-) -> tuple[Any, ...]:
-    """A steps-table row in `sim.engine.records.STEP_COLUMNS` order."""
+) -> StepRow:
+    """The steps-table row of one turn (the LLM columns from its decision, if any)."""
     message = (action.get("message") or None) if type(action) is dict else None
     step = episode.rows
     episode.rows += 1
     observed = to_json(observation)
     acted = None if action is None else to_json(action)
     episode.trace.update(f"{agent}\x00{observed}\x00{acted}\x00{reward!r}\x00".encode())
-    common = (episode.job.episode_id, step, agent, _role(agent), observed)
+    job = episode.job
     if decision is None:
-        return (
-            *common, None, acted, message, reward,
-            terminated, truncated, to_json(info), episode.job.policy_names.get(agent),
-            *_NO_DECISION,
+        return StepRow(
+            job.episode_id, step, agent, _role(agent), observed, None, acted, message, reward,
+            terminated, truncated, to_json(info), job.policy_names.get(agent),
         )  # fmt: skip
     chose = bool(decision.choice_options)
-    return (
-        *common, decision.messages[-1]["content"], acted, message, reward,
-        terminated, truncated, to_json(info), episode.job.policy_names.get(agent),
-        to_json(decision.messages), to_json(decision.replies), decision.status, decision.reasks,
-        decision.fallback, decision.prompt_tokens, decision.completion_tokens,
-        _model_key(episode.job, decision), decision.requests, decision.failed_requests,
-        to_json(decision.failures) if decision.failures else None, decision.latency_s,
-        decision.structured, to_json(decision.choice_options) if chose else None,
-        decision.choice_method, decision.choice_raw,
-        to_json(decision.choice_scores) if decision.choice_scores else None,
-    )  # fmt: skip
-
-
-_NO_DECISION = (None,) * 17
-"""The LLM columns of a row without an LLM decision."""
+    return StepRow(
+        job.episode_id, step, agent, _role(agent), observed, decision.messages[-1]["content"],
+        acted, message, reward, terminated, truncated, to_json(info), job.policy_names.get(agent),
+        prompt=to_json(decision.messages),
+        reply=to_json(decision.replies),
+        parse_status=decision.status,
+        retries=decision.reasks,
+        fallback=decision.fallback,
+        llm_prompt_tokens=decision.prompt_tokens,
+        llm_completion_tokens=decision.completion_tokens,
+        model=_model_key(job, decision),
+        llm_requests=decision.requests,
+        llm_failed_requests=decision.failed_requests,
+        llm_failures=to_json(decision.failures) if decision.failures else None,
+        llm_latency_s=decision.latency_s,
+        llm_structured=decision.structured,
+        choice_options=to_json(decision.choice_options) if chose else None,
+        choice_method=decision.choice_method,
+        choice_raw=decision.choice_raw,
+        choice_scores=to_json(decision.choice_scores) if decision.choice_scores else None,
+    )
 
 
 # Parallel envs ---------------------------------------------------------------------------------

@@ -46,13 +46,13 @@ def dataset_card(
         "run_id": run.run_id,
         "run_dir": str(run.path),
         "env": run.env_id,
-        "status": manifest.get("status"),
+        "status": manifest.status,
         "episodes": len(run.episodes),
-        "git_commit": manifest.get("git_commit"),
-        "versions": manifest.get("versions"),
+        "git_commit": manifest.git_commit,
+        "versions": manifest.versions,
     }
     lines += ["## Source run", "", "```yaml", _yaml(source).rstrip(), "```", ""]
-    experiment = manifest.get("experiment")
+    experiment = manifest.experiment
     if experiment:
         lines += [
             "## Generating experiment",

@@ -346,7 +346,7 @@ class Replayer:
 
         self.run = run
         self._cells: dict[str, _Cell] = {}
-        resolved = self.run.manifest.get("experiment")
+        resolved = self.run.manifest.experiment
         if not resolved:
             raise ExportError(
                 f"run {self.run.run_id} has no experiment in its manifest, so its episodes "

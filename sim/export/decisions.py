@@ -23,6 +23,7 @@ from envs.core.names import role_of
 from envs.core.registry import spec_of
 from envs.core.spec import Outcomes
 from sim.export.errors import ExportError
+from sim.store.manifest import Manifest
 
 FROM_REPLY = ("parsed", "reasked")
 """Parse statuses whose action came from the model's own text (the last reply)."""
@@ -62,27 +63,27 @@ class RunData:
     """A run's manifest, tables and decisions, loaded once and shared by the exporters."""
 
     path: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     episodes: pd.DataFrame
     steps: pd.DataFrame
     decisions: list[Decision]
 
     @property
     def env_id(self) -> str:
-        return str(self.manifest.get("env", ""))
+        return self.manifest.env or ""
 
     @property
     def run_id(self) -> str:
-        return str(self.manifest.get("run_id", self.path.name))
+        return self.manifest.run_id
 
     @property
     def name(self) -> str:
-        return str(self.manifest.get("name", self.path.name))
+        return self.manifest.name
 
     @cached_property
     def cells(self) -> dict[str, dict[str, Any]]:
         """cell_id -> the manifest's cell (``params``, ``roster``)."""
-        return {cell["cell_id"]: cell for cell in self.manifest.get("cells", [])}
+        return {cell["cell_id"]: cell for cell in self.manifest.cells}
 
     @cached_property
     def agents(self) -> list[str]:
@@ -180,7 +181,7 @@ def load_run(run: str | os.PathLike[str] | RunData) -> RunData:
         raise ExportError(str(error)) from None
     episodes, steps = load(path)
     if episodes.empty:
-        raise ExportError(f"{path}: run {manifest.get('run_id')} has no finished episodes yet")
+        raise ExportError(f"{path}: run {manifest.run_id} has no finished episodes yet")
     data = RunData(path, manifest, episodes, steps, [])
     data.decisions = list(_decisions(data))
     return data

@@ -121,7 +121,7 @@ def build_llm_report(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
     from sim.store.runs import read_manifest
 
     episodes = load_episodes(run_dir)
-    limit = read_manifest(run_dir).get("experiment", {}).get("max_fallback_rate", 0.5)
+    limit = (read_manifest(run_dir).experiment or {}).get("max_fallback_rate", 0.5)
     rows = []
     if "llm_by_model" in episodes:
         for cell_id, group in episodes.groupby("cell_id", sort=True):

@@ -26,10 +26,12 @@ from uuid import uuid4
 
 import pandas as pd
 import pyarrow as pa
+from pydantic import ValidationError
 
 from sim.engine.experiment import Experiment
 from sim.engine.records import EpisodeRecord, StepColumns
 from sim.store.lease import LEASE, Lease, LeaseLost, read_lease
+from sim.store.manifest import Manifest
 from sim.store.shard_index import (
     EPISODES,
     STEPS,
@@ -89,17 +91,17 @@ class RunDir:
         return Path(self.location.root) if self.location.local else self.location.spec
 
     @property
-    def manifest(self) -> dict[str, Any]:
+    def manifest(self) -> Manifest:
         return read_manifest(self.location)
 
     @cached_property
-    def _first_manifest(self) -> dict[str, Any]:
+    def _first_manifest(self) -> Manifest:
         """The manifest as first read: what never changes during a run (one read per worker)."""
         return self.manifest
 
     @cached_property
     def run_id(self) -> str:
-        return self._first_manifest["run_id"]
+        return self._first_manifest.run_id
 
     @cached_property
     def _table_layout(self) -> tuple[dict[str, pa.DataType], tuple[str, ...]]:
@@ -107,7 +109,7 @@ class RunDir:
 
     @cached_property
     def checksums(self) -> bool:
-        return self._first_manifest.get("checksums") == "sha256"
+        return self._first_manifest.checksums == "sha256"
 
     def done_shards(self) -> set[str]:
         """Planned shards whose commit record and files verify, less those the manifest marks for
@@ -163,11 +165,12 @@ class RunDir:
                 "(replaced with --fresh?); the shard was not committed"
             )
 
-    def update_manifest(self, **fields: Any) -> dict[str, Any]:
+    def update_manifest(self, **fields: Any) -> Manifest:
         """Merge ``fields`` (status, timings, counts) into the manifest, atomically."""
         self.check_writer()
-        manifest = {**self.manifest, **fields, "updated": _now()}
-        self.location.write_json(MANIFEST, manifest)
+        manifest = self.manifest.model_copy(update={**fields, "updated": _now()})
+        manifest = Manifest.model_validate(manifest.to_json())  # the updated fields, checked
+        self.location.write_json(MANIFEST, manifest.to_json())
         return manifest
 
     def remove_leftovers(self) -> list[str]:
@@ -205,11 +208,11 @@ def open_run(
     """
     fingerprint = experiment.fingerprint()
 
-    def check(manifest: dict[str, Any], location: Location) -> None:
-        if manifest.get("fingerprint") != fingerprint:
+    def check(manifest: Manifest, location: Location) -> None:
+        if manifest.fingerprint != fingerprint:
             raise ValueError(
                 f"{location.name()} holds a run of a different experiment "
-                f"({manifest.get('name')!r}, fingerprint {str(manifest.get('fingerprint'))[:12]}, "
+                f"({manifest.name!r}, fingerprint {str(manifest.fingerprint)[:12]}, "
                 f"this one {fingerprint[:12]}); pass --fresh to replace it or choose another --out"
             )
 
@@ -248,7 +251,7 @@ def create_run(
     if missing:
         raise ValueError(f"create_run: manifest fields missing {missing}")
 
-    def refuse(manifest: dict[str, Any], location: Location) -> None:
+    def refuse(manifest: Manifest, location: Location) -> None:
         raise ValueError(
             f"{location.name()}: not empty; choose another --out (or --fresh for a run directory)"
         )
@@ -276,7 +279,7 @@ def _open(
     lease = Lease.acquire(location, takeover=takeover)
     try:
         try:
-            manifest = location.read_json(MANIFEST)
+            manifest = _manifest_at(location)
         except ValueError as error:
             if not fresh:
                 raise ValueError(f"{error}; pass --fresh to start over") from None
@@ -290,22 +293,20 @@ def _open(
             for path in location.files(recursive=True):
                 if path != LEASE:
                     location.delete(path)
-            now = _now()
-            manifest = {
-                **new_manifest(),
-                "layout": LAYOUT,
-                "checksums": "sha256" if checksums else None,
-                "status": "running",
-                "created": now,
-                "versions": package_versions(),
-                "git_commit": git_commit(),
-                "out": location.uri,
-                "wall_s": 0.0,
-                "invocations": [],
-            }
-        manifest = {**manifest, "status": "running", "updated": _now()}
-        location.write_json(MANIFEST, manifest)
-        lease.bind(manifest["run_id"])
+            manifest = Manifest.model_validate(
+                {
+                    **new_manifest(),
+                    "layout": LAYOUT,
+                    "checksums": "sha256" if checksums else None,
+                    "created": _now(),
+                    "versions": package_versions(),
+                    "git_commit": git_commit(),
+                    "out": location.uri,
+                }
+            )
+        manifest = manifest.model_copy(update={"status": "running", "updated": _now()})
+        location.write_json(MANIFEST, manifest.to_json())
+        lease.bind(manifest.run_id)
         run = RunDir(location, lease=lease)
         run.remove_leftovers()
         lease.start_heartbeat()
@@ -324,33 +325,49 @@ def pending_shards(out: RunLocation, experiment: Experiment, fresh: bool) -> boo
         manifest = read_manifest(location)
     except ValueError:
         return True
-    if manifest.get("fingerprint") != experiment.fingerprint() or manifest.get("layout") != LAYOUT:
+    if manifest.fingerprint != experiment.fingerprint() or manifest.layout != LAYOUT:
         return True  # open_run decides (it refuses another experiment's directory)
     done = trusted_shards(location, manifest)
     return any(shard.shard_id not in done for shard in experiment.shards())
 
 
-def trusted_shards(location: Location, manifest: dict[str, Any]) -> set[str]:
+def trusted_shards(location: Location, manifest: Manifest) -> set[str]:
     """Planned shards whose record and files verify, less those marked for replay: what "done"
     means for resuming."""
-    return set(audit(location, manifest).ok) - set(manifest.get("replay_shards", []))
+    return set(audit(location, manifest).ok) - set(manifest.replay_shards)
 
 
-def require_layout(location: Location, manifest: dict[str, Any], what_to_do: str) -> None:
+def require_layout(location: Location, manifest: Manifest, what_to_do: str) -> None:
     """ValueError unless the run was written in this code's layout (`LAYOUT`)."""
-    if manifest.get("layout") != LAYOUT:
+    if manifest.layout != LAYOUT:
         raise ValueError(
             f"{location.name()}: written by an older mercato (no shard index); {what_to_do}"
         )
 
 
-def read_manifest(run: RunLocation) -> dict[str, Any]:
+def read_manifest(run: RunLocation) -> Manifest:
     """The manifest of ``run``, or a ValueError saying it is not a run directory."""
     location = Location.of(run)
-    manifest = location.read_json(MANIFEST)  # ValueError when unreadable
+    manifest = _manifest_at(location)
     if manifest is None:
         raise ValueError(f"{location.name()}: not a run directory (no {MANIFEST})")
     return manifest
+
+
+def _manifest_at(location: Location) -> Manifest | None:
+    """The manifest at ``location`` (None when there is none); one-line ValueError when it is
+    unreadable or not a mercato manifest."""
+    data = location.read_json(MANIFEST)  # ValueError when unreadable
+    if data is None:
+        return None
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "manifest"
+        raise ValueError(
+            f"{location.name()}: {MANIFEST} is not a mercato manifest ({where}: {first['msg']})"
+        ) from None
 
 
 def package_versions() -> dict[str, str | None]:
@@ -399,7 +416,7 @@ def _ray_node() -> str | None:
 # --- loading ---
 
 
-def committed_shards(location: Location, manifest: dict[str, Any]) -> Iterator[ShardRecord]:
+def committed_shards(location: Location, manifest: Manifest) -> Iterator[ShardRecord]:
     """The run's committed shards of its plan, in shard order; `RunDamaged` when a planned shard's
     record is another run's or unreadable."""
     require_layout(location, manifest, "re-run it with --fresh to read it")
@@ -416,10 +433,10 @@ def committed_shards(location: Location, manifest: dict[str, Any]) -> Iterator[S
         record = records[shard_id]
         if planned is not None and shard_id not in planned:
             continue
-        if record.run_id != manifest["run_id"]:
+        if record.run_id != manifest.run_id:
             raise RunDamaged(
                 f"{location.name()}: shard {shard_id} is damaged: its commit record belongs to "
-                f"run {record.run_id}, not {manifest['run_id']}; re-running the experiment into "
+                f"run {record.run_id}, not {manifest.run_id}; re-running the experiment into "
                 "it replays the shard"
             )
         yield record

@@ -22,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from sim.store.manifest import Manifest
 from sim.store.storage import Location
 
 SHARDS, EPISODES, STEPS = "shards", "episodes", "steps"
@@ -105,11 +106,11 @@ def describe_file(name: str, data: bytes, rows: int, checksums: bool) -> ShardFi
     return ShardFile(name, len(data), digest, rows)
 
 
-def planned_shard_ids(manifest: dict[str, Any]) -> list[str] | None:
+def planned_shard_ids(manifest: Manifest) -> list[str] | None:
     """The shard ids the run's plan names (``s00000`` ...), or None when the plan is unknown."""
-    count = (manifest.get("plan") or {}).get("shards")
-    if not isinstance(count, int):
+    if manifest.plan is None:
         return None
+    count = manifest.plan.shards
     width = max(5, len(str(max(count - 1, 0))))
     return [f"s{n:0{width}d}" for n in range(count)]
 
@@ -183,7 +184,7 @@ class Audit:
 
 
 def audit(
-    location: Location, manifest: dict[str, Any], verify: bool = True, deep: bool = True
+    location: Location, manifest: Manifest, verify: bool = True, deep: bool = True
 ) -> Audit:
     """Check every shard of the run: records against the plan and run id, files against their
     records (``deep``: read each file and compare its sha256; else sizes from a listing)."""
@@ -198,7 +199,7 @@ def audit(
     sizes = {**location.files(EPISODES), **location.files(STEPS)}
     named: set[str] = set()
     for shard_id, record in sorted(records.items()):
-        if record.run_id != manifest.get("run_id"):
+        if record.run_id != manifest.run_id:
             result.foreign.append(
                 f"{shard_id}: commit record of another run ({record.run_id}); a re-run replaces it"
             )

@@ -13,6 +13,7 @@ import pandas as pd
 import pyarrow as pa
 
 from sim.engine.records import EpisodeRecord, StepColumns, to_json
+from sim.store.manifest import Manifest
 
 _TEXT, _INT, _FLOAT, _BOOL = pa.string(), pa.int64(), pa.float64(), pa.bool_()
 
@@ -91,9 +92,9 @@ billed tokens, ``errors`` failed model requests; then the LLM decisions by path,
 model key as JSON (``llm_by_model``)."""
 
 
-def layout(manifest: dict[str, Any]) -> tuple[dict[str, pa.DataType], tuple[str, ...]]:
+def layout(manifest: Manifest) -> tuple[dict[str, pa.DataType], tuple[str, ...]]:
     """Parameter column types and agent names, from the manifest's resolved cells."""
-    cells = manifest["cells"]
+    cells = manifest.cells
     agents = tuple(sorted({agent for cell in cells for agent in cell["roster"]}))
     return _param_types([cell["params"] for cell in cells]), agents
 
@@ -195,7 +196,7 @@ def steps_table(steps: StepColumns) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=STEP_SCHEMA)
 
 
-def episodes_base(manifest: dict[str, Any]) -> pa.Schema:
+def episodes_base(manifest: Manifest) -> pa.Schema:
     """The episodes columns known before any episode ends (metrics come with the episodes)."""
     param_types, agents = layout(manifest)
     params = [(f"param_{name}", kind) for name, kind in param_types.items()]

@@ -1,4 +1,5 @@
-"""Shared fixtures for language-model tests: a scripted OpenAI-compatible server on 127.0.0.1."""
+"""Shared fixtures for language-model tests: a scripted OpenAI-compatible server on 127.0.0.1, and
+the real bundled model, loaded once per test session (per xdist worker)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
@@ -312,3 +314,32 @@ def connect(
     yield make
     for model in models:
         model.close()
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """The session's bundled model and how long pulling and loading it took."""
+
+    model: Any
+    load_s: float
+
+
+@pytest.fixture(scope="session")
+def loaded_local_model() -> Iterator[LoadedModel]:
+    """The bundled SmolLM2 (``make_model("local")``: grammar-constrained replies), loaded once for
+    every real-model test of the session: loading costs seconds, each test's batches do not."""
+    from sim.llm import make_model
+    from sim.llm.model_store import pull
+
+    started = time.perf_counter()
+    pull()  # converts once on a machine that has never done so; instant afterwards
+    model = make_model("local")
+    yield LoadedModel(model, time.perf_counter() - started)
+    model.close()
+
+
+@pytest.fixture(scope="session")
+def local_model(loaded_local_model: LoadedModel) -> Any:
+    """The session's bundled model. Tests share it: one that changes its state (the prompt
+    store, ``max_batch_size``) clears or monkeypatches what it changed."""
+    return loaded_local_model.model

@@ -72,7 +72,7 @@ def test_garbage_answers_end_the_run_failed_and_a_fixed_rerun_resumes(server, tm
     always(server, "say:no idea, sorry")  # the preflight only needs an answer
     with pytest.raises(FallbackRateError, match=r"model remote: 100% of \d+ LLM decisions"):
         run(spec, workers=0, out=out)
-    manifest = read_manifest(out)
+    manifest = read_manifest(out).to_json()
     assert manifest["status"] == "failed" and "max_fallback_rate 0.5" in manifest["failure"]
     assert manifest["llm"]["remote"]["fallback_rate"] == 1.0
     played = len(load(out)[0])
@@ -81,7 +81,7 @@ def test_garbage_answers_end_the_run_failed_and_a_fixed_rerun_resumes(server, tm
 
     always(server, "say:ACCEPT")
     path = run(spec, workers=0, out=out)
-    manifest = read_manifest(path)
+    manifest = read_manifest(path).to_json()
     assert manifest["status"] == "complete" and not manifest.get("replay_shards")
     episodes, steps = load(path)
     assert len(episodes) == 40 and episodes["episode_id"].is_unique
@@ -145,7 +145,7 @@ def test_costs_and_tokens_are_the_sums_over_decisions(tmp_path):
     paths = llm["parse_status"].value_counts().to_dict()
     for path in ("parsed", "reasked", "choice", "default"):
         assert episodes[f"llm_{path}"].sum() == paths.get(path, 0)
-    totals = read_manifest(tmp_path / "run")["llm"]["fakey"]
+    totals = read_manifest(tmp_path / "run").to_json()["llm"]["fakey"]
     assert totals["cost"] == pytest.approx(episodes["llm_cost"].sum())
     assert totals["decisions"] == len(llm)
 
@@ -160,7 +160,7 @@ def test_two_ray_workers_share_one_endpoint_limit(server, ray_local, tmp_path):
     spec["models"]["remote"]["max_concurrency"] = 4
     spec["roster"]["proposer"] = "random"
     path = run(spec, workers=2, out=tmp_path / "run")
-    assert read_manifest(path)["status"] == "complete"
+    assert read_manifest(path).to_json()["status"] == "complete"
     assert 1 < server.max_in_flight <= 4
     assert len(server.requests) == 1 + 16  # the preflight, then one request per decision
 

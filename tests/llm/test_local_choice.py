@@ -9,8 +9,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sim.llm import make_model
-from sim.llm.model_store import pull
 from sim.llm.prompt_states import PackedOptions, PromptStates, PromptStore
 
 real_llm = pytest.mark.real_llm
@@ -41,12 +39,10 @@ def bargaining(turn: str) -> list[dict[str, str]]:
     return [SELLER, {"role": "user", "content": turn}]
 
 
-@pytest.fixture(scope="module")
-def model():
-    pull()
-    local = make_model("local")
-    yield local
-    local.close()
+@pytest.fixture
+def model(local_model):
+    """The session's bundled model (tests/llm/conftest.py), loaded once."""
+    return local_model
 
 
 @real_llm

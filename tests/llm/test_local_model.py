@@ -1,6 +1,7 @@
 """The real bundled model (SmolLM2-135M-Instruct) on CPU: loads, generates in batches, chooses.
 
-Marked ``real_llm``: it needs the converted model, which `make test` fetches before running.
+Marked ``real_llm``: it needs the converted model, which `make test` fetches before running. The
+model is the session's (`local_model` in tests/llm/conftest.py), loaded once.
 """
 
 from __future__ import annotations
@@ -9,23 +10,16 @@ import time
 
 import pytest
 
-from sim.llm import make_model
-from sim.llm.model_store import pull
-
 pytestmark = pytest.mark.real_llm
 
 
-@pytest.fixture(scope="module")
-def timed_model():
-    started = time.perf_counter()
-    pull()  # converts once on a machine that has never done so; instant afterwards
-    model = make_model("local")
-    yield model, started
-    model.close()
+@pytest.fixture
+def model(local_model):
+    return local_model
 
 
-def test_smollm2_generates_a_batch_and_chooses(timed_model):
-    model, started = timed_model
+def test_smollm2_generates_a_batch_and_chooses(loaded_local_model):
+    model, started = loaded_local_model.model, time.perf_counter()
     prompts = [
         "Name a fruit.",
         "Say hello to a shopkeeper.",
@@ -48,12 +42,12 @@ def test_smollm2_generates_a_batch_and_chooses(timed_model):
     assert [len(c.scores) for c in choices] == [2, 3]
     assert all(0 <= c.index < len(c.scores) and c.method == "loglik" for c in choices)
     assert all(c.scores[c.index] == max(c.scores) for c in choices)
-    # the issue's budget: load, a batch of 4 and a choice in under 60 s on 2 CPU cores
-    assert time.perf_counter() - started < 60
+    # the issue's budget: load (once per session), a batch of 4 and a choice in under 60 s on 2
+    # CPU cores
+    assert loaded_local_model.load_s + time.perf_counter() - started < 60
 
 
-def test_seeded_sampling_does_not_depend_on_the_batch(timed_model):
-    model, _ = timed_model
+def test_seeded_sampling_does_not_depend_on_the_batch(model):
     story = {"messages": "Tell a story.", "max_tokens": 8, "temperature": 0.9, "seed": 11}
     alone = model.generate([story])[0].text
     batched = model.generate([{"messages": "Hi", "max_tokens": 4}, story, {**story, "seed": 12}])
@@ -62,8 +56,7 @@ def test_seeded_sampling_does_not_depend_on_the_batch(timed_model):
     assert greedy[0].text == greedy[1].text
 
 
-def test_per_request_stop_and_max_tokens_in_one_batch(timed_model):
-    model, _ = timed_model
+def test_per_request_stop_and_max_tokens_in_one_batch(model):
     out = model.generate(
         [
             {
@@ -78,11 +71,10 @@ def test_per_request_stop_and_max_tokens_in_one_batch(timed_model):
     assert out[1].usage.completion_tokens == 3 and out[1].finish_reason == "length"
 
 
-def test_prefix_shared_choice_scores_equal_full_sequence_scoring(timed_model):
+def test_prefix_shared_choice_scores_equal_full_sequence_scoring(model):
     """The cached-prompt scorer must give the mean log-likelihood a full-sequence pass gives."""
     import torch
 
-    model, _ = timed_model
     requests = [
         {"messages": "Pick a colour.", "options": ["red", "dark blue", "a shade of green"]},
         {
@@ -109,9 +101,8 @@ def test_prefix_shared_choice_scores_equal_full_sequence_scoring(timed_model):
             assert score == pytest.approx(total / len(option_ids), abs=1e-3)  # per token
 
 
-def test_a_shared_prompt_prefix_changes_no_greedy_reply(timed_model):
+def test_a_shared_prompt_prefix_changes_no_greedy_reply(model):
     """Rows sharing a long system prompt are prefilled once; each reply must be what it is alone."""
-    model, _ = timed_model
     system = {"role": "system", "content": "You are a careful shopper. " * 12}
     asks = ["Name a fruit.", "Offer a price for a bike.", "Say no politely."]
     batch = [{"messages": [system, {"role": "user", "content": a}], "max_tokens": 10} for a in asks]

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from sim.llm import make_model
-from sim.llm.model_store import pull
 
 pytestmark = pytest.mark.real_llm
 
@@ -70,12 +69,10 @@ def assert_valid(completion, schema):
     jsonschema.validate(json.loads(completion.text), schema)
 
 
-@pytest.fixture(scope="module")
-def model():
-    pull()  # converts once on a machine that has never done so; instant afterwards
-    model = make_model("local")
-    yield model
-    model.close()
+@pytest.fixture
+def model(local_model):
+    """The session's bundled model (tests/llm/conftest.py), loaded once."""
+    return local_model
 
 
 MIXED = [

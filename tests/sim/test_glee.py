@@ -206,7 +206,7 @@ def test_steps_have_one_row_per_action_row(tables):
 
 
 def test_manifest_marks_source_status_and_skips(run_dir):
-    manifest = read_manifest(run_dir)
+    manifest = read_manifest(run_dir).to_json()
     assert manifest["source"] == "glee"
     assert manifest["source_path"] == str(FIXTURES)
     assert manifest["status"] == "complete"
@@ -248,7 +248,7 @@ def test_bad_games_are_skipped_with_reasons(tmp_path):
     (source / "config_only").mkdir()
     (source / "config_only" / "config.json").write_text(json.dumps(deal))
     run_dir = import_glee(source, tmp_path / "run")
-    manifest = read_manifest(run_dir)
+    manifest = read_manifest(run_dir).to_json()
     reasons = {Path(s["game"]).name: s["kind"] for s in manifest["skipped"]["games"]}
     assert reasons == {
         TRUNCATED: "truncated",
@@ -276,7 +276,7 @@ def test_cli_imports_and_refuses_bad_paths(tmp_path):
     result = runner.invoke(app, ["import-glee", str(FIXTURES), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "imported 8 of 9" in result.output and "skipped 1" in result.output
-    assert read_manifest(out)["status"] == "complete"
+    assert read_manifest(out).to_json()["status"] == "complete"
 
     again = runner.invoke(app, ["import-glee", str(FIXTURES), "--out", str(out)])
     assert again.exit_code == 2 and "not empty" in again.output

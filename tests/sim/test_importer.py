@@ -51,7 +51,7 @@ def toy_source(monkeypatch, tmp_path):
 
 def test_any_registered_reader_fills_a_run(toy_source, tmp_path):
     run_dir = import_games("toy", toy_source, tmp_path / "run")
-    manifest = read_manifest(run_dir)
+    manifest = read_manifest(run_dir).to_json()
     assert manifest["source"] == manifest["name"] == "toy"
     assert manifest["env"] == TOY_ENV and manifest["run_id"].startswith("toy-")
     assert manifest["games"] == {"found": 4, "imported": 3, "skipped": 1}

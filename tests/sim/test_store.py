@@ -44,7 +44,7 @@ def write(run: RunDir, experiment: Experiment, shard_index: int) -> None:
 
 def test_open_run_writes_the_manifest(tmp_path, experiment):
     run = open_run(tmp_path / "run", experiment)
-    manifest = read_manifest(run.path)
+    manifest = read_manifest(run.path).to_json()
     assert manifest["status"] == "running"
     assert manifest["fingerprint"] == experiment.fingerprint()
     assert manifest["run_id"] == run.run_id and run.run_id.startswith("ultimatum-test-")
@@ -142,7 +142,7 @@ def test_writes_leave_no_tmp_files(tmp_path, experiment):
     write(run, experiment, 0)
     run.update_manifest(status="complete", episodes_done=2)
     assert not list(run.path.rglob("*.tmp"))
-    manifest = read_manifest(run.path)
+    manifest = read_manifest(run.path).to_json()
     assert manifest["status"] == "complete" and manifest["episodes_done"] == 2
 
 
@@ -154,7 +154,7 @@ def test_same_experiment_resumes(tmp_path, experiment):
     again = open_run(tmp_path / "run", load_experiment(experiment_data()))
     assert again.run_id == run.run_id
     assert again.done_shards() == {"s00000"}
-    assert read_manifest(again.path)["status"] == "running"
+    assert read_manifest(again.path).to_json()["status"] == "running"
 
 
 def test_different_experiment_is_refused_unless_fresh(tmp_path, experiment):
@@ -168,7 +168,7 @@ def test_different_experiment_is_refused_unless_fresh(tmp_path, experiment):
     fresh = open_run(tmp_path / "run", other, fresh=True)
     assert fresh.run_id != run.run_id
     assert fresh.done_shards() == set()
-    assert read_manifest(fresh.path)["fingerprint"] == other.fingerprint()
+    assert read_manifest(fresh.path).to_json()["fingerprint"] == other.fingerprint()
 
 
 def test_a_directory_that_is_not_a_run_is_never_deleted(tmp_path, experiment):
