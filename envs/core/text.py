@@ -1,10 +1,11 @@
 """Small helpers every text protocol needs: quoting a bad reply in an error, writing money,
-checking the agent a protocol is asked about, and reading ``KEY: value`` replies."""
+checking the agent a protocol is asked about, reading ``KEY: value`` replies, and remembering
+text written from observation fields an env shares (`Memo`)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -118,3 +119,27 @@ def names_another(explanation: str, others: Collection[str]) -> str | None:
         if re.search(rf"\b{capitals}\b", explanation):
             return other
     return None
+
+
+class Memo:
+    """Text written from observation fields that an env shares, unchanged, between the
+    observations that show them (a search page, a menu, a user's tastes): kept by the identity
+    of one such field, ``key``, so each is written once. Envs that share a field this way never
+    write into it (it is read-only), so the same object means the same text."""
+
+    def __init__(self, write: Callable[..., Any], key: str, size: int = 4096) -> None:
+        self.write = write
+        self.key = key
+        self.size = size
+        self._kept: dict[int, tuple[Any, Any]] = {}
+
+    def __call__(self, observation: Mapping[str, Any], *args: Any) -> Any:
+        key = observation[self.key]
+        kept = self._kept.get(id(key))
+        if kept is not None and kept[0] is key:
+            return kept[1]
+        text = self.write(observation, *args)
+        if len(self._kept) >= self.size:
+            self._kept.clear()
+        self._kept[id(key)] = (key, text)  # holds the key, so its id is not reused meanwhile
+        return text

@@ -67,6 +67,7 @@ from envs.core.structured import (
     obj,
     one_of,
 )
+from envs.core.text import Memo
 from envs.marketplace.actions import (
     DEFAULT_EXPIRY,
     END,
@@ -81,7 +82,12 @@ from envs.marketplace.actions import (
 from envs.marketplace.ledger import CENT_TOLERANCE
 from envs.marketplace.market import Domain
 from envs.marketplace.protocol_describe import describe as describe_action
-from envs.marketplace.protocol_views import ListingCache, business_view, customer_view
+from envs.marketplace.protocol_views import (
+    business_view,
+    customer_view,
+    listings,
+    menu_line,
+)
 from envs.marketplace.views import floor_in_cents
 
 CUSTOMER_TASK = """You are a shopping assistant buying for a customer in an online market.
@@ -206,7 +212,8 @@ class MarketplaceProtocol(TextProtocol):
         self.domain = domain
         self.actions = actions
         self.untrusted_text = untrusted_text
-        self._listings = ListingCache()
+        self._listings = Memo(listings, "result_item_prices")
+        self._menus = Memo(menu_line, "menu_prices")
 
     def instructions(self, agent: str) -> str:
         """The role's task and commands; under delimited text also what the author tags mean."""
@@ -221,7 +228,7 @@ class MarketplaceProtocol(TextProtocol):
         """The agent's view from the structured fields (`envs.marketplace.protocol_views`; never
         the ``text`` field, which the env fills with this), then the commands allowed now."""
         if _role(observation) == "business":
-            view = business_view(observation, agent, self.domain, self.untrusted_text)
+            view = business_view(observation, agent, self.domain, self.untrusted_text, self._menus)
         else:
             view = customer_view(
                 observation, agent, self.domain, self.untrusted_text, self._listings

@@ -67,28 +67,6 @@ _HIT_FIELDS = (
 )  # fmt: skip
 
 
-class ListingCache:
-    """The listings of recent search pages, by the page's field objects (an env shares them,
-    unchanged, between the observations that show the same page), so a page is written once."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self.size = size
-        self._pages: dict[int, tuple[Any, list[str]]] = {}
-
-    def __call__(
-        self, observation: Mapping[str, Any], domain: Domain, untrusted_text: str
-    ) -> list[str]:
-        key = observation["result_item_prices"]
-        cached = self._pages.get(id(key))
-        if cached is not None and cached[0] is key:
-            return cached[1]
-        hits = pages(observation, domain, untrusted_text)
-        if len(self._pages) >= self.size:
-            self._pages.clear()
-        self._pages[id(key)] = (key, hits)  # holds the key: its id is not reused meanwhile
-        return hits
-
-
 def listings(observation: Mapping[str, Any], domain: Domain, untrusted_text: str) -> list[str]:
     """The search hits, each: name, rating, description, prices of the wanted items (and of
     the whole order where the business has them all), other items, amenities."""
@@ -148,7 +126,7 @@ def customer_view(
     pages: Any = listings,
 ) -> str:
     """The customer assistant's situation (businesses' texts as ``untrusted_text`` says;
-    ``pages`` writes the search hits: `listings`, or a `ListingCache`)."""
+    ``pages`` writes the search hits: `listings`, or a `Memo` of it)."""
     lines = [
         f"Tick {int(observation['tick'][0])} (day {int(observation['day'])}). "
         f"You are {agent}'s shopping assistant.",
@@ -188,19 +166,30 @@ def customer_view(
     return "\n".join(lines)
 
 
-def business_view(
-    observation: Mapping[str, Any], agent: str, domain: Domain, untrusted_text: str
-) -> str:
-    """The business's situation: its listing, floor prices and who waits for it (customers'
-    texts as ``untrusted_text`` says)."""
+def menu_line(observation: Mapping[str, Any], domain: Domain) -> str:
+    """A business's menu: each item with its list price and lowest acceptable price."""
     names = domain.items
     factor = float(observation["floor_factor"][0])
     items = observation["menu_items"].tolist()
     listed = items.index(-1) if -1 in items else len(items)  # the menu, then -1 padding
-    menu = ", ".join(
+    return ", ".join(
         f"{names[i]} {money(p)} (floor {money(floor_in_cents(factor, p))})"
         for i, p in zip(items[:listed], observation["menu_prices"][:listed].tolist(), strict=True)
     )
+
+
+def business_view(
+    observation: Mapping[str, Any],
+    agent: str,
+    domain: Domain,
+    untrusted_text: str,
+    menus: Any = menu_line,
+) -> str:
+    """The business's situation: its listing, floor prices and who waits for it (customers'
+    texts as ``untrusted_text`` says; ``menus`` writes the menu: `menu_line` or a `Memo` of
+    it)."""
+    names = domain.items
+    menu = menus(observation, domain)
     lines = [
         f"Tick {int(observation['tick'][0])} (day {int(observation['day'])}). "
         f"You run {agent}, {observation['business_name']}.",

@@ -269,6 +269,10 @@ class raw_env(TurnTakingEnv):
             catalog, child_rng(self._seed, "user"), p.initial_satisfaction, p.sensitivity
         )
         self._churn_rng = child_rng(self._seed, "churn")
+        self._tastes = {  # fixed for the episode: shared, read-only, by every user observation
+            "interests": read_only(self.user.interests, np.float64),
+            "value_interests": read_only(self.user.value_interests, np.float64),
+        }
         self.constraints = ActiveConstraints()
         self._allowed = self._allowed_mask()
         self._seen: dict[str, Any] | None = None
@@ -535,8 +539,7 @@ class raw_env(TurnTakingEnv):
         attributes = np.where(filled[:, None], self._attributes[items], -1)
         return {
             "step": self.steps,
-            "interests": self.user.interests.copy(),
-            "value_interests": self.user.value_interests.copy(),
+            **self._tastes,
             "satisfaction": np.array([self.user.satisfaction], dtype=np.float64),
             "budget": np.array([self.user.budget], dtype=np.float64),
             "slate": slate.copy(),

@@ -43,7 +43,7 @@ import numpy as np
 from envs.core.protocol import ActionParseError, TextProtocol, ValidAction, keyed_or_json
 from envs.core.spaces import normalize_text
 from envs.core.structured import array, const, free_text, get_field, json_object, obj, one_of
-from envs.core.text import keyed_fields
+from envs.core.text import Memo, keyed_fields
 from envs.recommendation.feed_views import signed, slate_fit, taste_lines
 from envs.recommendation.protocol_views import Layout, recommender_view, user_view
 
@@ -109,6 +109,7 @@ class FeedProtocol(TextProtocol):
         """How many candidates a structured reply may show from (the text view's count)."""
         self.max_message_chars = message_length
         self.layout = Layout(domain, tuple(category_names), self.attribute_values)
+        self._tastes = Memo(self._taste_lines, "interests")
         self.max_steps = max_steps
 
     def instructions(self, agent: str) -> str:
@@ -131,14 +132,18 @@ class FeedProtocol(TextProtocol):
         if agent.startswith("recommender"):
             view = recommender_view(observation, self.layout, self.max_steps, self.slate_size)
             return "\n".join([view, *self._recommender_facts(observation)]).strip()
-        tastes = taste_lines(
+        tastes = self._tastes(observation)
+        lines = [*tastes, user_view(observation, self.layout), *self._user_facts(observation)]
+        return "\n".join(line for line in lines if line)
+
+    def _taste_lines(self, observation: Any) -> list[str]:
+        """The user's interests in words (fixed for an episode: the env shares them)."""
+        return taste_lines(
             self.category_names,
             self.attribute_values,
             observation["interests"],
             observation["value_interests"],
         )
-        lines = [*tastes, user_view(observation, self.layout), *self._user_facts(observation)]
-        return "\n".join(line for line in lines if line)
 
     @staticmethod
     def _recommender_facts(observation: Any) -> list[str]:
