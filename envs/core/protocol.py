@@ -156,6 +156,15 @@ def keyed_or_json(
     raise ActionParseError(f"{protocol.name}: no reply of {agent} reads back as {wanted}")
 
 
+def with_text(
+    observation: dict[str, Any], protocol: TextProtocol, agent: str, enabled: bool, limit: int
+) -> dict[str, Any]:
+    """``observation`` with its ``text`` field: ``protocol``'s view of the structured fields cut
+    to ``limit`` characters, or "" when text observations are off (``enabled`` false)."""
+    observation["text"] = protocol.render(observation, agent)[:limit] if enabled else ""
+    return observation
+
+
 def action_mask_of(observation: Any, info: Mapping[str, Any] | None = None) -> Any:
     """The ``action_mask`` of a dict observation, else of ``info``, else None.
 

@@ -39,39 +39,25 @@ Recipients are the businesses on the search page or behind an open proposal (cus
 customers waiting for an answer (businesses); proposal lines offer the items those customers asked
 for that are on the menu, each priced from its floor (rounded up to the cent) to what the action
 space holds; the total is computed. An ask without text sends the usual request; a customer's
-message without text asks, a business's gets `BLANK_BUSINESS_MESSAGE`.
+message without text asks, a business's gets `protocol_json.BLANK_BUSINESS_MESSAGE`.
 """
 
 from __future__ import annotations
 
-import functools
-import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from envs.core.names import role_of
 from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
-from envs.core.spaces import normalize_text
 from envs.core.structured import (
-    array,
-    choice,
-    const,
-    free_text,
-    get_field,
-    integer,
     json_object,
-    number,
-    obj,
-    one_of,
 )
 from envs.core.text import Memo
 from envs.marketplace.actions import (
     DEFAULT_EXPIRY,
     END,
-    KINDS,
     MESSAGE,
     PAY,
     PROPOSE,
@@ -79,16 +65,20 @@ from envs.marketplace.actions import (
     WAIT,
     ActionBuilder,
 )
-from envs.marketplace.ledger import CENT_TOLERANCE
 from envs.marketplace.market import Domain
 from envs.marketplace.protocol_describe import describe as describe_action
+from envs.marketplace.protocol_json import (
+    ASK_TEXT,
+    StructuredReplies,
+    observed_role,
+)
 from envs.marketplace.protocol_views import (
     business_view,
     customer_view,
     listings,
     menu_line,
 )
-from envs.marketplace.views import floor_in_cents
+from envs.marketplace.spaces import QUERY_CHARS, TEXT_CHARS
 
 CUSTOMER_TASK = """You are a shopping assistant buying for a customer in an online market.
 Find businesses that offer every item the customer needs and have every required amenity, get
@@ -147,9 +137,6 @@ _LABEL = re.compile(r"^(?:your\s+)?(?:command|answer|action)\s*:\s*", re.IGNOREC
 _WRAPPERS = "`*\"'"
 
 
-ASK_TEXT = "Please send me a proposal for my order."
-BLANK_BUSINESS_MESSAGE = "Thank you for your message."
-"""The text of a structured business message that came without any (the env refuses blank ones)."""
 STOP_SEQUENCES = ("\n\n", "\nUser:", "\nAllowed now:")
 CUSTOMER_REPLY_TOKENS, RECIPIENT_TOKENS = 16, 9
 BUSINESS_REPLY_TOKENS, LINE_TOKENS = 37, 41
@@ -158,47 +145,9 @@ MESSAGE_TOKENS = 64
 recipients or text (15), and each recipient (9, up to business_29999); a business's JSON proposal
 without lines (37), and each line (the longest item name, quantity 99, a seven-digit price: 41);
 room for the words of a message or a search query (about 200 characters)."""
-MAX_UNIT_PRICE, MAX_TOTAL = 1e7, 1e9  # the bounds of the action space's unit_prices and total
 
 
-def _role(observation: Any) -> str:
-    return "business" if int(observation["role"]) == 1 else "customer"
-
-
-@functools.cache
-def _env_limits() -> tuple[int, int, int]:
-    """The env's query and message lengths and largest quantity (the env imports this module)."""
-    from envs.marketplace import env as market_env
-
-    return market_env.QUERY_CHARS, market_env.TEXT_CHARS, market_env.MAX_QUANTITY
-
-
-def _int_choice(values: list[int]) -> dict[str, Any]:
-    """One of the integers ``values`` (ids)."""
-    return {"type": "integer", "enum": list(dict.fromkeys(values))}
-
-
-@dataclass(frozen=True)
-class _Offer:
-    """One item a business may put in a proposal now: its id and unit price bounds."""
-
-    item: int
-    low: float
-    high: float
-
-
-@dataclass(frozen=True)
-class _Options:
-    """What a structured reply may do and name now (the schema and the JSON parser share it)."""
-
-    kinds: tuple[str, ...]
-    recipients: tuple[str, ...] = ()
-    customers: tuple[str, ...] = ()
-    offers: Mapping[str, _Offer] = field(default_factory=dict)
-    proposals: Mapping[int, float] = field(default_factory=dict)
-
-
-class MarketplaceProtocol(TextProtocol):
+class MarketplaceProtocol(StructuredReplies, TextProtocol):
     """The marketplace's text protocol for one domain's item names and one env's action shape.
 
     ``untrusted_text`` is the env's parameter of that name: under "delimited" the instructions
@@ -217,7 +166,7 @@ class MarketplaceProtocol(TextProtocol):
 
     def instructions(self, agent: str) -> str:
         """The role's task and commands; under delimited text also what the author tags mean."""
-        if agent.startswith("business_"):
+        if role_of(agent) == "business":
             task, rule, commands = BUSINESS_TASK, BUSINESS_DATA_RULE, BUSINESS_COMMANDS
         else:
             task, rule, commands = CUSTOMER_TASK, CUSTOMER_DATA_RULE, CUSTOMER_COMMANDS
@@ -227,7 +176,7 @@ class MarketplaceProtocol(TextProtocol):
     def render(self, observation: Any, agent: str) -> str:
         """The agent's view from the structured fields (`envs.marketplace.protocol_views`; never
         the ``text`` field, which the env fills with this), then the commands allowed now."""
-        if _role(observation) == "business":
+        if observed_role(observation) == "business":
             view = business_view(observation, agent, self.domain, self.untrusted_text, self._menus)
         else:
             view = customer_view(
@@ -240,7 +189,7 @@ class MarketplaceProtocol(TextProtocol):
         """The longest reply of the role plus `MESSAGE_TOKENS` for its free text (a message, a
         query): a customer's is a JSON ask naming every recipient slot; a business's, a JSON
         proposal filling every line."""
-        if agent.startswith("business_"):
+        if role_of(agent) == "business":
             return BUSINESS_REPLY_TOKENS + LINE_TOKENS * self.actions.lines + MESSAGE_TOKENS
         return CUSTOMER_REPLY_TOKENS + RECIPIENT_TOKENS * self.actions.bandwidth + MESSAGE_TOKENS
 
@@ -250,7 +199,7 @@ class MarketplaceProtocol(TextProtocol):
 
     @property
     def max_message_chars(self) -> int:  # type: ignore[override]
-        return _env_limits()[1]
+        return TEXT_CHARS
 
     # Parsing ------------------------------------------------------------------------------------
 
@@ -279,10 +228,9 @@ class MarketplaceProtocol(TextProtocol):
         if kind == SEARCH:
             if not rest:
                 raise ActionParseError("SEARCH needs a query, e.g. SEARCH tacos with delivery")
-            query_chars = _env_limits()[0]
-            if len(rest) > query_chars:
+            if len(rest) > QUERY_CHARS:
                 raise ActionParseError(
-                    f"the query has {len(rest)} characters; at most {query_chars}"
+                    f"the query has {len(rest)} characters; at most {QUERY_CHARS}"
                 )
             return self.actions.search(
                 rest,
@@ -331,7 +279,7 @@ class MarketplaceProtocol(TextProtocol):
         return targets
 
     def _message(self, verb: str, rest: str, observation: Any) -> Any:
-        role = _role(observation)
+        role = observed_role(observation)
         split = _TARGETS.match(rest)
         if split:
             spec, body = split.group(1), split.group(2).strip()
@@ -348,9 +296,8 @@ class MarketplaceProtocol(TextProtocol):
             body = body or ASK_TEXT
         elif not body:
             raise ActionParseError("the message is empty; write MESSAGE <recipient>: <text>")
-        text_chars = _env_limits()[1]
-        if len(body) > text_chars:
-            raise ActionParseError(f"the message has {len(body)} characters; at most {text_chars}")
+        if len(body) > TEXT_CHARS:
+            raise ActionParseError(f"the message has {len(body)} characters; at most {TEXT_CHARS}")
         return self.actions.message(targets, body, items)
 
     def _pay(self, rest: str, observation: Any) -> Any:
@@ -395,240 +342,11 @@ class MarketplaceProtocol(TextProtocol):
             raise ActionParseError("a proposal needs at least one '<item> @ <price>' line")
         return self.actions.propose(customer, lines, expiry)
 
-    # Structured replies -------------------------------------------------------------------------
-
-    def _options(self, observation: Any) -> _Options:
-        mask = observation["kind_mask"]
-        if _role(observation) == "business":
-            waiting = tuple(f"customer_{int(c)}" for c in observation["inquiries"] if c >= 0)
-            kinds = ["wait"]
-            if mask[MESSAGE] and waiting:
-                kinds.append("message")
-            offers = self._offers(observation) if mask[PROPOSE] and waiting else {}
-            if offers:
-                kinds.append("propose")
-            return _Options(tuple(kinds), recipients=waiting, customers=waiting, offers=offers)
-        found = [int(b) for b in observation["results"] if b >= 0]
-        found += [int(b) for b in observation["proposal_businesses"] if b >= 0]
-        recipients = tuple(f"business_{b}" for b in dict.fromkeys(found))
-        proposals = self._affordable(observation) if mask[PAY] else {}
-        kinds = ["wait"]
-        kinds += ["search"] if mask[SEARCH] else []
-        kinds += ["ask", "message"] if mask[MESSAGE] and recipients else []
-        kinds += ["pay"] if proposals else []
-        kinds += ["end"] if mask[END] else []
-        return _Options(tuple(kinds), recipients=recipients, proposals=proposals)
-
-    @staticmethod
-    def _affordable(observation: Any) -> dict[int, float]:
-        """The open proposals the budget left can pay: id -> total."""
-        budget = float(observation["budget"][0]) + CENT_TOLERANCE
-        return {
-            int(p): float(t)
-            for p, t in zip(observation["proposals"], observation["proposal_totals"], strict=True)
-            if p >= 0 and t <= budget
-        }
-
-    def _offers(self, observation: Any) -> dict[str, _Offer]:
-        """The asked items on the menu, by name, each priced from its floor (up to the cent) to
-        the most a full proposal of them can cost within the action space."""
-        _, _, max_quantity = _env_limits()
-        high = math.floor(
-            min(MAX_UNIT_PRICE, MAX_TOTAL / (self.actions.lines * max_quantity)) * 100
-        )
-        high /= 100
-        factor = float(observation["floor_factor"][0])
-        offers = {}
-        for row_items, row_prices in zip(
-            observation["inquiry_items"], observation["inquiry_prices"], strict=True
-        ):
-            for item, price in zip(row_items, row_prices, strict=True):
-                if item < 0 or price < 0:
-                    continue
-                low = floor_in_cents(factor, float(price))
-                if low <= high:
-                    offers.setdefault(self.domain.items[int(item)], _Offer(int(item), low, high))
-        return offers
-
-    def reply_schema(self, observation: Any, agent: str) -> dict[str, Any]:
-        options = self._options(observation)
-        query_chars, text_chars, max_quantity = _env_limits()
-        variants = []
-        for kind in options.kinds:
-            if kind in ("wait", "end"):
-                variants.append(obj({"kind": const(kind)}))
-            elif kind == "search":
-                variants.append(obj({"kind": const(kind), "query": free_text(query_chars)}))
-            elif kind == "ask":
-                continue  # one variant with "message"
-            elif kind == "message":
-                recipients = options.recipients
-                to = array(choice(recipients), 1, min(self.actions.bandwidth, len(recipients)))
-                said = ["ask", "message"] if "ask" in options.kinds else ["message"]
-                variants.append(
-                    obj({"kind": choice(said), "to": to, "text": free_text(text_chars)})
-                )
-            elif kind == "pay":
-                variants.append(
-                    obj({"kind": const(kind), "proposal": _int_choice(list(options.proposals))})
-                )
-            else:
-                lines = [
-                    obj(
-                        {
-                            "item": const(name),
-                            "quantity": integer(1, max_quantity),
-                            "unit_price": number(offer.low, offer.high),
-                        }
-                    )
-                    for name, offer in options.offers.items()
-                ]
-                variants.append(
-                    obj(
-                        {
-                            "kind": const(kind),
-                            "customer": choice(options.customers),
-                            "lines": array(one_of(lines), 1, self.actions.lines),
-                            "expires_in": integer(1, self.actions.max_ticks),
-                        }
-                    )
-                )
-        return one_of(variants)
-
-    def reply_json(self, action: Any, observation: Any, agent: str) -> dict[str, Any]:
-        kind = int(action["kind"])
-        if kind in (WAIT, END):
-            return {"kind": KINDS[kind]}
-        if kind == SEARCH:
-            return {"kind": "search", "query": str(action["query"])}
-        if kind == PAY:
-            return {"kind": "pay", "proposal": int(np.asarray(action["proposal"]).ravel()[0])}
-        targets = [int(t) for t in np.asarray(action["to"]).ravel() if t >= 0]
-        if kind == PROPOSE:
-            names = self.domain.items
-            lines = [
-                {"item": names[int(i)], "quantity": int(q), "unit_price": float(p)}
-                for i, q, p in zip(
-                    action["items"], action["quantities"], action["unit_prices"], strict=True
-                )
-                if i >= 0
-            ]
-            return {
-                "kind": "propose",
-                "customer": f"customer_{targets[0]}",
-                "lines": lines,
-                "expires_in": int(np.asarray(action["expiry"]).ravel()[0]),
-            }
-        role = _role(observation)
-        other = "business" if role == "customer" else "customer"
-        asks = role == "customer" and bool((np.asarray(action["items"]) >= 0).any())
-        return {
-            "kind": "ask" if asks else "message",
-            "to": [f"{other}_{t}" for t in targets],
-            "text": str(action["text"]),
-        }
-
-    def _parse_json(self, data: dict[str, Any], observation: Any) -> Any:
-        options = self._options(observation)
-        kind = get_field(data, "kind", str)
-        if kind not in options.kinds:
-            raise ActionParseError(
-                f"field 'kind': {kind!r} is not possible now; use one of {list(options.kinds)}"
-            )
-        query_chars, text_chars, _ = _env_limits()
-        if kind == "wait":
-            return self.actions.wait()
-        if kind == "end":
-            return self.actions.end()
-        if kind == "search":
-            query = normalize_text(get_field(data, "query", str), query_chars).strip()
-            if not query:
-                names = self.domain.items
-                query = " ".join(names[i] for i in observation["request_items"] if i >= 0)
-            return self.actions.search(
-                query,
-                int(observation["search_algorithm"]),
-                bandwidth=int(observation["search_bandwidth"][0]),
-            )
-        if kind == "pay":
-            proposal = get_field(data, "proposal", int)
-            if proposal not in options.proposals:
-                raise ActionParseError(
-                    f"field 'proposal': #{proposal} is not an open proposal within the budget "
-                    f"left; those are: {self._ids(list(options.proposals))}"
-                )
-            return self.actions.pay(proposal, options.proposals[proposal])
-        if kind == "propose":
-            return self._propose_json(data, options)
-        targets = self._json_targets(get_field(data, "to", list), options.recipients, "to")
-        text = normalize_text(get_field(data, "text", str), text_chars).strip()
-        if _role(observation) == "customer" and (kind == "ask" or not text):
-            items = [int(i) for i in observation["request_items"] if i >= 0]
-            return self.actions.message(targets, text or ASK_TEXT, items)
-        return self.actions.message(targets, text or BLANK_BUSINESS_MESSAGE)
-
-    def _json_targets(self, names: list[Any], allowed: tuple[str, ...], where: str) -> list[int]:
-        if not names:
-            raise ActionParseError(f"field {where!r}: name at least one of {list(allowed)}")
-        if len(names) > self.actions.bandwidth:
-            raise ActionParseError(
-                f"field {where!r}: at most {self.actions.bandwidth} recipients, got {len(names)}"
-            )
-        targets = []
-        for name in names:
-            if name not in allowed:
-                raise ActionParseError(f"field {where!r}: {name!r} is not one of {list(allowed)}")
-            targets.append(int(name.rpartition("_")[2]))
-        return list(dict.fromkeys(targets))
-
-    def _propose_json(self, data: dict[str, Any], options: _Options) -> Any:
-        _, _, max_quantity = _env_limits()
-        customer = get_field(data, "customer", str)
-        if customer not in options.customers:
-            raise ActionParseError(
-                f"field 'customer': {customer!r} is not one of {list(options.customers)}"
-            )
-        rows = get_field(data, "lines", list)
-        if not 1 <= len(rows) <= self.actions.lines:
-            raise ActionParseError(
-                f"field 'lines': 1 to {self.actions.lines} lines, got {len(rows)}"
-            )
-        lines = []
-        for n, row in enumerate(rows):
-            where = f"lines[{n}]"
-            if not isinstance(row, dict):
-                raise ActionParseError(f"field {where!r}: expected an object, got {row!r}")
-            name = get_field(row, "item", str)
-            offer = options.offers.get(name)
-            if offer is None:
-                raise ActionParseError(
-                    f"field '{where}.item': {name!r} is not one of {list(options.offers)}"
-                )
-            quantity = _whole(get_field(row, "quantity", (int, float)), f"{where}.quantity")
-            if not 1 <= quantity <= max_quantity:
-                raise ActionParseError(
-                    f"field '{where}.quantity': from 1 to {max_quantity}, got {quantity}"
-                )
-            price = float(get_field(row, "unit_price", (int, float)))
-            if not offer.low <= price <= offer.high:
-                raise ActionParseError(
-                    f"field '{where}.unit_price': from {offer.low:.2f} (the floor) to "
-                    f"{offer.high:.2f}, got {price!r}"
-                )
-            lines.append((offer.item, quantity, price))
-        expiry = _whole(get_field(data, "expires_in", (int, float)), "expires_in")
-        if not 1 <= expiry <= self.actions.max_ticks:
-            raise ActionParseError(
-                f"field 'expires_in': from 1 to {self.actions.max_ticks} ticks, got {expiry}"
-            )
-        return self.actions.propose(int(customer.rpartition("_")[2]), lines, expiry)
-
     def describe(self, action: Any, observation: Any, agent: str) -> str:
         """``action`` as one command line, or as its JSON reply where the line cannot carry its
         text exactly; an action no reply can express raises `ActionParseError`
         (`envs.marketplace.protocol_describe` says which)."""
-        query_chars, text_chars, _ = _env_limits()
-        return describe_action(self, action, observation, agent, (query_chars, text_chars))
+        return describe_action(self, action, observation, agent, (QUERY_CHARS, TEXT_CHARS))
 
     # Constrained choice --------------------------------------------------------------------------
 
@@ -648,7 +366,7 @@ class MarketplaceProtocol(TextProtocol):
         wait = ValidAction("WAIT", self.actions.wait())
         names = self.domain.items
         actions: list[ValidAction] = []
-        if _role(observation) == "business":
+        if observed_role(observation) == "business":
             if mask[PROPOSE]:
                 rows = range(len(observation["inquiries"]))
                 offers = (self._offer(observation, agent, row) for row in rows)
@@ -705,10 +423,3 @@ def _unwrapped(line: str) -> str:
     if opening and len(line) > 2 * len(opening) and line.endswith(opening[::-1]):
         return line[len(opening) : -len(opening)].strip()
     return line[len(opening) :].strip()
-
-
-def _whole(value: float, where: str) -> int:
-    """A JSON number that must be whole (2 and 2.0 alike), else an error naming the field."""
-    if not math.isfinite(value) or float(value) != int(value):
-        raise ActionParseError(f"field {where!r}: expected a whole number, got {value!r}")
-    return int(value)

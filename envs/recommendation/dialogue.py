@@ -10,26 +10,37 @@ from gymnasium.spaces import Box, Dict, Discrete, Space, Tuple
 from pettingzoo import AECEnv
 
 from envs.core.params import keyword_signature
+from envs.core.protocol import with_text
 from envs.core.seeding import child_rng, derive_seed, make_rng
 from envs.core.spaces import FreeText, normalize_text
 from envs.core.turns import TurnTakingEnv, read_only
 from envs.games.two_player import wrapped
 from envs.recommendation.catalog import Catalog
 from envs.recommendation.catalog_generator import catalog_for
+from envs.recommendation.dialogue_acts import (
+    ACCEPT,
+    ANSWER,
+    ASK,
+    DISCLOSE,
+    MESSAGE_CHARS,
+    QUERY_CHARS,
+    QUIT,
+    REC_ACTS,
+    RECOMMEND,
+    REJECT,
+    SCALES,
+    SEARCH,
+    USER_ACTS,
+)
+from envs.recommendation.dialogue_observing import SHOWN_TURNS, VIEW_CHARS, DialogueObserving
 from envs.recommendation.dialogue_params import DialogueParams
-from envs.recommendation.dialogue_protocol import MESSAGE_CHARS, QUERY_CHARS, DialogueProtocol
-from envs.recommendation.need import Need, draw_need, feature_names, feature_of
-from envs.recommendation.protocol_views import SPEAKERS, chat_lines
+from envs.recommendation.dialogue_protocol import DialogueProtocol
+from envs.recommendation.need import Need, draw_need, feature_names
+from envs.recommendation.protocol_views import chat_lines
 from envs.recommendation.search import CatalogSearch
 
 RECOMMENDER, USER = "recommender_0", "user_0"
-SEARCH, ASK, RECOMMEND, RESPOND = range(4)
-REC_ACTS: tuple[str, ...] = ("search", "ask", "recommend", "respond")
-DISCLOSE, INQUIRE, ANSWER, ACCEPT, REJECT, QUIT = range(6)
-USER_ACTS: tuple[str, ...] = ("disclose", "inquire", "answer", "accept", "reject", "quit")
-SCALES: tuple[str, ...] = ("recommendation", "strategy", "expression")
-TEXT_CHARS, VIEW_CHARS = QUERY_CHARS, 40_000
-SHOWN_TURNS = 8
+TEXT_CHARS = QUERY_CHARS
 
 
 def env(**kwargs: Any) -> AECEnv:
@@ -37,7 +48,7 @@ def env(**kwargs: Any) -> AECEnv:
     return wrapped(raw_env(**kwargs))
 
 
-class raw_env(TurnTakingEnv):
+class raw_env(DialogueObserving, TurnTakingEnv):
     """Conversational recommendation: find the one item a simulated user has in mind.
 
     ## Description
@@ -377,99 +388,13 @@ class raw_env(TurnTakingEnv):
 
     def observe(self, agent: str) -> Any:
         if agent == RECOMMENDER:
-            rejected = np.full(self.params.max_turns * self.params.recommend_size, -1, np.int64)
-            tail = self.rejected[-len(rejected) :]
-            rejected[: len(tail)] = tail
-            act, feature, value = self.last_user
-            observation = {
-                "turn": self.turn,
-                "searches_left": self.searches_left,
-                "results": self.results.copy(),
-                "known": self.known.copy(),
-                "matches": np.array([len(self._matching())], dtype=np.int64),
-                "rejected": rejected,
-                "last_act": act,
-                "last_feature": feature,
-                "last_value": value,
-                **self._results_seen,
-                **self._chat_seen,
-            }
-            return self._with_text(RECOMMENDER, observation)
-        need = self.need
-        codes = np.array([self._code(name, value) for name, value in self._need_in_order()])
-        agenda = np.array([self.features.index(name) for name, _ in need.features], np.int64)
-        recommended_features = np.full(
-            (self.params.recommend_size, len(self.features)), -1, np.int64
-        )
-        for row, item in enumerate(self.recommended):
-            if item >= 0:
-                recommended_features[row] = self._codes_of(int(item))
-        observation = {
-            "turn": self.turn,
-            "target": np.array([need.target], dtype=np.int64),
-            "need": codes.astype(np.int64),
-            "agenda": agenda,
-            "patience": np.array([need.persona.patience], dtype=np.int64),
-            "pickiness": np.array([need.persona.pickiness], dtype=np.float64),
-            "style": ("terse", "chatty", "formal").index(need.persona.style),
-            "last_act": self.last_rec_act,
-            "asked": self.asked,
-            "recommended": self.recommended.copy(),
-            "recommended_features": recommended_features,
-            **self._chat_seen,
-            "target_title": self.title[:VIEW_CHARS],
-        }
-        return self._with_text(USER, observation)
-
-    def _need_in_order(self) -> list[tuple[str, str]]:
-        wanted = dict(self.need.features)
-        return [(name, wanted[name]) for name in self.features]
-
-    def _code(self, name: str, value: str) -> int:
-        return self.values[name].index(value)
-
-    def _codes_of(self, item: int) -> np.ndarray:
-        return np.array(
-            [self._code(name, feature_of(self.catalog, item, name)) for name in self.features],
-            dtype=np.int64,
-        )
+            return self._with_text(RECOMMENDER, self._observe_recommender())
+        return self._with_text(USER, self._observe_user())
 
     def _with_text(self, agent: str, observation: dict[str, Any]) -> dict[str, Any]:
-        """``observation`` with its ``text``: the protocol's view of the structured fields, or
-        "" without `text_observations`."""
-        text = ""
-        if self.params.text_observations:
-            text = self.protocol.render(observation, agent)[:VIEW_CHARS]
-        observation["text"] = text
-        return observation
-
-    def _show_chat(self) -> None:
-        """The latest turns of the chat as observations show them: rebuilt when a line is added
-        and shared, never changed, until the next."""
-        shown = self.chat[-2 * SHOWN_TURNS :]
-        free = 2 * SHOWN_TURNS - len(shown)
-        speakers = [SPEAKERS.index(who) for who, _ in shown] + [-1] * free
-        self._chat_seen = {
-            "chat": tuple(text[:VIEW_CHARS] for _, text in shown) + ("",) * free,
-            "chat_from": read_only(speakers, np.int8),
-        }
-
-    def _show_results(self) -> None:
-        """The last search hits' titles, feature codes and prices as observations show them."""
-        size, f = self.params.search_size, len(self.features)
-        titles, codes = [""] * size, np.full((size, f), -1, dtype=np.int64)
-        prices = np.zeros(size, dtype=np.float64)
-        for slot, item in enumerate(self.results.tolist()):
-            if item >= 0:
-                titles[slot] = self.catalog.titles[item][:VIEW_CHARS]
-                codes[slot] = self._codes_of(item)
-                prices[slot] = self.catalog.price[item]
-        codes.flags.writeable = prices.flags.writeable = False
-        self._results_seen = {
-            "result_titles": tuple(titles),
-            "result_features": codes,
-            "result_prices": prices,
-        }
+        return with_text(
+            observation, self.protocol, agent, self.params.text_observations, VIEW_CHARS
+        )
 
     # Outcomes -----------------------------------------------------------------------------------
 

@@ -38,26 +38,27 @@ Either may instead reply with one JSON object (`reply_schema` states its shape n
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from envs.core.names import role_of
 from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
 from envs.core.structured import (
-    array,
-    choice,
-    const,
-    free_text,
-    get_field,
-    integer,
     json_object,
-    obj,
-    one_of,
 )
 from envs.core.text import keyed_fields
+from envs.recommendation.dialogue_acts import (
+    FEATURE_ACTS,
+    MESSAGE_CHARS,
+    QUERY_CHARS,
+    REC_ACTS,
+    SCALES,
+    USER_ACTS,
+)
+from envs.recommendation.dialogue_json import StructuredReplies
 from envs.recommendation.protocol_describe import describe_dialogue
 from envs.recommendation.protocol_views import (
     Layout,
@@ -65,10 +66,6 @@ from envs.recommendation.protocol_views import (
     dialogue_user_view,
 )
 
-REC_ACTS = ("search", "ask", "recommend", "respond")
-USER_ACTS = ("disclose", "inquire", "answer", "accept", "reject", "quit")
-SCALES = ("recommendation", "strategy", "expression")
-QUERY_CHARS, MESSAGE_CHARS = 200, 1000  # the text limits of the action spaces
 _KEYS = ("ACT", "FEATURE", "VALUE", "ITEM", "SAY", "RATINGS", "REASON")
 _KEY = re.compile(r"\b(" + "|".join(_KEYS) + r")\s*:", re.IGNORECASE)
 
@@ -130,23 +127,7 @@ def _ratings(text: str) -> dict[str, int]:
     return {scale: min(5, score) for scale, score in named.items()}
 
 
-FEATURE_ACTS = ("disclose", "answer", "reject")
-
-
-def _int_choice(values: Sequence[int]) -> dict[str, Any]:
-    """One of the integers ``values`` (item ids)."""
-    return {"type": "integer", "enum": list(dict.fromkeys(int(v) for v in values))}
-
-
-def _item(value: Any, allowed: Sequence[int], field: str, what: str) -> int:
-    """A JSON item id that must be one of ``allowed``, else an error naming the field."""
-    whole = isinstance(value, int | float) and not isinstance(value, bool)
-    if not whole or not math.isfinite(value) or value != int(value) or int(value) not in allowed:
-        raise ActionParseError(f"field {field!r}: {value!r} is not one of {what} {list(allowed)}")
-    return int(value)
-
-
-class DialogueProtocol(TextProtocol):
+class DialogueProtocol(StructuredReplies, TextProtocol):
     """Commands for the recommender, keyed fields for the user simulator."""
 
     name = "rec_dialogue"
@@ -174,14 +155,14 @@ class DialogueProtocol(TextProtocol):
         self.layout = Layout(domain, self.values[first], {a: self.values[a] for a in attributes})
 
     def instructions(self, agent: str) -> str:
-        if agent.startswith("recommender"):
+        if role_of(agent) == "recommender":
             return RECOMMENDER_FORMAT.format(size=self.recommend_size)
         return USER_FORMAT
 
     def render(self, observation: Any, agent: str) -> str:
         """The role's view from the structured fields, never the ``text`` field (the format is
         stated once, in `instructions`)."""
-        if agent.startswith("recommender"):
+        if role_of(agent) == "recommender":
             view = dialogue_recommender_view(
                 observation, self.layout, self.features, self.max_turns, self.catalog_size
             )
@@ -225,7 +206,7 @@ class DialogueProtocol(TextProtocol):
     def reply_tokens(self, agent: str) -> int:
         """The longest reply (a JSON recommendation of the most ids, or a user reply with the
         longest feature and value) with room for its free text."""
-        if agent.startswith("recommender"):
+        if role_of(agent) == "recommender":
             digits = len(str(self.n_items - 1)) if self.n_items else _ID_DIGITS
             return _REC_TOKENS + self.recommend_size * (digits + 2) + SAY_TOKENS
         longest = max(len(name) + len(v) for name in self.features for v in self.values[name])
@@ -345,163 +326,19 @@ class DialogueProtocol(TextProtocol):
     def parse(self, text: str, observation: Any, agent: str) -> Any:
         data = json_object(text)
         if data is not None:
-            if agent.startswith("recommender"):
+            if role_of(agent) == "recommender":
                 return self._recommender_json(data, observation)
             return self._user_json(data, observation)
-        if agent.startswith("recommender"):
+        if role_of(agent) == "recommender":
             return self._recommender(text, observation)
         return self._user(text, observation)
 
-    # Structured replies -------------------------------------------------------------------------
-
-    def reply_schema(self, observation: Any, agent: str) -> dict[str, Any]:
-        if agent.startswith("recommender"):
-            variants = []
-            if observation["searches_left"]:
-                variants.append(obj({"act": const("search"), "query": free_text(QUERY_CHARS)}))
-            variants.append(obj({"act": const("ask"), "feature": choice(self.features)}))
-            hits = self._hits(observation)
-            if hits:
-                items = array(_int_choice(hits), 1, min(self.recommend_size, len(hits)))
-                variants.append(
-                    obj(
-                        {
-                            "act": const("recommend"),
-                            "items": items,
-                            "message": free_text(MESSAGE_CHARS),
-                        }
-                    )
-                )
-            variants.append(obj({"act": const("respond"), "message": free_text(MESSAGE_CHARS)}))
-            return one_of(variants)
-        said = {
-            "utterance": free_text(MESSAGE_CHARS),
-            "ratings": obj({scale: integer(0, 5) for scale in SCALES}),
-            "reason": free_text(QUERY_CHARS),
-        }
-        about = one_of(
-            [
-                obj({"feature": const(name), "value": choice(self.values[name])})
-                for name in self.features
-            ]
-        )
-        variants = [
-            obj({"act": choice(FEATURE_ACTS), "about": about, **said}),
-            obj({"act": choice(["inquire", "quit"]), **said}),
-        ]
-        recommended = self._recommended(observation)
-        if recommended:
-            variants.append(obj({"act": const("accept"), "item": _int_choice(recommended), **said}))
-        return one_of(variants)
-
-    @staticmethod
-    def _hits(observation: Any) -> list[int]:
-        return list(dict.fromkeys(int(i) for i in observation["results"] if i >= 0))
+    # The recommended items (also read by the JSON replies) ----------------------------------------
 
     @staticmethod
     def _recommended(observation: Any) -> list[int]:
+        """The ids recommended now, each once."""
         return list(dict.fromkeys(int(i) for i in observation["recommended"] if i >= 0))
-
-    def reply_json(self, action: Any, observation: Any, agent: str) -> dict[str, Any]:
-        if agent.startswith("recommender"):
-            act = REC_ACTS[int(action["act"])]
-            if act == "search":
-                return {"act": act, "query": str(action["query"])}
-            if act == "ask":
-                return {"act": act, "feature": self.features[int(action["feature"])]}
-            message = str(action["message"])
-            if act == "recommend":
-                items = [int(i) for i in np.ravel(action["items"]) if i >= 0]
-                return {"act": act, "items": items, "message": message}
-            return {"act": act, "message": message}
-        act = USER_ACTS[int(action["act"])]
-        reply: dict[str, Any] = {"act": act}
-        if act in FEATURE_ACTS:
-            name = self.features[int(action["feature"])]
-            reply["about"] = {"feature": name, "value": self.values[name][int(action["value"])]}
-        elif act == "accept":
-            reply["item"] = int(np.ravel(action["item"])[0])
-        ratings = [int(r) for r in np.ravel(action["ratings"])]
-        return {
-            **reply,
-            "utterance": str(action["utterance"]),
-            "ratings": dict(zip(SCALES, ratings, strict=True)),
-            "reason": str(action["reason"]),
-        }
-
-    def _recommender_json(self, data: dict[str, Any], observation: Any) -> dict[str, Any]:
-        act = get_field(data, "act", str)
-        if act == "search":
-            if not observation["searches_left"]:
-                raise ActionParseError("field 'act': no searches left this turn")
-            return self.recommender_action("search", query=get_field(data, "query", str))
-        if act == "ask":
-            name = get_field(data, "feature", str)
-            if name not in self.features:
-                raise ActionParseError(
-                    f"field 'feature': one of {list(self.features)}, got {name!r}"
-                )
-            return self.recommender_action("ask", feature=self.features.index(name))
-        if act == "recommend":
-            hits = self._hits(observation)
-            if not hits:
-                raise ActionParseError("field 'act': nothing to recommend yet; search first")
-            chosen = get_field(data, "items", list)
-            if not 1 <= len(chosen) <= self.recommend_size:
-                raise ActionParseError(
-                    f"field 'items': 1 to {self.recommend_size} ids, got {len(chosen)}"
-                )
-            items = [_item(i, hits, "items", "the last search hits") for i in chosen]
-            message = get_field(data, "message", str)
-            return self.recommender_action("recommend", items=list(dict.fromkeys(items)),
-                                           message=message)  # fmt: skip
-        if act == "respond":
-            return self.recommender_action("respond", message=get_field(data, "message", str))
-        raise ActionParseError(f"field 'act': one of {list(REC_ACTS)}, got {act!r}")
-
-    def _user_json(self, data: dict[str, Any], observation: Any) -> dict[str, Any]:
-        act = get_field(data, "act", str)
-        if act not in USER_ACTS:
-            raise ActionParseError(f"field 'act': one of {list(USER_ACTS)}, got {act!r}")
-        feature = value = 0
-        item = -1
-        if act in FEATURE_ACTS:
-            about = get_field(data, "about", dict)
-            name = get_field(about, "feature", str)
-            if name not in self.features:
-                raise ActionParseError(
-                    f"field 'about.feature': one of {list(self.features)}, got {name!r}"
-                )
-            feature = self.features.index(name)
-            wanted = get_field(about, "value", str)
-            allowed = [v.lower() for v in self.values[name]]
-            if wanted.strip().lower() not in allowed:
-                raise ActionParseError(
-                    f"field 'about.value': for {name}, one of {list(self.values[name])}, "
-                    f"got {wanted!r}"
-                )
-            value = allowed.index(wanted.strip().lower())
-        elif act == "accept":
-            recommended = self._recommended(observation)
-            if not recommended:
-                raise ActionParseError("field 'act': nothing has been recommended to accept")
-            item = _item(get_field(data, "item", (int, float)), recommended, "item",
-                         "the recommended items")  # fmt: skip
-        ratings = get_field(data, "ratings", dict)
-        scores = []
-        for scale in SCALES:
-            score = ratings.get(scale)
-            whole = isinstance(score, int | float) and not isinstance(score, bool)
-            if not whole or not math.isfinite(score) or score != int(score) or not 0 <= score <= 5:
-                raise ActionParseError(
-                    f"field 'ratings.{scale}': a whole number from 0 to 5, got {score!r}"
-                )
-            scores.append(int(score))
-        return self.user_action(
-            act, feature=feature, value=value, item=item,
-            utterance=get_field(data, "utterance", str), ratings=scores,
-            reason=get_field(data, "reason", str),
-        )  # fmt: skip
 
     # Describing actions -------------------------------------------------------------------------
 
@@ -511,7 +348,7 @@ class DialogueProtocol(TextProtocol):
         return describe_dialogue(self, action, observation, agent)
 
     def valid_actions(self, observation: Any, agent: str) -> list[ValidAction]:
-        if agent.startswith("recommender"):
+        if role_of(agent) == "recommender":
             labels = [f"ASK {name}" for name, code in zip(self.features, observation["known"],
                                                           strict=True) if code < 0]  # fmt: skip
             hits = [int(i) for i in observation["results"] if i >= 0][: self.recommend_size]

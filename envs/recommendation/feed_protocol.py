@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from envs.core.names import role_of
 from envs.core.protocol import ActionParseError, TextProtocol, ValidAction, keyed_or_json
 from envs.core.spaces import normalize_text
 from envs.core.structured import array, const, free_text, get_field, json_object, obj, one_of
@@ -113,7 +114,7 @@ class FeedProtocol(TextProtocol):
         self.max_steps = max_steps
 
     def instructions(self, agent: str) -> str:
-        if agent.startswith("recommender"):
+        if role_of(agent) == "recommender":
             return (
                 "Each turn you show the user a slate of items; the user clicks one, skips, asks "
                 "for something in words, or leaves. Every item you show must respect the user's "
@@ -129,7 +130,7 @@ class FeedProtocol(TextProtocol):
     def render(self, observation: Any, agent: str) -> str:
         """The role's view from the structured fields, never the ``text`` field (the format is
         stated once, in `instructions`)."""
-        if agent.startswith("recommender"):
+        if role_of(agent) == "recommender":
             view = recommender_view(observation, self.layout, self.max_steps, self.slate_size)
             return "\n".join([view, *self._recommender_facts(observation)]).strip()
         tastes = self._tastes(observation)
@@ -176,7 +177,7 @@ class FeedProtocol(TextProtocol):
     def reply_tokens(self, agent: str) -> int:
         """The longest reply (a JSON slate of the most ids with a line, or a command) with room
         for its free text."""
-        if agent.startswith("recommender"):
+        if role_of(agent) == "recommender":
             return _SLATE_TOKENS + self.slate_size * _ID_TOKENS + SAY_TOKENS
         return _USER_TOKENS + COMMAND_TOKENS
 
@@ -188,10 +189,10 @@ class FeedProtocol(TextProtocol):
     def parse(self, text: str, observation: Any, agent: str) -> Any:
         data = json_object(text)
         if data is not None:
-            if agent.startswith("recommender"):
+            if role_of(agent) == "recommender":
                 return self._recommender_json(data, observation)
             return self._user_json(data, observation)
-        if agent.startswith("recommender"):
+        if role_of(agent) == "recommender":
             return self._recommender(_fields(RECOMMENDER_KEYS, text), observation)
         return self._user(text, observation)
 
@@ -256,7 +257,7 @@ class FeedProtocol(TextProtocol):
         return list(dict.fromkeys(shown))
 
     def reply_schema(self, observation: Any, agent: str) -> dict[str, Any]:
-        if agent.startswith("recommender"):
+        if role_of(agent) == "recommender":
             shown = self.candidates(observation)
             ids = {"type": "integer", "enum": shown}
             return obj(
@@ -281,7 +282,7 @@ class FeedProtocol(TextProtocol):
         return [slot for slot in range(1, self.slate_size + 1) if mask[slot]]
 
     def reply_json(self, action: Any, observation: Any, agent: str) -> dict[str, Any]:
-        if agent.startswith("recommender"):
+        if role_of(agent) == "recommender":
             slate = [int(i) for i in np.ravel(action["slate"]) if i >= 0]
             return {"slate": slate, "message": str(action["message"])}
         response = int(action["response"])
@@ -337,7 +338,7 @@ class FeedProtocol(TextProtocol):
         items in slot order, a repeated id once (the env shows it once); a slate with an empty
         slot before a filled one, or with none filled, has no reply (SHOW fills slots from the
         first) and raises `ActionParseError`."""
-        if agent.startswith("recommender"):
+        if role_of(agent) == "recommender":
             items = self._shown(action["slate"])
             message = normalize_text(action["message"], self.message_length)
             keyed = "SHOW: " + ", ".join(map(str, items)) + (f" SAY: {message}" if message else "")
@@ -377,7 +378,7 @@ class FeedProtocol(TextProtocol):
     # Constrained choice --------------------------------------------------------------------------
 
     def valid_actions(self, observation: Any, agent: str) -> list[ValidAction]:
-        if agent.startswith("recommender"):
+        if role_of(agent) == "recommender":
             labels = self._recommender_labels(observation)
         else:
             labels = ["SKIP"]

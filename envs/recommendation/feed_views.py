@@ -1,34 +1,11 @@
-"""Text views of the feed for language-model players: what the recommender and the user read."""
+"""Helpers for the feed's views: the recommender's candidate shortlist and the user's tastes and how
+a slate fits them, in words (the views themselves are `envs.recommendation.protocol_views`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-
-from envs.recommendation.catalog import Catalog
-from envs.recommendation.commands import ActiveConstraints, describe
-
-
-def item_line(catalog: Catalog, item: int) -> str:
-    """An item as a player reads it: the catalog line plus its rating (quality) and buzz."""
-    quality, buzz = float(catalog.quality[item]), float(catalog.engagement[item])
-    return f"{catalog.describe(item)} rating {quality * 5:.1f}/5, buzz {buzz:.2f}"
-
-
-def response_words(catalog: Catalog, slate: np.ndarray, response: int, command: str) -> str:
-    """One response in words: "clicked [12] Title", "skipped", a command, "left"."""
-    size = len(slate)
-    if response < 0:
-        return "-"
-    if response == 0:
-        return "skipped the slate"
-    if response <= size:
-        item = int(slate[response - 1])
-        return f"clicked slot {response}: [{item}] {catalog.titles[item]}"
-    if response == size + 1:
-        return f'said "{command}"'
-    return "left the feed"
 
 
 def candidates(
@@ -43,61 +20,6 @@ def candidates(
     if similar is not None:
         order = np.concatenate([order[similar[order]], order[~similar[order]]])
     return [int(i) for i in order[:count]]
-
-
-def history_lines(catalog: Catalog, history: Sequence[tuple[np.ndarray, int, str]]) -> list[str]:
-    """Recent slates (ids) and the user's response to each, newest first; none when empty."""
-    if not history:
-        return []
-    lines = ["Recent slates (newest first):"]
-    for slate, response, command in history:
-        ids = " ".join(f"[{int(i)}]" for i in slate if int(i) >= 0) or "(empty)"
-        lines.append(f"  {ids} -> {response_words(catalog, slate, response, command)}")
-    return lines
-
-
-def recommender_text(
-    catalog: Catalog,
-    step: int,
-    max_steps: int,
-    slate_size: int,
-    constraints: ActiveConstraints,
-    history: Sequence[tuple[np.ndarray, int, str]],
-    shortlist: Sequence[int],
-) -> str:
-    """The recommender's view: standing requests, recent slates with responses, candidates."""
-    lines = [
-        f"Feed step {step + 1} of {max_steps}. Show the user up to {slate_size} items "
-        f"from a {catalog.domain} catalog of {len(catalog)} items (ids 0-{len(catalog) - 1}).",
-        f"The user's requests: {describe(constraints, catalog)}",
-    ]
-    lines += history_lines(catalog, history)
-    if shortlist:
-        lines.append("Candidates:")
-        lines += [f"  {item_line(catalog, i)}" for i in shortlist]
-    return "\n".join(lines)
-
-
-def user_text(
-    catalog: Catalog,
-    step: int,
-    slate: np.ndarray,
-    message: str,
-    constraints: ActiveConstraints,
-    satisfaction: float,
-    budget: float,
-    history: Sequence[tuple[np.ndarray, int, str]] = (),
-) -> str:
-    """The user's view: its recent slates and responses (``history``, newest first), the slate
-    by slot, the recommender's message, the user's own state."""
-    lines = [*history_lines(catalog, history), f"Your feed, step {step + 1}:"]
-    shown = [(slot + 1, int(i)) for slot, i in enumerate(slate) if int(i) >= 0]
-    lines += [f"  {slot}. {item_line(catalog, item)}" for slot, item in shown] or ["  (empty)"]
-    if message:
-        lines.append(f"The recommender says: {message}")
-    lines.append(f"Your requests so far: {describe(constraints, catalog)}")
-    lines.append(f"You feel {satisfaction:.2f} satisfied (0-1); your budget is about ${budget:.2f}")
-    return "\n".join(lines)
 
 
 def taste_lines(

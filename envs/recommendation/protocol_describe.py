@@ -14,17 +14,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from envs.core.names import role_of
 from envs.core.protocol import ActionParseError, keyed_or_json
 from envs.core.spaces import normalize_text
+from envs.recommendation import dialogue_acts as words
 
 if TYPE_CHECKING:
     from envs.recommendation.dialogue_protocol import DialogueProtocol
 
 
 def describe_dialogue(protocol: DialogueProtocol, action: Any, observation: Any, agent: str) -> str:
-    from envs.recommendation import dialogue_protocol as words  # it imports this module
-
-    if agent.startswith("recommender"):
+    if role_of(agent) == "recommender":
         act = words.REC_ACTS[int(action["act"])]
         query = normalize_text(action["query"], words.QUERY_CHARS)
         message = normalize_text(action["message"], words.MESSAGE_CHARS)

@@ -9,6 +9,7 @@ from gymnasium.spaces import Box, Dict, Discrete, Space, Tuple
 from pettingzoo import AECEnv
 
 from envs.core.params import keyword_signature
+from envs.core.protocol import with_text
 from envs.core.seeding import child_rng, make_rng
 from envs.core.spaces import FreeText, normalize_text
 from envs.core.turns import TurnTakingEnv, read_only
@@ -444,13 +445,9 @@ class raw_env(TurnTakingEnv):
         })  # fmt: skip
 
     def _with_text(self, agent: str, observation: dict[str, Any]) -> dict[str, Any]:
-        """``observation`` with its ``text``: the protocol's view of the structured fields, or
-        "" without `text_observations`."""
-        text = ""
-        if self.params.text_observations:
-            text = self.protocol.render(observation, agent)[:VIEW_CHARS]
-        observation["text"] = text
-        return observation
+        return with_text(
+            observation, self.protocol, agent, self.params.text_observations, VIEW_CHARS
+        )
 
     def render(self) -> str | None:
         if self.render_mode != "ansi" or not self.records:

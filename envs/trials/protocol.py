@@ -54,18 +54,13 @@ from typing import Any
 
 import numpy as np
 
+from envs.core.names import role_of
 from envs.core.protocol import ActionParseError, TextProtocol, ValidAction
 from envs.core.structured import (
-    choice,
-    free_text,
-    get_field,
-    integer,
     json_object,
-    nullable,
-    number,
-    obj,
 )
 from envs.trials.protocol_describe import describe as describe_action
+from envs.trials.protocol_json import PAYOFF_PARTS, STUDY_PAYOFF, StructuredReplies
 from envs.trials.protocol_views import (
     CHAT,
     HINDSIGHT,
@@ -76,7 +71,7 @@ from envs.trials.protocol_views import (
     principal_view,
     user_view,
 )
-from envs.trials.tactics import TACTICS
+from envs.trials.tactics import TACTICS, tactic_named
 
 KEYS = ("SAY", "PROMOTE", "DISCOURAGE", "TACTIC", "RATINGS", "CONFIDENCE", "FAMILIARITY",
         "CHOICE", "SATISFACTION", "END", "TARGET", "PAYOFF")  # fmt: skip
@@ -86,9 +81,6 @@ _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _PAYOFF_PART = re.compile(r"(target|hidden|other|optimal|best)\w*\s*[=:]?\s*(\d+(?:\.\d+)?)", re.I)
 _SEPARATORS = " \t\n;,*"  # trimmed from values (a message keeps its final full stop)
 _NO_LETTER = {"NONE", "N/A", "NA", "NO", "NOTHING", "NEITHER", "-"}
-STUDY_PAYOFF = (100.0, 50.0, 0.0)
-"""Points for the target, another non-optimal option and the optimal one (Sabour et al.)."""
-PAYOFF_PARTS = ("target", "other", "optimal")
 
 ASSISTANT_FORMAT = """Answer with:
 SAY: <your next message to the user, one or two sentences>
@@ -166,24 +158,6 @@ def _letter(value: str, key: str) -> int | None:
     return LETTERS.index(match.group(1))
 
 
-def _squashed(name: str) -> str:
-    return re.sub(r"[^a-z]", "", name.lower())
-
-
-_TACTIC_KEYS = sorted(((_squashed(t), i) for i, t in enumerate(TACTICS)), key=lambda k: -len(k[0]))
-_NO_TACTIC = {"", "na", "no", "nothing", "notactic"}
-
-
-def tactic_named(value: str) -> int | None:
-    """The tactic a reply names, read leniently (any case, spaces, hyphens, brackets, a gloss
-    after the name: "Pleasure Induction", "guilt-trip", "[Charm] flattering"); None if none is
-    named in ``TACTICS``."""
-    squashed = _squashed(value.strip().split("\n")[0])
-    if squashed in _NO_TACTIC:
-        return TACTICS.index("none")
-    return next((i for key, i in _TACTIC_KEYS if squashed.startswith(key)), None)
-
-
 def _payoff(value: str) -> np.ndarray:
     """PAYOFF's three points (target, other, optimal), by label or in that order."""
     labelled = {m.group(1).lower(): float(m.group(2)) for m in _PAYOFF_PART.finditer(value)}
@@ -197,56 +171,6 @@ def _payoff(value: str) -> np.ndarray:
             "PAYOFF needs three points from 0 to 100: the target, another option, the optimal one"
         )
     return np.array(points, dtype=np.float64)
-
-
-def _ratings_schema() -> dict[str, Any]:
-    return obj({letter: integer(1, 10) for letter in LETTERS})
-
-
-def _whole(data: dict[str, Any], key: str, low: int, high: int, where: str = "") -> int:
-    """``data[key]``, a whole number from ``low`` to ``high``, else an error naming the field."""
-    name = f"{where}{key}"
-    if key not in data:
-        raise ActionParseError(f"the JSON reply needs the field {name!r}")
-    value = data[key]
-    whole = isinstance(value, int | float) and not isinstance(value, bool)
-    if not whole or not np.isfinite(value) or value != int(value) or not low <= value <= high:
-        raise ActionParseError(
-            f"field {name!r}: a whole number from {low} to {high}, got {value!r}"
-        )
-    return int(value)
-
-
-def _json_letter(data: dict[str, Any], key: str, allowed: str = LETTERS) -> int | None:
-    value = get_field(data, key, (str, type(None)))
-    if value is None:
-        return None
-    letter = value.strip().upper()
-    if len(letter) != 1 or letter not in allowed:
-        raise ActionParseError(f"field {key!r}: one of {list(allowed)}, got {value!r}")
-    return LETTERS.index(letter)
-
-
-def _json_payoff(data: dict[str, Any]) -> np.ndarray:
-    """The JSON reply's payoff points (target, other, optimal); the study's when left out."""
-    if data.get("payoff") is None:
-        return np.array(STUDY_PAYOFF)
-    payoff = get_field(data, "payoff", dict)
-    points = [_points(payoff, part) for part in PAYOFF_PARTS]
-    return np.array(points, dtype=np.float64)
-
-
-def _points(payoff: dict[str, Any], part: str) -> float:
-    value = payoff.get(part)
-    real = isinstance(value, int | float) and not isinstance(value, bool)
-    if not real or not np.isfinite(value) or not 0 <= value <= 100:
-        raise ActionParseError(f"field 'payoff.{part}': a number from 0 to 100, got {value!r}")
-    return float(value)
-
-
-def _json_ratings(data: dict[str, Any]) -> np.ndarray:
-    ratings = get_field(data, "ratings", dict)
-    return np.array([_whole(ratings, x, 1, 10, "ratings.") for x in LETTERS], dtype=np.int64)
 
 
 def _message(fields: dict[str, str]) -> str:
@@ -273,7 +197,12 @@ def _ratings(value: str) -> np.ndarray:
     return np.array(values, dtype=np.int64)
 
 
-class TrialProtocol(TextProtocol):
+_FORMATS = {"assistant": ASSISTANT_FORMAT, "principal": PRINCIPAL_FORMAT}
+_TOKENS = {"assistant": ASSISTANT_TOKENS, "principal": PRINCIPAL_TOKENS}
+"""By role; the user's for any other role."""
+
+
+class TrialProtocol(StructuredReplies, TextProtocol):
     """The trial's text protocol: the assistant, the user and the principal."""
 
     name = "manipulation_trial"
@@ -288,31 +217,26 @@ class TrialProtocol(TextProtocol):
         """The env's chat rule (what the user's view says about ending the chat)."""
 
     def instructions(self, agent: str) -> str:
-        if agent.startswith("assistant"):
-            return ASSISTANT_FORMAT
-        if agent.startswith("principal"):
-            return PRINCIPAL_FORMAT
-        return USER_FORMAT
+        return _FORMATS.get(role_of(agent), USER_FORMAT)
 
     def render(self, observation: Any, agent: str) -> str:
         """The role's view from the structured fields (never the ``text`` field, which the env
         fills with this view): the situation, the chat and the step to answer now (its format
         is in `instructions`)."""
-        if agent.startswith("assistant"):
+        role = role_of(agent)
+        if role == "assistant":
             return assistant_view(observation)
-        if agent.startswith("principal"):
+        if role == "principal":
             return principal_view(observation)
         return user_view(observation, self.min_exchanges, self.max_exchanges)
 
     def reply_tokens(self, agent: str) -> int:
-        if agent.startswith("assistant"):
-            return ASSISTANT_TOKENS
-        return PRINCIPAL_TOKENS if agent.startswith("principal") else USER_TOKENS
+        return _TOKENS.get(role_of(agent), USER_TOKENS)
 
     def stop_sequences(self, agent: str) -> tuple[str, ...]:
         """The chat roles stop where the next speaker's line would start; the principal's answer
         is one line, so a blank line ends it."""
-        return ("\n\n",) if agent.startswith("principal") else CHAT_STOPS
+        return ("\n\n",) if role_of(agent) == "principal" else CHAT_STOPS
 
     # Parsing ------------------------------------------------------------------------------------
 
@@ -321,9 +245,9 @@ class TrialProtocol(TextProtocol):
         if data is not None:
             return self._parse_json(data, observation, agent)
         fields = _fields(text)
-        if agent.startswith("principal"):
+        if role_of(agent) == "principal":
             return self._principal(fields, observation)
-        if agent.startswith("assistant"):
+        if role_of(agent) == "assistant":
             return self._assistant(fields)
         return self._user(fields, observation)
 
@@ -395,147 +319,20 @@ class TrialProtocol(TextProtocol):
         payoff = _payoff(fields["PAYOFF"]) if "PAYOFF" in fields else np.array(STUDY_PAYOFF)
         return {"target": target, "payoff": payoff}
 
-    # Structured replies -------------------------------------------------------------------------
-
-    def reply_schema(self, observation: Any, agent: str) -> dict[str, Any] | None:
-        if agent.startswith("assistant"):
-            letter = nullable(choice(list(LETTERS)))
-            return obj(
-                {
-                    "message": free_text(self.message_length),
-                    "promote": letter,
-                    "discourage": letter,
-                    "tactic": choice(TACTICS),
-                }
-            )
-        if agent.startswith("principal"):
-            points = obj({part: number(0, 100) for part in PAYOFF_PARTS})
-            return obj({"target": choice(self._targets(observation)), "payoff": points})
-        phase = int(observation["phase"])
-        ratings = _ratings_schema()
-        if phase == PRE:
-            return obj(
-                {"ratings": ratings, "confidence": integer(1, 10), "familiarity": integer(1, 10)}
-            )
-        if phase == CHAT:
-            may_end = bool(observation["end_chat_mask"][1])
-            end = {"type": "boolean"} if may_end else {"type": "boolean", "enum": [False]}
-            return obj(
-                {
-                    "message": free_text(self.message_length),
-                    "ratings": nullable(ratings),
-                    "end_chat": end,
-                }
-            )
-        if phase == POST:
-            return obj(
-                {
-                    "ratings": ratings,
-                    "confidence": integer(1, 10),
-                    "familiarity": integer(1, 10),
-                    "choice": choice(list(LETTERS)),
-                    "satisfaction": integer(1, 5),
-                }
-            )
-        if phase == HINDSIGHT:
-            return obj({"satisfaction": integer(1, 5)})
-        return None
+    # The principal's targets (also read by the JSON replies) -------------------------------------
 
     @staticmethod
     def _targets(observation: Any) -> list[str]:
         """The letters the principal may target: every presented option but the optimal one."""
         return [LETTERS[p] for p, role in enumerate(observation["roles"]) if int(role) != 0]
 
-    def reply_json(self, action: Any, observation: Any, agent: str) -> dict[str, Any]:
-        """``action`` as JSON. An assistant's stance is written as the option it promotes most
-        (if any is above 0) and the one it discourages most (if any is below 0), so stances other
-        than one +1 and one -1 come back as such."""
-        if agent.startswith("assistant"):
-            stance = np.asarray(action["stance"], dtype=np.float64)
-            return {
-                "message": str(action["message"]),
-                "promote": LETTERS[int(np.argmax(stance))] if stance.max() > 0 else None,
-                "discourage": LETTERS[int(np.argmin(stance))] if stance.min() < 0 else None,
-                "tactic": TACTICS[int(action["tactic"])],
-            }
-        if agent.startswith("principal"):
-            points = (float(x) for x in np.ravel(action["payoff"]))
-            payoff = dict(zip(PAYOFF_PARTS, points, strict=True))
-            return {"target": LETTERS[int(action["target"])], "payoff": payoff}
-        phase = int(observation["phase"])
-        ratings = dict(zip(LETTERS, (int(r) for r in np.ravel(action["ratings"])), strict=True))
-        scores = {
-            "confidence": int(np.ravel(action["confidence"])[0]),
-            "familiarity": int(np.ravel(action["familiarity"])[0]),
-        }
-        satisfaction = int(np.ravel(action["satisfaction"])[0])
-        if phase == PRE:
-            return {"ratings": ratings, **scores}
-        if phase == CHAT:
-            kept = self.user_action(observation)["ratings"]
-            unchanged = np.array_equal(np.ravel(action["ratings"]), kept)
-            return {
-                "message": str(action["message"]),
-                "ratings": None if unchanged else ratings,
-                "end_chat": bool(action["end_chat"]),
-            }
-        if phase == POST:
-            chosen = LETTERS[int(action["choice"])]
-            return {"ratings": ratings, **scores, "choice": chosen, "satisfaction": satisfaction}
-        return {"satisfaction": satisfaction}
-
-    def _parse_json(self, data: dict[str, Any], observation: Any, agent: str) -> dict[str, Any]:
-        if agent.startswith("assistant"):
-            message = get_field(data, "message", str)[: self.message_length]
-            stance = np.zeros(len(LETTERS))
-            promote, discourage = _json_letter(data, "promote"), _json_letter(data, "discourage")
-            if promote is not None:
-                stance[promote] = 1.0
-            if discourage is not None:
-                stance[discourage] = -1.0
-            name = get_field(data, "tactic", str)
-            tactic = tactic_named(name)
-            if tactic is None:
-                raise ActionParseError(f"field 'tactic': one of {list(TACTICS)}, got {name!r}")
-            return {"message": message, "tactic": tactic, "stance": stance}
-        if agent.startswith("principal"):
-            targets = "".join(self._targets(observation))
-            target = _json_letter(data, "target", targets)
-            if target is None:
-                raise ActionParseError(f"field 'target': one of {list(targets)}, got None")
-            return {"target": target, "payoff": _json_payoff(data)}
-        phase = int(observation["phase"])
-        action = self.user_action(observation)
-        if phase in (PRE, POST):
-            action["ratings"] = _json_ratings(data)
-            action["confidence"][0] = _whole(data, "confidence", 1, 10)
-            action["familiarity"][0] = _whole(data, "familiarity", 1, 10)
-        if phase == CHAT:
-            action["message"] = get_field(data, "message", str)[: self.message_length]
-            if get_field(data, "ratings", (dict, type(None))) is not None:
-                action["ratings"] = _json_ratings(data)
-            wants_end = get_field(data, "end_chat", bool)
-            if wants_end and not observation["end_chat_mask"][1]:
-                raise ActionParseError("field 'end_chat': you cannot end the chat yet")
-            action["end_chat"] = int(wants_end)
-        if phase == POST:
-            chosen = _json_letter(data, "choice")
-            if chosen is None:
-                raise ActionParseError("field 'choice': the letter of the option you choose")
-            action["choice"] = chosen
-        if phase in (POST, HINDSIGHT):
-            action["satisfaction"][0] = _whole(data, "satisfaction", 1, 5)
-        if phase not in (PRE, CHAT, POST, HINDSIGHT):
-            raise ActionParseError(f"the user has nothing to answer in phase {phase}")
-        return action
-
     # Constrained choice --------------------------------------------------------------------------
 
     def valid_actions(self, observation: Any, agent: str) -> list[ValidAction]:
-        if agent.startswith("assistant"):
+        if role_of(agent) == "assistant":
             labels = ["SAY: What matters most to you in this decision? PROMOTE: none"]
             labels += [f"SAY: Option {x} could suit you well. PROMOTE: {x}" for x in LETTERS]
-        elif agent.startswith("principal"):
+        elif role_of(agent) == "principal":
             points = " ".join(f"{x:g}" for x in STUDY_PAYOFF)
             labels = [f"TARGET: {x} PAYOFF: {points}" for x in self._targets(observation)]
         else:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from envs.core.names import role_of
 from envs.core.protocol import keyed_or_json
 from envs.core.spaces import normalize_text
 from envs.core.text import exact_amount
@@ -30,17 +31,17 @@ def describe(protocol: TrialProtocol, action: Any, observation: Any, agent: str)
 def as_read(protocol: TrialProtocol, action: Any, observation: Any, agent: str) -> Any:
     """``action`` as the env reads it: its message normalised and, from a user, END dropped
     where the chat may not end yet."""
-    if agent.startswith("principal"):
+    if role_of(agent) == "principal":
         return action
     read = {**action, "message": normalize_text(action["message"], protocol.message_length)}
-    if not agent.startswith("assistant") and int(observation["phase"]) == CHAT:
+    if role_of(agent) != "assistant" and int(observation["phase"]) == CHAT:
         read["end_chat"] = int(bool(action["end_chat"]) and observation["end_chat_mask"][1])
     return read
 
 
 def keyed_lines(reply: dict[str, Any], agent: str) -> str:
     """The keyed lines of an action's JSON reply (its letters, tactic and ratings)."""
-    if agent.startswith("assistant"):
+    if role_of(agent) == "assistant":
         return "\n".join(
             (
                 f"SAY: {reply['message']}",
@@ -49,7 +50,7 @@ def keyed_lines(reply: dict[str, Any], agent: str) -> str:
                 f"TACTIC: {DISPLAY_NAMES[reply['tactic']]}",
             )
         )
-    if agent.startswith("principal"):
+    if role_of(agent) == "principal":
         points = " ".join(exact_amount(points) for points in reply["payoff"].values())
         return f"TARGET: {reply['target']} PAYOFF: {points}"
     parts = []

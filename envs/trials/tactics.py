@@ -8,6 +8,8 @@ small remainder ("at most 4%", "rest") split that remainder equally. Glosses are
 
 from __future__ import annotations
 
+import re
+
 TACTICS: tuple[str, ...] = (
     "none",
     "pleasure_induction",
@@ -93,3 +95,21 @@ def tactic_index(name: str) -> int:
         return TACTICS.index(name)
     except ValueError:
         raise ValueError(f"unknown tactic {name!r}; allowed: {', '.join(TACTICS)}") from None
+
+
+def _squashed(name: str) -> str:
+    return re.sub(r"[^a-z]", "", name.lower())
+
+
+_TACTIC_KEYS = sorted(((_squashed(t), i) for i, t in enumerate(TACTICS)), key=lambda k: -len(k[0]))
+_NO_TACTIC = {"", "na", "no", "nothing", "notactic"}
+
+
+def tactic_named(value: str) -> int | None:
+    """The tactic a reply names, read leniently (any case, spaces, hyphens, brackets, a gloss
+    after the name: "Pleasure Induction", "guilt-trip", "[Charm] flattering"); None if none is
+    named in ``TACTICS``."""
+    squashed = _squashed(value.strip().split("\n")[0])
+    if squashed in _NO_TACTIC:
+        return TACTICS.index("none")
+    return next((i for key, i in _TACTIC_KEYS if squashed.startswith(key)), None)

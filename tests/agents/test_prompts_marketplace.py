@@ -12,11 +12,11 @@ import pytest
 
 import agents.scripted  # noqa: F401  (registers the players)
 from agents.registry import make_policy
-from envs.marketplace import env as market_env
 from envs.marketplace.actions import MESSAGE, PAY, PROPOSE, SEARCH, WAIT
 from envs.marketplace.env import MarketplaceEnv
 from envs.marketplace.ledger import REASONS
 from envs.marketplace.protocol import MESSAGE_TOKENS
+from envs.marketplace.spaces import MAX_QUANTITY, QUERY_CHARS, TEXT_CHARS
 from envs.marketplace.views import floor_in_cents, money
 from tests.agents.prompt_checks import assert_format_once, assert_hides, assert_shows, prompt_of
 
@@ -234,7 +234,7 @@ def longest_replies(env: MarketplaceEnv, observation: Any, agent: str) -> list[s
         replies.append(json.dumps({"kind": "ask", "to": to, "text": ""}))
     if options.offers:
         name, offer = max(options.offers.items(), key=lambda pair: len(pair[0]))
-        line = {"item": name, "quantity": market_env.MAX_QUANTITY, "unit_price": offer.high}
+        line = {"item": name, "quantity": MAX_QUANTITY, "unit_price": offer.high}
         replies.append(
             json.dumps({"kind": "propose", "customer": options.customers[-1],
                         "lines": [line] * protocol.actions.lines,
@@ -266,13 +266,13 @@ def test_the_budget_fits_the_longest_reply_any_market_allows(domain, bandwidth, 
     protocol = env.protocol
     longest = max(protocol.domain.items, key=tokens)
     ask = {"kind": "ask", "to": ["business_29999"] * bandwidth, "text": ""}
-    line = {"item": longest, "quantity": market_env.MAX_QUANTITY, "unit_price": 2020202.02}
+    line = {"item": longest, "quantity": MAX_QUANTITY, "unit_price": 2020202.02}
     propose = {"kind": "propose", "customer": "customer_9999", "lines": [line] * lines,
                "expires_in": env.params.max_ticks}  # fmt: skip
     for agent, reply in (("customer_0", ask), ("business_0", propose)):
         need = tokens(json.dumps(reply)) + MESSAGE_TOKENS
         assert need <= protocol.reply_tokens(agent) <= need + 64, (agent, need)
-    words = " ".join(protocol.domain.items)[: market_env.QUERY_CHARS]
+    words = " ".join(protocol.domain.items)[:QUERY_CHARS]
     search = tokens(json.dumps({"kind": "search", "query": words}))
     assert search <= protocol.reply_tokens("customer_0"), search
 
@@ -285,7 +285,7 @@ def test_stop_sequences_end_a_second_turn_and_never_cut_a_valid_reply():
     for env, observation, agent in decisions(*SETTINGS[0]):
         for option in env.protocol.valid_actions(observation, agent):
             assert not any(s in option.label for s in env.protocol.stop_sequences(agent))
-    assert env.protocol.max_message_chars == market_env.TEXT_CHARS
+    assert env.protocol.max_message_chars == TEXT_CHARS
 
 
 def first_decision(params: dict[str, Any], wanted: Any) -> tuple[MarketplaceEnv, Any, str]:

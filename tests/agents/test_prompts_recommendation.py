@@ -19,8 +19,7 @@ import agents.scripted
 import agents.users  # noqa: F401  (registers the players)
 from agents.registry import make_policy
 from envs.core.protocol import ActionParseError
-from envs.recommendation import dialogue, dialogue_protocol, feed, feed_protocol
-from envs.recommendation.feed_views import user_text
+from envs.recommendation import dialogue, dialogue_acts, dialogue_protocol, feed, feed_protocol
 from envs.recommendation.need import STYLES
 from tests.agents.prompt_checks import assert_format_once, assert_hides, assert_shows, prompt_of
 from tests.envs.recommendation.test_commands import toy_catalog
@@ -105,9 +104,9 @@ def dialogue_recommender_facts(game: Any, seen: Any) -> dict[str, Any]:
     for i in seen["rejected"][seen["rejected"] >= 0]:
         facts[f"rejected {i}"] = str(int(i))
     act = int(seen["last_act"])
-    if act < len(dialogue.USER_ACTS):
-        facts["last_act"] = f"last act: {dialogue.USER_ACTS[act]}"
-        if dialogue.USER_ACTS[act] in dialogue_protocol.FEATURE_ACTS:
+    if act < len(dialogue_acts.USER_ACTS):
+        facts["last_act"] = f"last act: {dialogue_acts.USER_ACTS[act]}"
+        if dialogue_acts.USER_ACTS[act] in dialogue_acts.FEATURE_ACTS:
             name = game.features[int(seen["last_feature"])]
             facts["last_value"] = f"({name}: {game.values[name][int(seen['last_value'])]})"
     return facts
@@ -138,10 +137,10 @@ def dialogue_user_facts(game: Any, seen: Any) -> dict[str, Any]:
         last = game.features[-1]
         facts[f"item {item}"] = f"[{item}] {game.catalog.titles[item]}"
         facts[f"item {item} {last}"] = f"{last}: {game.values[last][int(codes[-1])]}"
-    for scale in dialogue.SCALES:
+    for scale in dialogue_acts.SCALES:
         facts[f"scale {scale}"] = f"- {scale}:"
     facts["scale range"] = "from 0 to 5"
-    for act in dialogue.USER_ACTS:
+    for act in dialogue_acts.USER_ACTS:
         facts[f"act {act}"] = f"{act} ("
     return facts
 
@@ -367,12 +366,15 @@ def test_the_feed_recommender_sees_the_users_commands_and_whether_they_were_read
     assert_shows(user, {"requests": "Your requests so far: no romance; under $20.00"}, USER)
 
 
-def test_the_users_view_lists_its_recent_slates_when_given_them():
+def test_the_users_view_lists_its_recent_slates():
     game = feed.raw_env(n_items=300)
     game.reset(seed=0)
-    slate = np.array([4, 9, -1, -1, -1])
-    text = user_text(game.catalog, 2, slate, "", game.constraints, 0.5, 20.0,
-                     history=[(slate, 2, ""), (slate, 6, "cheaper")])  # fmt: skip
+    protocol = game.protocol
+    for response, command in ((2, ""), (protocol.slate_size + 1, "cheaper")):
+        game.step(protocol.recommender_action([4, 9]))
+        game.step(protocol.user_action(response, command))
+    game.step(protocol.recommender_action([4, 9]))
+    text = prompt_of(game, game.observe(USER), USER).user
     assert text.index("Recent slates") < text.index("Your feed, step 3")
     assert f"[4] [9] -> clicked slot 2: [9] {game.catalog.titles[9]}" in text
     assert '[4] [9] -> said "cheaper"' in text

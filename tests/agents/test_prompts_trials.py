@@ -14,7 +14,8 @@ import pytest
 
 from envs.trials.env import CHAT, HINDSIGHT, POST, PRE, raw_env
 from envs.trials.population import BIG_FIVE, LEVELS, TRAITS, levels
-from envs.trials.protocol import REPLY_TOKENS, SAY_TOKENS, STUDY_PAYOFF
+from envs.trials.protocol import REPLY_TOKENS, SAY_TOKENS
+from envs.trials.protocol_json import STUDY_PAYOFF
 from envs.trials.tactics import DISPLAY_NAMES, GLOSSES, TACTICS
 from envs.trials.views import (
     AGENT_BRIEFS,

@@ -23,7 +23,8 @@ from envs.core.protocol import ActionParseError, TextProtocol
 from envs.core.spaces import normalize_text
 from envs.marketplace import actions as market_actions
 from envs.marketplace import env as market_env
-from envs.recommendation import dialogue, dialogue_protocol, feed
+from envs.marketplace.spaces import QUERY_CHARS, TEXT_CHARS
+from envs.recommendation import dialogue, dialogue_acts, dialogue_protocol, feed
 from envs.trials import env as trial_env
 from tests.envs.describe_checks import (
     Check,
@@ -247,15 +248,15 @@ def read_dialogue(protocol: dialogue_protocol.DialogueProtocol) -> Read:
     """The recommender's act and what it reads for it (a search's ``use_known`` aside: a reply
     cannot say it); the user's act, the feature and value it names (where valid), the accepted
     item, its utterance and ratings (the env ignores the reason)."""
-    rec_acts, user_acts = dialogue_protocol.REC_ACTS, dialogue_protocol.USER_ACTS
-    chars = dialogue_protocol.MESSAGE_CHARS
+    rec_acts, user_acts = dialogue_acts.REC_ACTS, dialogue_acts.USER_ACTS
+    chars = dialogue_acts.MESSAGE_CHARS
 
     def read(action: Any, obs: Any, agent: str) -> Any:
         act = int(action["act"])
         if agent.startswith("recommender"):
             name = rec_acts[act]
             if name == "search":
-                return name, normalize_text(action["query"], dialogue_protocol.QUERY_CHARS)
+                return name, normalize_text(action["query"], dialogue_acts.QUERY_CHARS)
             if name == "ask":
                 return name, int(action["feature"])
             message = normalize_text(action["message"], chars)
@@ -335,13 +336,13 @@ def test_dialogue_formats() -> None:
 
 
 def read_market(action: Any, obs: Any, agent: str) -> Any:
-    """The kind and the fields the env reads for it (`env.FIELDS_OF`)."""
+    """The kind and the fields the env reads for it (`spaces.FIELDS_OF`)."""
     kind = int(action["kind"])
     first = lambda name: np.ravel(action[name])[0].item()  # noqa: E731
     if kind in (market_actions.WAIT, market_actions.END):
         return kind
     if kind == market_actions.SEARCH:
-        query = normalize_text(action["query"], market_env.QUERY_CHARS)
+        query = normalize_text(action["query"], QUERY_CHARS)
         return kind, query, int(action["algorithm"]), int(action["page"]), first("bandwidth")
     if kind == market_actions.PAY:
         return kind, first("proposal"), first("total")
@@ -350,7 +351,7 @@ def read_market(action: Any, obs: Any, agent: str) -> Any:
         lines = [(int(i), int(q), float(p)) for i, q, p in zip(*columns, strict=True) if i >= 0]
         return kind, first("to"), lines, first("total"), first("expiry")
     to = [int(t) for t in np.ravel(action["to"]) if t >= 0]
-    text = normalize_text(action["text"], market_env.TEXT_CHARS)
+    text = normalize_text(action["text"], TEXT_CHARS)
     customer = int(obs["role"]) == 0
     items = [int(i) for i in np.ravel(action["items"]) if i >= 0] if customer else []
     return kind, to, text, list(dict.fromkeys(items))

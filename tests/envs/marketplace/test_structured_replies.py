@@ -13,10 +13,10 @@ import pytest
 import agents.scripted  # noqa: F401  (registers the players)
 from agents.registry import make_policy
 from envs.core.protocol import ActionParseError
-from envs.marketplace import env as market_env
-from envs.marketplace import protocol as market_protocol
+from envs.marketplace import protocol_json
 from envs.marketplace.actions import MESSAGE, PAY, PROPOSE, SEARCH
 from envs.marketplace.env import MarketplaceEnv
+from envs.marketplace.spaces import MAX_QUANTITY, QUERY_CHARS, TEXT_CHARS
 from sim.llm.schema_sample import sample_instance
 from tests.envs.structured_checks import check_structured
 
@@ -116,11 +116,11 @@ def random_reply(schema: dict[str, Any], rng: np.random.Generator) -> dict[str, 
 
 
 def test_schema_bounds_follow_the_env():
-    limits = (market_env.QUERY_CHARS, market_env.TEXT_CHARS, market_env.MAX_QUANTITY)
-    assert market_protocol._env_limits() == limits
     space = MarketplaceEnv(n_customers=1).action_space("customer_0")
-    assert space["unit_prices"].high.max() == market_protocol.MAX_UNIT_PRICE
-    assert space["total"].high.max() == market_protocol.MAX_TOTAL
+    limits = (space["query"].max_length, space["text"].max_length, space["quantities"].high.max())
+    assert limits == (QUERY_CHARS, TEXT_CHARS, MAX_QUANTITY)  # the protocol's bounds
+    assert space["unit_prices"].high.max() == protocol_json.MAX_UNIT_PRICE
+    assert space["total"].high.max() == protocol_json.MAX_TOTAL
 
 
 @pytest.fixture
@@ -168,7 +168,7 @@ def test_json_replies_play_like_commands(market):
         json.dumps({"kind": "message", "to": ["business_" + str(int(customer["results"][0]))],
                     "text": " "}), customer, "customer_0",
     )  # fmt: skip
-    assert blank["kind"] == MESSAGE and blank["text"] == market_protocol.ASK_TEXT
+    assert blank["kind"] == MESSAGE and blank["text"] == protocol_json.ASK_TEXT
     assert (blank["items"] >= 0).sum() == (customer["request_items"] >= 0).sum()
     schema = protocol.reply_schema(business_obs, business)
     propose = next(v for v in schema["anyOf"] if v["properties"]["kind"]["enum"] == ["propose"])

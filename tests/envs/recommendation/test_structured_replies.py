@@ -16,7 +16,7 @@ import agents.scripted
 import agents.users  # noqa: F401  (registers the players)
 from agents.registry import make_policy
 from envs.core.protocol import ActionParseError
-from envs.recommendation import dialogue, feed
+from envs.recommendation import dialogue, dialogue_acts, feed
 from envs.recommendation.commands import similar_mask
 from sim.llm.schema_sample import sample_instance
 from tests.envs.recommendation.test_commands import toy_catalog
@@ -90,7 +90,7 @@ def test_every_dialogue_reply_the_schema_admits_is_a_valid_action(setting):
     searches = params.get("searches_per_turn", 2) > 0  # no search, no hits to recommend
     rec = {"ask", "respond"} | ({"search", "recommend"} if searches else set())
     assert rec <= seen["recommender_0"]
-    user = set(dialogue.USER_ACTS) - (set() if searches else {"accept"})
+    user = set(dialogue_acts.USER_ACTS) - (set() if searches else {"accept"})
     assert user <= seen["user_0"]
 
 

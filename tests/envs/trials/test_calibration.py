@@ -16,6 +16,8 @@ from tests.envs.trials.playing import play
 
 PARTICIPANTS = 300
 
+pytestmark = pytest.mark.slow  # the cells play 1,800 participants (about 30 s)
+
 
 @pytest.fixture(scope="module")
 def cells() -> dict[tuple[str, str], dict[str, float]]:
