@@ -34,9 +34,16 @@ demo: setup
 	$(BIN)/mercato run experiments/quickstart.yaml --out runs/quickstart
 	$(BIN)/mercato report runs/quickstart
 
+# pytest-xdist workers, each taking whole modules (a module's fixtures are built once), the
+# real-model and slow modules first (tests/conftest.py). Three on two cores: much of the slow tests'
+# time is waiting (Ray clusters starting, an S3 outage, lease timeouts), which the third fills.
+# PYTEST_ARGS adds options, e.g. `make test PYTEST_ARGS="-m 'not slow and not real_llm'"`.
+TEST_WORKERS ?= 3
+PYTEST_ARGS ?=
+
 test: setup
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -21,13 +21,14 @@ import numpy as np
 
 from envs.core.params import Params, Rule, choice, flag, integer, is_int, value
 from envs.marketplace.market import DOMAINS
-from envs.marketplace.views import UNTRUSTED_TEXT
 
 ALGORITHMS: tuple[str, ...] = ("simple", "lexical", "perfect", "perfect_items", "semantic")
 DESIGN_NAMES: tuple[str, ...] = ("progenitor", "malicious", "competitive", "identical")
 CONDITION_NAMES: tuple[str, ...] = (
     "control", "authority", "social_proof", "loss_aversion", "injection_basic", "injection_strong",
 )  # fmt: skip
+UNTRUSTED_TEXT: tuple[str, ...] = ("plain", "delimited")
+"""How other parties' text reaches an LLM player: as is, or between author tags."""
 MAX_CUSTOMERS = 10_000
 MAX_BANDWIDTH = 100
 

@@ -32,7 +32,6 @@ NAME_CHARS, DETAIL_CHARS, REQUEST_CHARS = 1000, 1000, 5000
 NOTE_CHARS = 64
 """Room for what a delivered message gains besides its text (a proposal's "(proposal #id) ")."""
 FLOOR_SLACK = 1e-7  # in cents: a floor this close above a whole cent is that cent
-UNTRUSTED_TEXT: tuple[str, ...] = ("plain", "delimited")
 _AUTHOR_TAG = re.compile(r"<\s*/?\s*(?:business|customer)_text\s*>", re.IGNORECASE)
 NO_KIND = -1
 """``last_kind`` before an agent's first action."""

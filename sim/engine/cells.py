@@ -37,7 +37,6 @@ class ExperimentError(ValueError):
     """An invalid experiment; the message is one line that names the field path."""
 
 
-
 class RosterEntry(BaseModel):
     """Who plays an agent (or every agent of a role): a registered policy and its settings."""
 
@@ -77,8 +76,6 @@ class Cell:
             "params": orjson.loads(to_json(self.params)),
             "roster": {agent: e.model_dump(mode="json") for agent, e in self.roster.items()},
         }
-
-
 
 
 def describe_validation_error(

@@ -44,8 +44,6 @@ def cost_unit(env_id: str) -> tuple[str, str] | None:
         return None
 
 
-
-
 def cost_metrics(env_id: str, metrics: Mapping[str, Any], total: LLMTally) -> dict[str, Any]:
     """Model calls and tokens per unit of the env's `cost_per` metric (e.g. per purchase);
     empty when the env names none or the episode did not report it."""

@@ -344,8 +344,19 @@ def _row(
         )  # fmt: skip
     chose = bool(decision.choice_options)
     return StepRow(
-        job.episode_id, step, agent, _role(agent), observed, decision.messages[-1]["content"],
-        acted, message, reward, terminated, truncated, to_json(info), job.policy_names.get(agent),
+        job.episode_id,
+        step,
+        agent,
+        _role(agent),
+        observed,
+        decision.messages[-1]["content"],
+        acted,
+        message,
+        reward,
+        terminated,
+        truncated,
+        to_json(info),
+        job.policy_names.get(agent),
         prompt=to_json(decision.messages),
         reply=to_json(decision.replies),
         parse_status=decision.status,

@@ -29,7 +29,6 @@ FROM_REPLY = ("parsed", "reasked")
 """Parse statuses whose action came from the model's own text (the last reply)."""
 
 
-
 @dataclass(frozen=True)
 class Decision:
     """One agent turn with an action. ``parse_status`` is None for players that are not LLMs."""

@@ -183,9 +183,7 @@ class Audit:
         return not self.damaged and not self.foreign
 
 
-def audit(
-    location: Location, manifest: Manifest, verify: bool = True, deep: bool = True
-) -> Audit:
+def audit(location: Location, manifest: Manifest, verify: bool = True, deep: bool = True) -> Audit:
     """Check every shard of the run: records against the plan and run id, files against their
     records (``deep``: read each file and compare its sha256; else sizes from a listing)."""
     result = Audit()

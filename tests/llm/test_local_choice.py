@@ -39,7 +39,7 @@ def bargaining(turn: str) -> list[dict[str, str]]:
     return [SELLER, {"role": "user", "content": turn}]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def model(local_model):
     """The session's bundled model (tests/llm/conftest.py), loaded once."""
     return local_model

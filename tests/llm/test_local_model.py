@@ -13,8 +13,9 @@ import pytest
 pytestmark = pytest.mark.real_llm
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def model(local_model):
+    """The session's bundled model (tests/llm/conftest.py), loaded once."""
     return local_model
 
 

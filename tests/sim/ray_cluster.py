@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -87,6 +89,18 @@ class Node:
 
     def tail(self, chars: int = 3000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
+
+
+@contextlib.contextmanager
+def short_temp_dir() -> Iterator[Path]:
+    """A fresh folder with a short path in the system temp dir, removed afterwards: a node's Ray
+    temp dir. Ray puts Unix sockets there, whose paths may not exceed 107 bytes, and pytest's own
+    tmp paths can pass that (``.../pytest-N/popen-gw1/...`` under xdist)."""
+    folder = Path(tempfile.mkdtemp(prefix="mr-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def start_node(args: list[str], temp_dir: Path, log: Path) -> Node:
@@ -173,46 +187,50 @@ def _head_args(port: int, client_port: int, *extra: str) -> list[str]:
 def two_node_cluster(tmp_path_factory) -> Iterator[TwoNodeCluster]:
     """Head plus a second node (`ray start --address`), each with its own temp dir; yields once
     the GCS lists both alive."""
-    base = tmp_path_factory.mktemp("ray2")
+    logs = tmp_path_factory.mktemp("ray2")
     port = free_port()
     address = f"127.0.0.1:{port}"
     started = time.monotonic()
     head_args = _head_args(port, free_port(), "--include-dashboard=false")
-    nodes = [start_node(head_args, base / "h", base / "h.log")]
-    try:
-        wait_for(lambda: _listening(port), nodes, "ray head (GCS port)")
-        nodes.append(start_node(["--address", address, "--num-cpus=1"], base / "w", base / "w.log"))
-        wait_for(lambda: alive_nodes(address) == 2, nodes, "second ray node")
-        yield TwoNodeCluster(
-            address, nodes[0].process, nodes[1].process, nodes, time.monotonic() - started
-        )
-    finally:
-        for node in reversed(nodes):
-            node.stop()
+    with short_temp_dir() as temp:
+        nodes = [start_node(head_args, temp / "h", logs / "h.log")]
+        try:
+            wait_for(lambda: _listening(port), nodes, "ray head (GCS port)")
+            worker_args = ["--address", address, "--num-cpus=1"]
+            nodes.append(start_node(worker_args, temp / "w", logs / "w.log"))
+            wait_for(lambda: alive_nodes(address) == 2, nodes, "second ray node")
+            yield TwoNodeCluster(
+                address, nodes[0].process, nodes[1].process, nodes, time.monotonic() - started
+            )
+        finally:
+            for node in reversed(nodes):
+                node.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def ray_jobs_head(tmp_path_factory) -> Iterator[JobsHead]:
     """A head with the dashboard on 127.0.0.1 (Ray Jobs) and a Ray Client server; yields once
-    ``/api/version`` answers."""
-    base = tmp_path_factory.mktemp("rayjobs")
+    ``/api/version`` answers. One per module: its tests each start their own driver on it (a job,
+    a Ray Client connection) and need no fresh head, and starting one costs about 10 s."""
+    logs = tmp_path_factory.mktemp("rayjobs")
     port, dashboard_port, client_port = free_port(), free_port(), free_port()
     started = time.monotonic()
     args = _head_args(port, client_port, "--include-dashboard=true", "--dashboard-host=127.0.0.1",
                       f"--dashboard-port={dashboard_port}")  # fmt: skip
-    node = start_node(args, base / "h", base / "h.log")
     dashboard = f"http://127.0.0.1:{dashboard_port}"
-    try:
-        wait_for(lambda: _answers(f"{dashboard}/api/version"), [node], "ray dashboard")
-        yield JobsHead(
-            f"127.0.0.1:{port}",
-            dashboard,
-            f"ray://127.0.0.1:{client_port}",
-            node.process,
-            time.monotonic() - started,
-        )
-    finally:
-        node.stop()
+    with short_temp_dir() as temp:
+        node = start_node(args, temp / "h", logs / "h.log")
+        try:
+            wait_for(lambda: _answers(f"{dashboard}/api/version"), [node], "ray dashboard")
+            yield JobsHead(
+                f"127.0.0.1:{port}",
+                dashboard,
+                f"ray://127.0.0.1:{client_port}",
+                node.process,
+                time.monotonic() - started,
+            )
+        finally:
+            node.stop()
 
 
 def _listening(port: int) -> bool:

@@ -144,6 +144,7 @@ def _listening(port: int) -> bool:
 
 
 @pytest.mark.ray
+@pytest.mark.slow
 def test_a_separate_ray_head_runs_the_experiment_like_a_cluster(ray_head, tmp_path, reference):
     spec = tmp_path / "exp.yaml"
     spec.write_text(yaml.safe_dump(experiment()))
@@ -173,6 +174,7 @@ def test_a_parallel_environment_runs_natively(tmp_path):
 
 
 @pytest.mark.ray
+@pytest.mark.slow
 def test_ctrl_c_on_the_cli_leaves_a_resumable_run(tmp_path):
     """SIGINT to `mercato run` on Ray: exit 130, manifest 'interrupted', finished shards kept;
     the same command then plays only what is missing, and the tables equal an uninterrupted run.

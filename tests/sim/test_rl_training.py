@@ -1,10 +1,11 @@
 """Training against mercato with Stable-Baselines3 and RLlib (small CPU budgets).
 
 The SB3 test shows learning: PPO as Bob (the responder) in Rubinstein bargaining against the
-subgame-perfect Alice must reach at least 95% of the return of Bob's equilibrium play (the best
-reply to her) and beat a random Bob by a wide margin, measured on 200 held-out seeds. With
-20,000 steps it takes about 20 s on one core. The RLlib test runs PPO with one policy per role
-on both seats of the same game for a few iterations on local Ray.
+subgame-perfect Alice must reach at least 99% of the return of Bob's equilibrium play (the best
+reply to her), beat a random Bob by a wide margin and beat its own untrained policy (which,
+deterministic, already lands near 95%), measured on 200 held-out seeds. Six PPO updates (6,144
+steps) reach the best reply; they take about 8 s on one core. The RLlib test runs PPO with one
+policy per role on both seats of the same game for a few iterations on local Ray.
 
 Neither leaves files behind: SB3 gets a logger that writes nowhere (its default makes a
 ``SB3-<time>`` folder in the system temp dir on every ``learn()``), and RLlib's per-algorithm
@@ -21,10 +22,21 @@ from sim.rl.training import flat_view, mean_return, policy_return, ppo_config, r
 
 VIEW = "mercato/Bargaining-Bob-v0"
 EVAL = {"episodes": 200, "seed": 10_000}
+STEPS = 6 * 4 * 256  # six updates of four envs' 256-step rollouts
+
+
+def deterministic_return(model, venv) -> float:
+    """Bob's mean return on the held-out seeds when he plays the model's most likely action."""
+
+    def act(observation):
+        return int(model.predict(venv.normalize_obs(observation[None]), deterministic=True)[0][0])
+
+    return mean_return(flat_view(VIEW), act, **EVAL)
 
 
 @pytest.fixture(scope="module")
-def trained_bob():
+def trained_bob() -> tuple[float, float]:
+    """(untrained return, trained return) of SB3's PPO as Bob."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.logger import Logger
@@ -37,23 +49,23 @@ def trained_bob():
         ent_coef=0.01, seed=0, device="cpu",
     )  # fmt: skip
     model.set_logger(Logger(folder=None, output_formats=[]))  # no SB3-<time> folder in /tmp
-    model.learn(20_000)
     venv.training = False
-    return model, venv
+    untrained = deterministic_return(model, venv)
+    venv.training = True
+    model.learn(STEPS)
+    venv.training = False
+    return untrained, deterministic_return(model, venv)
 
 
+@pytest.mark.slow
 def test_sb3_ppo_learns_bobs_best_reply(trained_bob):
-    model, venv = trained_bob
-
-    def act(observation):
-        return int(model.predict(venv.normalize_obs(observation[None]), deterministic=True)[0][0])
-
-    learned = mean_return(flat_view(VIEW), act, **EVAL)
+    untrained, learned = trained_bob
     best = policy_return(VIEW, "bargaining/equilibrium", **EVAL)
     random = policy_return(VIEW, "random", **EVAL)
     assert best - random > 1000  # the task leaves room to learn
-    assert learned >= 0.95 * best, (learned, best, random)
-    assert learned >= random + 0.8 * (best - random)
+    assert learned > untrained, (learned, untrained)  # the return comes from training
+    assert learned >= 0.99 * best, (learned, best, random)
+    assert learned >= random + 0.9 * (best - random)
 
 
 def test_the_random_baseline_is_what_a_random_grid_policy_earns():

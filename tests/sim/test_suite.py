@@ -25,8 +25,15 @@ def test_the_glee_suite_is_the_papers_grid():
     assert sum(sizes.values()) == 1320
 
 
-def test_the_games_smoke_suite_plays_and_matches_theory(tmp_path):
-    runs = run_suite(EXPERIMENTS / "games-smoke.yaml", out=tmp_path, workers=0)
+@pytest.fixture(scope="module")
+def smoke_suite(tmp_path_factory) -> tuple[Path, list]:
+    """The games smoke suite played once for the module: (its folder, its runs)."""
+    out = tmp_path_factory.mktemp("smoke")
+    return out, run_suite(EXPERIMENTS / "games-smoke.yaml", out=out, workers=0)
+
+
+def test_the_games_smoke_suite_plays_and_matches_theory(smoke_suite):
+    _, runs = smoke_suite
     assert [r.name for r in runs] == ["smoke-bargaining", "smoke-negotiation", "smoke-persuasion"]
     bargaining, negotiation, persuasion = (load_episodes(r) for r in runs)
     equilibrium = bargaining[bargaining["roster"].str.count("equilibrium") == 2]
@@ -56,12 +63,12 @@ def test_an_invalid_member_stops_the_suite_before_anything_runs(tmp_path):
     assert result.exit_code == 2 and result.output.startswith("error:")
 
 
-def test_report_on_a_suite_folder_reports_every_member(tmp_path):
-    run_suite(EXPERIMENTS / "games-smoke.yaml", out=tmp_path, workers=0)
-    result = CliRunner().invoke(app, ["report", str(tmp_path)])
+def test_report_on_a_suite_folder_reports_every_member(smoke_suite):
+    folder, _ = smoke_suite
+    result = CliRunner().invoke(app, ["report", str(folder)])
     assert result.exit_code == 0, result.output
     assert result.output.count("cell(s) with results") == 3
     assert all(
-        (tmp_path / name / "report.csv").is_file()
+        (folder / name / "report.csv").is_file()
         for name in ("smoke-bargaining", "smoke-negotiation", "smoke-persuasion")
     )
