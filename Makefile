@@ -41,7 +41,14 @@ demo: setup
 TEST_WORKERS ?= 3
 PYTEST_ARGS ?=
 
-test: setup
+# The browser the studio's tests drive (Playwright): Debian's chromium, installed once with apt-get
+# (Playwright's own browser download cannot work here).
+CHROMIUM ?= /usr/bin/chromium
+
+$(CHROMIUM):
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
+test: setup $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder $(PYTEST_ARGS)
 
