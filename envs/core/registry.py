@@ -50,6 +50,9 @@ class EnvSpec:
     importers: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
     """Log sources it can import: source name -> reader ``"module:function"``, see
     `envs.core.imported` (e.g. ``{"glee": "envs.games.glee_format:read_games"}``)."""
+    timeline: str | None = field(default=None, compare=False)
+    """``"module:function"``: an episode's step rows (dicts) -> `TimelineEvent` list, the
+    family's own timeline (per-customer market events, trial ratings) the studio shows."""
 
 
 _REGISTERED: dict[tuple[str, str], EnvSpec] = {}
@@ -71,6 +74,7 @@ def register_env(
     study: StudyForm | None = None,
     views: tuple[ViewSpec, ...] = (),
     importers: Mapping[str, str] | None = None,
+    timeline: str | None = None,
 ) -> EnvSpec:
     """Register ``mercato/<name>`` with PettingZoo and record its `EnvSpec` for `list_envs`.
 
@@ -86,7 +90,7 @@ def register_env(
         env_id, kind, family, summary, entry_point, dict(kwargs or {}),
         params=params, protocol=protocol, metrics=dict(metrics or {}), cost_per=cost_per,
         outcomes=outcomes, study=study, views=tuple(views),
-        importers=dict(importers or {}),
+        importers=dict(importers or {}), timeline=timeline,
     )  # fmt: skip
     existing = _REGISTERED.get((kind, env_id))
     if existing is not None:

@@ -67,3 +67,21 @@ class Outcomes:
     hindsight: tuple[str, ...] = ()
     tasks_field: str = "tasks"
     task_key: str = "task"
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """One event of a family's episode timeline (a market's search, message, proposal or
+    payment; a trial's ratings before and after, its hindsight reveal), as the studio shows it.
+
+    An EnvSpec's ``timeline`` names a ``"module:function"`` taking the episode's step rows as
+    plain dicts (the steps table's columns, ``observation``/``action``/``info`` still JSON text)
+    and returning these events in order. ``lane`` groups events (a customer, a task); ``turn``
+    is the index of the step row it came from (links it to that turn), or None."""
+
+    kind: str
+    lane: str
+    actor: str
+    text: str
+    turn: int | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)

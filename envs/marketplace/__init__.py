@@ -23,6 +23,7 @@ register_env(
     protocol="envs.marketplace.protocol:MarketplaceProtocol",
     metrics=METRICS,
     cost_per=("purchases", "purchase"),
+    timeline="envs.marketplace.timeline:timeline",
     views=(
         ViewSpec(
             "Marketplace-Customer-v0",

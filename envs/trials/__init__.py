@@ -24,6 +24,7 @@ register_env(
     metrics=METRICS,
     outcomes=HINDSIGHT_OUTCOMES,
     study=STUDY_FORM,
+    timeline="envs.trials.timeline:timeline",
     views=(
         ViewSpec(
             "ManipulationTrial-Assistant-v0",

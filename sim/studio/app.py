@@ -1,0 +1,73 @@
+"""The studio's ASGI app: `create_app(config)` wires the page modules, static files, templates
+and the security middleware.
+
+Each page module offers ``routes()``; later route groups (play, studies) come in through
+``create_app(config, extra_routes=[...])`` and render with `sim.studio.pages.render` on the
+same templates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from sim.store.storage import StoreError
+from sim.studio import episode_replay, run_page
+from sim.studio.config import StudioConfig
+from sim.studio.pages import render, templates
+from sim.studio.runs_index import find_runs, summarise
+from sim.studio.security import (
+    RunPaths,
+    SecurityMiddleware,
+    admin_only,
+    login,
+    logout,
+    secret_values,
+)
+
+HERE = Path(__file__).resolve().parent
+
+
+def create_app(config: StudioConfig, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+    """The studio server for ``config``: runs (``/``), a run (``/runs/{path}``), an episode
+    (``/runs/{path}/episodes/{id}``), plus ``extra_routes`` (tried before the built-in ones)."""
+    routes: list[BaseRoute] = [
+        *extra_routes,
+        Route("/", admin_only(runs_view), name="runs"),
+        Route("/login", login, name="login"),
+        Route("/logout", logout, name="logout"),
+        *episode_replay.routes(),
+        *run_page.routes(),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityMiddleware, limits=config.limits)],
+        exception_handlers={ValueError: unreadable_run, StoreError: unreadable_run},
+    )
+    app.state.config = config
+    app.state.paths = RunPaths(config.root)
+    app.state.templates = templates(secret_values())
+    app.state.cache = run_page.RunCache()
+    return app
+
+
+async def unreadable_run(request: Request, error: Exception) -> Response:
+    """A run that cannot be read (damaged shard, unreadable manifest, storage failure): one
+    line saying why, on a page (500), never a traceback."""
+    return render(request, "error.html", status_code=500, message=" ".join(str(error).split()))
+
+
+def runs_view(request: Request) -> Response:
+    """``/``: every run under the root with status, progress, models, cost and fallbacks."""
+    paths: RunPaths = request.app.state.paths
+    limits = request.app.state.config.limits
+    rows = [summarise(paths.root, rel) for rel in find_runs(paths.root, limits.max_depth)]
+    return render(request, "runs.html", runs=rows, root=paths.root.uri)

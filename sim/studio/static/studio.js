@@ -1,0 +1,44 @@
+// mercato studio: keyboard stepping through an episode's turns (no framework, no build step).
+// Left/right or k/j move between turns; the URL fragment (#t12) keeps the position.
+(function () {
+  "use strict";
+  function turns() { return Array.prototype.slice.call(document.querySelectorAll("li.turn")); }
+
+  function current() {
+    var match = /^#t(\d+)$/.exec(window.location.hash);
+    return match ? parseInt(match[1], 10) : -1;
+  }
+
+  function show(index) {
+    var all = turns();
+    if (!all.length) { return; }
+    index = Math.max(0, Math.min(all.length - 1, index));
+    all.forEach(function (li) { li.classList.remove("current"); });
+    var target = document.getElementById("t" + index);
+    if (!target) { return; }
+    target.classList.add("current");
+    if (window.location.hash !== "#t" + index) { history.replaceState(null, "", "#t" + index); }
+    target.scrollIntoView({ block: "start" });
+    var label = document.getElementById("turn-position");
+    if (label) { label.textContent = "turn " + (index + 1) + " of " + all.length; }
+  }
+
+  function step(delta) { show(current() < 0 ? 0 : current() + delta); }
+
+  document.addEventListener("keydown", function (event) {
+    var tag = (event.target && event.target.tagName) || "";
+    if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || event.altKey ||
+        event.ctrlKey || event.metaKey) { return; }
+    if (event.key === "ArrowRight" || event.key === "j") { step(1); event.preventDefault(); }
+    if (event.key === "ArrowLeft" || event.key === "k") { step(-1); event.preventDefault(); }
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var prev = document.getElementById("prev-turn");
+    var next = document.getElementById("next-turn");
+    if (prev) { prev.addEventListener("click", function () { step(-1); }); }
+    if (next) { next.addEventListener("click", function () { step(1); }); }
+    if (current() >= 0) { show(current()); }
+  });
+  window.addEventListener("hashchange", function () { if (current() >= 0) { show(current()); } });
+})();
