@@ -26,6 +26,7 @@ from sim.export.errors import ExportError
 from sim.store.manifest import Manifest
 
 FROM_REPLY = ("parsed", "reasked")
+HUMAN_STATUS = "human"
 """Parse statuses whose action came from the model's own text (the last reply)."""
 
 
@@ -49,7 +50,8 @@ class Decision:
 
     @property
     def is_llm(self) -> bool:
-        return self.parse_status is not None
+        """A language model's decision (a person's, played in the studio, has status "human")."""
+        return self.parse_status is not None and self.parse_status != HUMAN_STATUS
 
     @property
     def from_reply(self) -> bool:
