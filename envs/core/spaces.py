@@ -13,13 +13,19 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from gymnasium.spaces import Text
+from gymnasium.spaces import Space, Text
 
 # What `FreeText.sample` draws from: printable ASCII (letters, digits, punctuation, space, tab,
 # newline) plus a few non-ASCII letters, a currency sign, CJK and an emoji. Each is one code point.
 SAMPLE_CHARSET: str = (
     string.ascii_letters + string.digits + string.punctuation + " \t\n" + "éüñßçøЖ中€😀"
 )
+# `Text`'s charset tables, built once: `Text.__init__` builds them per instance (a dict of numpy
+# ints), which made a game env with a 99-round offer history cost ~10 ms to construct.
+_CHAR_SET: frozenset[str] = frozenset(SAMPLE_CHARSET)
+_CHAR_LIST: tuple[str, ...] = tuple(SAMPLE_CHARSET)
+_CHAR_INDEX: dict[str, np.int32] = {c: np.int32(i) for i, c in enumerate(_CHAR_LIST)}
+_CHAR_STR: str = "".join(sorted(_CHAR_LIST))
 
 
 class FreeText(Text):
@@ -36,7 +42,18 @@ class FreeText(Text):
         min_length: int = 0,
         seed: int | np.random.Generator | None = None,
     ) -> None:
-        super().__init__(max_length, min_length=min_length, charset=SAMPLE_CHARSET, seed=seed)
+        if not all(isinstance(n, int | np.integer) for n in (min_length, max_length)):
+            raise TypeError(f"FreeText lengths must be integers, got {min_length!r}, "
+                            f"{max_length!r}")  # fmt: skip
+        if not 0 <= min_length <= max_length:
+            raise ValueError(f"FreeText needs 0 <= min_length <= max_length, got {min_length}, "
+                             f"{max_length}")  # fmt: skip
+        # What `Text.__init__` sets, from the shared tables (read-only for every instance).
+        self.min_length: int = int(min_length)
+        self.max_length: int = int(max_length)
+        self._char_set, self._char_list = _CHAR_SET, _CHAR_LIST
+        self._char_index, self._char_str = _CHAR_INDEX, _CHAR_STR
+        Space.__init__(self, dtype=str, seed=seed)
 
     def contains(self, x: Any) -> bool:
         """Whether ``x`` is a ``str`` of allowed length; any characters are allowed."""
