@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -26,8 +26,21 @@ def studio(
             "open, for local use).",
         ),
     ] = None,
+    study: Annotated[
+        list[str] | None,
+        typer.Option(help="A study file (YAML) to serve with people; repeat for more."),
+    ] = None,
+    models_from: Annotated[
+        str | None,
+        typer.Option(help="Take the models (key -> spec) of this experiment file."),
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option(help="A model as key=spec (e.g. fake-key=fake); repeat for more."),
+    ] = None,
 ) -> None:
-    """Serve runs and their episodes turn by turn in the browser (default 127.0.0.1:8321)."""
+    """Serve runs and their episodes turn by turn in the browser (default 127.0.0.1:8321), and
+    studies with people (open link /s/<study>; progress at /admin/studies)."""
     missing = [name for name in STUDIO_PACKAGES if importlib.util.find_spec(name) is None]
     if missing:
         raise ValueError(
@@ -46,12 +59,32 @@ def studio(
         )
     import uvicorn
 
-    from sim.studio.app import create_app
-    from sim.studio.config import StudioConfig
+    from sim.studio.server import build_studio
 
-    server = create_app(StudioConfig(root=root, admin_token=token))
+    server = build_studio(root, token, study or (), _models(models_from, model or []))
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"mercato studio: serving {location.uri} at http://{shown}:{port}/")
+    for name in server.state.studies:
+        typer.echo(f"study {name}: open link http://{shown}:{port}/s/{name}")
     if token:
         typer.echo(f"log in once with http://{shown}:{port}/login?token=<your token>")
     uvicorn.run(server, host=host, port=port, log_level="warning")
+
+
+def _models(models_from: str | None, pairs: list[str]) -> dict[str, Any] | None:
+    """Model specs by key: an experiment file's ``models``, then each ``key=spec`` (a spec in
+    YAML, e.g. a mapping, or a plain name)."""
+    import yaml
+
+    from sim.engine.experiment import load_experiment
+
+    models: dict[str, Any] = {}
+    if models_from is not None:
+        models.update(load_experiment(models_from).models)
+    for pair in pairs:
+        key, sep, spec = pair.partition("=")
+        if not sep or not key.strip() or not spec.strip():
+            raise ValueError(f"--model: expected key=spec, got {pair!r}")
+        parsed = yaml.safe_load(spec)
+        models[key.strip()] = parsed if isinstance(parsed, dict) else spec.strip()
+    return models or None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 
@@ -77,6 +78,8 @@ class FakeModel(BaseLanguageModel):
       (default ``"off"``; ``"json_schema"`` makes policies send schemas). Whatever it says, a
       request with a ``schema`` is answered with a schema-valid JSON instance when unscripted,
       and its usage says ``structured="json_schema"``.
+    - ``latency_s``: each call (a whole batch) takes this long, as a real model's would: requests
+      from concurrent callers then pile up behind it (batching tests and benchmarks).
     Every call is recorded in ``calls`` as ``(kind, requests)``.
     """
 
@@ -92,7 +95,11 @@ class FakeModel(BaseLanguageModel):
         model_id: str = "fake",
         fail_requests: FailScript | None = None,
         structured: str | None = None,
+        latency_s: float = 0.0,
     ) -> None:
+        if latency_s < 0:
+            raise ValueError(f"latency_s must be >= 0, got {latency_s}")
+        self.latency_s = latency_s
         self.seed = seed
         self.model_id = model_id
         if structured is not None:
@@ -105,6 +112,10 @@ class FakeModel(BaseLanguageModel):
         self._generate_turn = 0
         self._choose_turn = 0
         self.calls: list[tuple[str, list[GenerateRequest] | list[ChooseRequest]]] = []
+
+    def _take_time(self) -> None:
+        if self.latency_s:
+            time.sleep(self.latency_s)
 
     def _maybe_fail(self) -> None:
         if self._fail_left > 0:
@@ -186,6 +197,7 @@ class FakeModel(BaseLanguageModel):
     def _generate(self, requests: list[GenerateRequest]) -> list[Completion]:
         self.calls.append(("generate", requests))
         self._maybe_fail()
+        self._take_time()
         out = []
         for r in requests:
             if self._fails(r):
@@ -218,6 +230,7 @@ class FakeModel(BaseLanguageModel):
     def _choose(self, requests: list[ChooseRequest]) -> list[Choice]:
         self.calls.append(("choose", requests))
         self._maybe_fail()
+        self._take_time()
         out = []
         for r in requests:
             if self._fails(r):

@@ -91,7 +91,7 @@ def load_study(source: str | Path | Mapping[str, Any]) -> Study:
     if isinstance(source, Mapping):
         data, stem = dict(source), "study"
     else:
-        data, stem = _read_yaml(Path(source)), Path(source).stem
+        data, stem = read_study_yaml(Path(source)), Path(source).stem
     study_data = {k: data.pop(k) for k in list(data) if k in StudyFields.model_fields}
     try:
         fields = StudyFields.model_validate(study_data)
@@ -138,7 +138,7 @@ def _participant_agent(data: Mapping[str, Any], participant: str) -> str:
     return of_role[0]
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_study_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

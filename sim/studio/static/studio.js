@@ -42,3 +42,41 @@
   });
   window.addEventListener("hashchange", function () { if (current() >= 0) { show(current()); } });
 })();
+
+// Play pages: a select marked data-autosubmit submits its form on change; a variant's key
+// shows only the chosen branch (the others are hidden and disabled, so they are neither
+// validated nor sent). Without JS every branch shows and the server reads the chosen one.
+(function () {
+  "use strict";
+  function keyValue(fieldset) {
+    var select = fieldset.querySelector("select[data-variant-key]");
+    if (select) { return select.value; }
+    var checked = fieldset.querySelector("input[data-variant-key]:checked");
+    return checked ? checked.value : null;
+  }
+
+  function syncVariant(fieldset) {
+    var value = keyValue(fieldset);
+    Array.prototype.forEach.call(fieldset.children, function (branch) {
+      if (!branch.classList || !branch.classList.contains("branch")) { return; }
+      var on = value !== null && branch.getAttribute("data-values").split("|").indexOf(value) >= 0;
+      branch.hidden = !on;
+      Array.prototype.forEach.call(branch.querySelectorAll("input, select, textarea"),
+        function (input) { input.disabled = !on; });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("select[data-autosubmit]"),
+      function (select) {
+        select.addEventListener("change", function () { if (select.value) { select.form.submit(); } });
+      });
+    Array.prototype.forEach.call(document.querySelectorAll("fieldset.variant"), function (fieldset) {
+      fieldset.classList.add("js");
+      fieldset.addEventListener("change", function (event) {
+        if (event.target && event.target.hasAttribute("data-variant-key")) { syncVariant(fieldset); }
+      });
+      syncVariant(fieldset);
+    });
+  });
+})();
