@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from envs.core.protocol import TextProtocol
@@ -118,7 +118,18 @@ class Variant:
         return None
 
 
-Control = Choice | Number | Text | MultiChoice | Variant
+@dataclass(frozen=True)
+class OptionalGroup:
+    """An object that may be left out (``anyOf`` of an object and null): its fields all given,
+    or all left empty for null (e.g. a participant's ratings, unchanged this turn)."""
+
+    name: str
+    controls: tuple[Choice | Number | Text, ...]
+    label: str = ""
+    kind: str = field(default="optional", init=False)
+
+
+Control = Choice | Number | Text | MultiChoice | Variant | OptionalGroup
 
 
 @dataclass(frozen=True)
@@ -195,12 +206,22 @@ def _field_controls(schema: Mapping[str, Any], path: tuple[str, ...]) -> list[Co
         rest = [o for o in options if o.get("type") != "null"]
         if len(rest) == 1 and nullable and rest[0].get("type") != "object":
             return [_scalar(rest[0], path, nullable=True)]
+        if len(rest) == 1 and nullable:
+            return [_optional_group(rest[0], path)]
         if not nullable and _is_variant(schema):
             return [_variant(schema, path)]
         raise UnsupportedSchema(f"{_name(path)}: this kind of anyOf is not covered")
     if schema.get("type") == "object":
         return list(_object_controls(schema, path))
     return [_scalar(schema, path)]
+
+
+def _optional_group(schema: Mapping[str, Any], path: tuple[str, ...]) -> OptionalGroup:
+    fields = _object_controls(schema, path)
+    if not fields or not all(isinstance(c, Choice | Number | Text) for c in fields):
+        raise UnsupportedSchema(f"{_name(path)}: an optional object of other than plain fields")
+    optional = tuple(replace(c, nullable=True) for c in fields)
+    return OptionalGroup(_name(path), optional, _label(path))
 
 
 def _scalar(schema: Mapping[str, Any], path: tuple[str, ...], nullable: bool = False) -> Control:
@@ -307,12 +328,23 @@ def _read(control: Control, values: FormValues) -> Any:
         return _read_text(control, values)
     if isinstance(control, MultiChoice):
         return _read_multi(control, values)
+    if isinstance(control, OptionalGroup):
+        return _read_optional(control, values)
     key = _read_choice(control.key, values)
     branch = control.branch_for(key)
     assert branch is not None
     depth = len(control.name.split(".")) if control.name else 0
     body = _assemble(branch.controls, values, depth)
     return {control.key.name.split(".")[-1]: key, **body}
+
+
+def _read_optional(control: OptionalGroup, values: FormValues) -> dict[str, Any] | None:
+    given = [_read(c, values) for c in control.controls]
+    if all(value is None for value in given):
+        return None
+    if any(value is None for value in given):
+        raise FormError(f"{_what(control)}: give every value or leave them all empty")
+    return _assemble(control.controls, values, len(control.name.split(".")))
 
 
 def _single(control: Control, values: FormValues) -> str:
@@ -410,6 +442,8 @@ def _fill(controls: Sequence[Control], reply: Any, depth: int, out: dict[str, An
                 _fill(branch.controls, value, len(control.name.split(".")) if path else 0, out)
         elif isinstance(control, MultiChoice):
             out[control.name] = [_text(v) for v in value or []]
+        elif isinstance(control, OptionalGroup):
+            _fill(control.controls, value or {}, len(control.name.split(".")), out)
         else:
             out[control.name] = "" if value is None else _text(value)
 

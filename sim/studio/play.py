@@ -186,20 +186,24 @@ class PlaySession:
         return build
 
     def _final(self, result: EpisodeResult) -> Outcome:
-        """The person's last row: their final observation, rendered as their role sees it."""
+        """The end as the person's role sees it: how their part ended and their return (from
+        their own final row: the env's observe of their agent when the rollout finished it,
+        after every other agent's last move), then that observation through the protocol."""
         from sim.export.rehydrate import from_json
 
         rows = [r for r in result.steps.rows if r.agent == self.agent and r.action is None]
         reward = float(result.record.returns.get(self.agent, 0.0))
-        text = ""
+        ended = "reached its limit" if rows and rows[-1].truncated else "ended"
+        lines = [f"The game is over: it {ended}. Your return: {reward:,.2f}."]
         if rows:
             env = self.manager.probe_env(self.spec.cell_id)
             try:
                 observation = from_json(rows[-1].observation, env.observation_space(self.agent))
-                text = self.protocol.render(observation, self.agent)
+                view = self.protocol.render(observation, self.agent)
+                lines += ["", "What you saw at the end:", view]
             except Exception:  # an env whose final observation does not render: reward only
                 log.warning("final observation of %s did not render", self.episode_id)
-        return Outcome(self.agent, text, reward)
+        return Outcome(self.agent, "\n".join(lines), reward)
 
 
 def _marked(steps: StepColumns, agent: str, decisions: list[HumanDecision]) -> StepColumns:

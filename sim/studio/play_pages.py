@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from sim.studio.forms import Choice, Control, MultiChoice, Number, Text, Variant
+from sim.studio.forms import Choice, Control, MultiChoice, Number, OptionalGroup, Text, Variant
 from sim.studio.pages import render
 from sim.studio.play import THINKING, WAITING, PlaySession, SessionManager
 from sim.studio.security import RunPaths, admin_only, check_csrf
@@ -275,6 +275,8 @@ def _view(control: Control, given: Mapping[str, Any], top: bool) -> dict[str, An
     elif isinstance(control, MultiChoice):
         view |= {"options": _options(control), "min_items": control.min_items,
                  "max_items": control.max_items}  # fmt: skip
+    elif isinstance(control, OptionalGroup):
+        view |= {"controls": [_view(c, given, False) for c in control.controls]}
     elif isinstance(control, Variant):
         key = _view(control.key, given, top)
         key["variant_key"] = True

@@ -232,3 +232,27 @@ def test_merging_model_merges_threads_and_splits_results() -> None:
     assert merged.stats.calls < 8
     for i, batch in enumerate(requests):
         assert [c.text for c in got[i]] == [c.text for c in inner.generate(batch)]
+
+
+def test_the_outcome_says_the_game_is_over_and_the_return(tmp_path: Path) -> None:
+    """The finished game's outcome states the end first (not the last turn's "It is Alice's
+    turn" as if the game went on), Bob's own return, then Bob's own view at the end only."""
+    exp = experiment()
+    manager = SessionManager(tmp_path / "run", exp)
+    try:
+        session = manager.start(exp.cells()[0].cell_id, 0)
+        answer(session)
+        assert session.join(WAIT_S) and session.status == "finished"
+        outcome = session.outcome()
+        assert outcome is not None and outcome.agent == "bob_0"
+        episodes, _ = load(tmp_path / "run")
+        reward = float(episodes.loc[0, "return_bob_0"])
+        assert reward > 0 and outcome.reward == reward  # a deal: Bob gets a share
+        first, *rest = outcome.text.splitlines()
+        assert first == f"The game is over: it ended. Your return: {reward:,.2f}."
+        assert "You are Bob" in outcome.text and "You are Alice" not in outcome.text
+        assert rest.index("What you saw at the end:") < rest.index(
+            next(line for line in rest if "It is Alice's turn" in line)
+        )
+    finally:
+        manager.close()

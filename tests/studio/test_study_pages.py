@@ -124,7 +124,9 @@ def trial_study() -> dict[str, Any]:
 
 def hidden_strings(root: Path, study: Any) -> list[str]:
     """What the participant's role must not see: the assistant's own view of the episode (its
-    hidden objective, the user's best option, its target), line by line, less what the user saw."""
+    hidden objective, the user's best option, its target), line by line, less the lines of the
+    user's own view (both rendered here from the recorded observations, so a page that leaked
+    while it was served cannot hide the leak from the scan)."""
     from envs.core.protocol import protocol_of
     from envs.core.registry import make_env
     from sim.export.rehydrate import from_json
@@ -133,14 +135,23 @@ def hidden_strings(root: Path, study: Any) -> list[str]:
     cells = {cell.cell_id: cell for cell in study.experiment.cells()}
     env = make_env(study.experiment.env, cells[episodes.loc[0, "cell_id"]].params)
     protocol = protocol_of(env)
-    assistant = steps[(steps["agent"] == "assistant_0") & steps["action"].notna()]
-    user_seen = "\n".join(steps.loc[steps["agent"] == "user_0", "observation_text"].dropna())
+
+    def views(agent: str) -> list[str]:
+        space = env.observation_space(agent)
+        observed = steps.loc[steps["agent"] == agent, "observation"]
+        return [protocol.render(from_json(o, space), agent) for o in observed]
+
+    user_seen = "\n".join(views("user_0"))
     lines: set[str] = set()
-    for observation in assistant["observation"]:
-        text = protocol.render(from_json(observation, env.observation_space("assistant_0")),
-                               "assistant_0")  # fmt: skip
+    for text in views("assistant_0"):
         lines |= {line for line in text.splitlines() if len(line) > 20 and line not in user_seen}
     return sorted(lines)
+
+
+def leaks(pages: list[str], hidden: list[str]) -> list[str]:
+    """Each hidden line, and each admin or elsewhere link, that some page holds."""
+    found = [line for line in hidden if any(line in page for page in pages)]
+    return found + [path for path in ADMIN_PATHS if any(path in page for page in pages)]
 
 
 @pytest.fixture
@@ -190,11 +201,7 @@ def test_a_trial_participation_from_open_link_to_completion_code(study_root: Pat
 
     hidden = hidden_strings(study_root, load_study(trial_study()))
     assert any("Your target" in line for line in hidden)  # the scan looks for the right things
-    for page in pages:
-        for line in hidden:
-            assert line not in page, line
-        for path in ADMIN_PATHS:
-            assert path not in page, path
+    assert leaks(pages, hidden) == []
 
 
 def test_a_full_study_says_so_and_bad_names_are_404(study_root: Path) -> None:
@@ -216,3 +223,36 @@ def test_cli_refuses_a_bad_study_in_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "participants_per_arm" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_the_scan_finds_a_leaked_target(study_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scan above can fail: with the user's view rendered with the assistant's agenda line
+    appended (its hidden target), a participation's pages leak and `leaks` names the line."""
+    from envs.core.names import role_of
+    from envs.trials.env import raw_env
+    from envs.trials.protocol import TrialProtocol
+    from envs.trials.protocol_views import agenda_lines
+
+    study_root.mkdir()
+    envs: list[Any] = []
+    observe, render = raw_env.observe, TrialProtocol.render
+
+    def observing(self: Any, agent: str) -> Any:
+        envs.append(self)
+        return observe(self, agent)
+
+    def leaky(self: Any, observation: Any, agent: str) -> str:
+        text = render(self, observation, agent)
+        if role_of(agent) == "user" and envs:
+            text += "\n" + "\n".join(agenda_lines(observe(envs[-1], "assistant_0")))
+        return text
+
+    with monkeypatch.context() as patch:
+        patch.setattr(raw_env, "observe", observing)
+        patch.setattr(TrialProtocol, "render", leaky)
+        with TestClient(build_studio(study_root, studies=[trial_study()])) as client:
+            link = client.get("/s/trial-pilot", follow_redirects=False).headers["location"]
+            _, pages = participate(client, link)
+    hidden = hidden_strings(study_root, load_study(trial_study()))
+    found = leaks(pages, hidden)
+    assert any("Your target" in line for line in found), found
