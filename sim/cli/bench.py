@@ -303,3 +303,60 @@ def bench_market(
                 f"{REFERENCE_100_300_S} s (Postgres) = {REFERENCE_100_300_S / t.episode_s:,.0f}x"
             )
     console.print(table)
+
+
+@bench_app.command("studio")
+@exits_cleanly
+def bench_studio(
+    participants: Annotated[int, typer.Option(min=1, help="Simulated participants at once.")] = 50,
+    rounds: Annotated[
+        int, typer.Option(min=1, help="Participations each, one after the other.")
+    ] = 2,
+    study: Annotated[
+        str | None,
+        typer.Option(help="A study YAML with scripted opponents (default: the bench preset's)."),
+    ] = None,
+) -> None:
+    """Decisions/s a studio server sustains for concurrent scripted participants, and latency."""
+    import os
+    from pathlib import Path
+
+    from sim.bench.studio import TARGET_DECISIONS_PER_S, TARGET_MEDIAN_MS, bench
+    from sim.studio.studies import read_study_yaml
+
+    data = None
+    if study is not None:
+        data = read_study_yaml(Path(study))
+        data.setdefault("name", Path(study).stem)
+    console.print(
+        f"studio server (uvicorn subprocess, 127.0.0.1): {participants} participants x "
+        f"{rounds} participations over HTTP ..."
+    )
+    r = bench(participants, rounds, data)
+    table = Table("measurement", "value", "target", "ratio")
+    table.add_row(
+        "decisions/s (game phase)", f"{r.decisions_per_s:,.1f}",
+        f">= {TARGET_DECISIONS_PER_S:.0f}", f"{r.decisions_per_s / TARGET_DECISIONS_PER_S:.2f}x",
+    )  # fmt: skip
+    table.add_row(
+        "median page latency ms", f"{r.median_ms:.1f}", f"< {TARGET_MEDIAN_MS:.0f}",
+        f"{TARGET_MEDIAN_MS / r.median_ms:.2f}x" if r.median_ms else "-",
+    )  # fmt: skip
+    table.add_row("p95 page latency ms", f"{r.p95_ms:.1f}", "", "")
+    table.add_row("decisions accepted (refused)", f"{r.decisions} ({r.refused})", "", "")
+    table.add_row("requests", str(r.requests), "", "")
+    table.add_row(
+        "participations completed", f"{r.completed} / {r.participants * r.rounds}", "", ""
+    )
+    table.add_row("game phase s", f"{r.game_s:.2f}", "", "")
+    table.add_row("server CPU s (participants' CPU s)",
+                  f"{r.server_cpu_s:.2f} ({r.client_cpu_s:.2f})", "", "")  # fmt: skip
+    table.add_row("errors", str(len(r.errors)), "0", "")
+    console.print(table)
+    for error in r.errors[:5]:
+        console.print(f"  error: {error}")
+    cores = os.cpu_count()
+    console.print(
+        f"{cores} cores; load average before {r.load_before[0]:.2f}, after {r.load_after[0]:.2f} "
+        "(the participants run on the same machine as the server)"
+    )

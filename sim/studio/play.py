@@ -29,7 +29,7 @@ from sim.engine.batch import _end_invocation
 from sim.engine.experiment import EpisodeSpec, Experiment
 from sim.engine.fallbacks import manifest_totals, tallies_of
 from sim.engine.records import StepColumns, to_json
-from sim.engine.rollout import EnvPool, EpisodeJob, EpisodeResult, play
+from sim.engine.rollout import EnvPool, EpisodeJob, EpisodeResult, innermost_aec, play
 from sim.engine.roster import ModelPool, plan_roster
 from sim.llm import make_model
 from sim.store.runs import RunDir, load_episodes, open_run
@@ -225,6 +225,30 @@ def _marked(steps: StepColumns, agent: str, decisions: list[HumanDecision]) -> S
     return marked
 
 
+class SharedEnvPool(EnvPool):
+    """An `EnvPool` that the episodes of many sessions (threads) share."""
+
+    def __init__(self, factory: Any) -> None:
+        super().__init__(factory)
+        self._idle_lock = threading.Lock()
+
+    def probe(self) -> Any:
+        with self._idle_lock:
+            if not self._idle:
+                self._idle.append(innermost_aec(self.factory()))
+            return self._idle[-1]
+
+    def get(self) -> Any:
+        with self._idle_lock:
+            if self._idle:
+                return self._idle.pop()
+        return innermost_aec(self.factory())  # built outside the lock
+
+    def put(self, env: Any) -> None:
+        with self._idle_lock:
+            self._idle.append(env)
+
+
 class SessionManager:
     """Plays an experiment's planned episodes with people in them, into one run directory.
 
@@ -266,6 +290,7 @@ class SessionManager:
         """Shards on disk (checked once at start, then kept here: no audit per commit)."""
         self._shared: dict[str, MergingModel] = {}
         self._probes: dict[str, Any] = {}
+        self._pools: dict[str, SharedEnvPool] = {}
         self._lock = threading.RLock()
         self._started = time.perf_counter()
 
@@ -362,7 +387,7 @@ class SessionManager:
         `HumanSeat`, every other agent planned from the cell's roster."""
         exp, spec, agent = self.experiment, session.spec, session.agent
         cell = self.cells[spec.cell_id]
-        pool = EnvPool(lambda: make_env(exp.env, cell.params))
+        pool = self._env_pool(spec.cell_id)
         probe = pool.get()
         agents = list(probe.possible_agents)
         others = [a for a in agents if a != agent]
@@ -387,6 +412,15 @@ class SessionManager:
             model_keys=model_keys,
             prices=exp.prices(),
         )
+
+    def _env_pool(self, cell_id: str) -> SharedEnvPool:
+        """The cell's envs, reused by every session's episodes (building one costs more than
+        a whole turn of the game; each episode resets it with its own seed, as batch runs do)."""
+        with self._lock:
+            if cell_id not in self._pools:
+                exp, params = self.experiment, self.cells[cell_id].params
+                self._pools[cell_id] = SharedEnvPool(lambda: make_env(exp.env, params))
+            return self._pools[cell_id]
 
     def commit(self, session: PlaySession, result: EpisodeResult, steps: StepColumns) -> None:
         """Write a finished episode as its shard, once."""

@@ -75,6 +75,7 @@ def build_studio(
         import anyio.to_thread
 
         anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
+        await run_in_threadpool(_warm_templates, app)
         await run_in_threadpool(_open, root, hosts, models, window_s, takeover)
         task = asyncio.create_task(_expire_forever(hosts))
         try:
@@ -118,6 +119,14 @@ def _play_pages() -> Any:
     if not hasattr(play_pages, "play_routes") or not hasattr(play_pages, "enable_play"):
         return None
     return play_pages
+
+
+def _warm_templates(app: Starlette) -> None:
+    """Compile the participant pages' templates now: else the first crowd to arrive compiles
+    each of them once per concurrent request (Jinja caches only what a render finished)."""
+    env = app.state.templates.env
+    for name in env.list_templates(filter_func=lambda n: n.startswith(("study_", "_turn"))):
+        env.get_template(name)
 
 
 def _open(

@@ -24,6 +24,7 @@ atomically, so a restarted server knows everyone.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -80,7 +81,12 @@ class Study:
 
     def slots(self) -> list[EpisodeSpec]:
         """Every participant's episode: ``participants_per_arm`` per arm, arm by arm."""
-        return self.experiment.episode_specs()
+        return list(self._slots)
+
+    @functools.cached_property
+    def _slots(self) -> tuple[EpisodeSpec, ...]:
+        """Planned once (each enrolment reads them; planning hashes a seed per slot)."""
+        return tuple(self.experiment.episode_specs())
 
     def arm_ids(self) -> list[str]:
         return [cell.cell_id for cell in self.experiment.cells()]
@@ -184,9 +190,12 @@ class ParticipantBook:
         self.study = study
         self._random = random.Random(seed if seed is not None else secrets.randbits(64))
         self._people: dict[str, Participant] = {}
+        self._by_hash: dict[str, str] = {}
+        """Token hash -> participant id: `find` looks a link up without scanning everyone."""
         for path in sorted(self.folder.glob("*.json")):
             person = Participant(**json.loads(path.read_text(encoding="utf-8")))
             self._people[person.participant_id] = person
+            self._by_hash[person.token_hash] = person.participant_id
 
     def enrol(self, now: float | None = None) -> tuple[Participant, str] | None:
         """A new participant in a free slot of the least-filled arm, and their secret token;
@@ -219,11 +228,12 @@ class ParticipantBook:
         return person, token
 
     def find(self, token: str) -> Participant | None:
-        """The participant whose link carries ``token`` (compared in constant time)."""
+        """The participant whose link carries ``token``: looked up by its SHA-256 (how long that
+        takes tells nothing of any token), the hash compared in constant time."""
         wanted = token_hash(token)
-        for person in self._people.values():
-            if secrets.compare_digest(person.token_hash, wanted):
-                return person
+        person = self._people.get(self._by_hash.get(wanted, ""))
+        if person is not None and secrets.compare_digest(person.token_hash, wanted):
+            return person
         return None
 
     def get(self, participant_id: str) -> Participant | None:
@@ -269,3 +279,4 @@ class ParticipantBook:
             os.fsync(file.fileno())
         os.replace(temporary, path)
         self._people[person.participant_id] = person
+        self._by_hash[person.token_hash] = person.participant_id

@@ -28,16 +28,29 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sim.studio.pages import render
-from sim.studio.play import FINISHED_STATUS, PlaySession, SessionManager
+from sim.studio.play import (
+    ABANDONED_STATUS,
+    FAILED,
+    FINISHED_STATUS,
+    INTERRUPTED,
+    PlaySession,
+    SessionManager,
+)
 from sim.studio.play_pages import turn_context
 from sim.studio.security import CSRF_FIELD, admin_only, check_csrf
 from sim.studio.studies import Participant, ParticipantBook, Study
 
+EXPIRE_GAP_S = 1.0
+"""Pages abandon idle participants at most this often (the server's own loop: every 30 s)."""
+TOUCH_GAP_S = 5.0
+"""How fresh a participant's saved idle clock may stay when they only move on in the game."""
 TURN_WAIT_S = 3.0
 """How long a page waits for the others to move before it shows "please wait" (and reloads)."""
 MAX_LINKS = 1000
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-]{16,64}$")
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")
+ENDED_BADLY = (ABANDONED_STATUS, FAILED, INTERRUPTED)
+"""Session statuses after which `SessionManager.start` starts the episode again."""
 
 
 @dataclass
@@ -48,6 +61,17 @@ class StudyHost:
     book: ParticipantBook
     manager: SessionManager | None = None
     lock: threading.RLock = field(default_factory=threading.RLock)
+    expired_at: float = -1e18
+    """When `expire_now_and_then` last ran `expire` (monotonic seconds)."""
+
+    def expire_now_and_then(self) -> list[Participant]:
+        """`expire`, at most every `EXPIRE_GAP_S` (each page calls this; the limits it applies
+        are minutes, and `expire` reads every participant under the lock)."""
+        now = time.monotonic()
+        if now - self.expired_at < EXPIRE_GAP_S:
+            return []
+        self.expired_at = now
+        return self.expire()
 
     def expire(self) -> list[Participant]:
         """Abandon participants idle past the study's limit, and their sessions."""
@@ -61,9 +85,13 @@ class StudyHost:
         return gone
 
     def touch(self, person: Participant, **changes: Any) -> Participant:
-        """``person`` with ``changes`` saved (and their idle clock reset)."""
+        """``person`` with ``changes`` saved (and their idle clock reset). Without changes the
+        clock is saved at most every `TOUCH_GAP_S` (a durable write per decision would cost
+        more than the decision; the idle limit is minutes)."""
         with self.lock:
             current = self.book.get(person.participant_id) or person
+            if not changes and time.time() - current.updated_at < TOUCH_GAP_S:
+                return current
             return self.book.update(current, **changes)
 
 
@@ -105,7 +133,7 @@ def _page(request: Request, name: str, host: StudyHost | None, status: int = 200
 def open_link(request: Request) -> Response:
     """``/s/{study}``: enrol into the least-filled arm and go to the private link."""
     host = _host(request)
-    host.expire()
+    host.expire_now_and_then()
     with host.lock:
         enrolled = host.book.enrol()
     if enrolled is None:
@@ -136,7 +164,7 @@ async def participant_page(request: Request) -> Response:
 
 def _journey(request: Request, form: FormData | None) -> Response:
     host, person = _find(request)
-    host.expire()
+    host.expire_now_and_then()
     person = host.book.get(person.participant_id) or person
     if host.manager is None:
         return _page(request, "study_message.html", host, 503, message="The study is closed.")
@@ -193,8 +221,8 @@ def _session(host: StudyHost, person: Participant) -> PlaySession | None:
     manager = host.manager
     assert manager is not None
     live = manager.session(person.episode_id)
-    if live is not None and live.status == FINISHED_STATUS:
-        return live
+    if live is not None and live.status not in ENDED_BADLY:
+        return live  # as `start` would return it, without waiting for the locks
     _, shard_id = manager.plan[(person.arm, person.episode_index)]
     if shard_id in manager.recorded:
         return None

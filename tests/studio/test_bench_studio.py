@@ -1,0 +1,46 @@
+"""`mercato bench studio` at a tiny size: a real server in a subprocess, three people at once,
+two participations each; the counts agree (every participation completed with a code of its
+own, decisions made and recorded, no errors). No speed is asserted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from sim.bench.studio import answer, bench
+from sim.cli.app import app as cli
+from sim.store import load
+
+TURN = """<form method="post"><input type="hidden" name="csrf_token" value="t">
+<input type="hidden" name="number" value="2">
+<fieldset><input type="radio" name="decision" value="accept">
+<input type="radio" name="decision" value="reject"></fieldset>
+<input type="number" name="offer" min="3" max="9"><textarea name="message"></textarea></form>"""
+
+
+def test_answer_fills_every_field_with_valid_values() -> None:
+    assert answer(TURN, {}) == {
+        "csrf_token": "t", "number": "2", "decision": "accept", "offer": "3", "message": "ok",
+    }  # fmt: skip
+    assert answer(TURN, {"decision": "reject"})["decision"] == "reject"
+    assert answer(TURN, {"decision": "maybe"})["decision"] == "accept"  # not offered: ignored
+
+
+def test_tiny_bench_counts_agree(tmp_path: Path) -> None:
+    r = bench(participants=3, rounds=2, root=tmp_path)
+    assert r.errors == ()
+    assert r.completed == 6 and r.distinct_codes == 6
+    assert r.decisions > 0 and r.decisions_per_s > 0 and r.game_s > 0
+    assert r.requests > r.decisions and 0 < r.median_ms <= r.p95_ms
+    episodes, steps = load(tmp_path / "bench-studio")  # the server recorded every episode
+    assert len(episodes) == 6
+    human = steps[steps["parse_status"] == "human"]
+    assert len(human) == r.decisions
+
+
+def test_cli_prints_the_table_and_targets() -> None:
+    result = CliRunner().invoke(cli, ["bench", "studio", "--participants", "2", "--rounds", "1"])
+    assert result.exit_code == 0, result.output
+    assert "decisions/s" in result.output and ">= 200" in result.output
+    assert "participations completed" in result.output and "2 / 2" in result.output
