@@ -8,6 +8,7 @@ are values, and functions are named by ``"module:attribute"`` strings.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,3 +86,14 @@ class TimelineEvent:
     text: str
     turn: int | None = None
     fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+def json_column(text: Any) -> Any:
+    """A step row's JSON column (``observation``, ``action``, ``info``) as data; None for an
+    empty or unreadable value (a timeline shows what it can)."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None

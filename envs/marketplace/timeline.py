@@ -4,11 +4,10 @@ proposals and payments (from the recorded actions), each with the outcome the en
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from envs.core.spec import TimelineEvent
+from envs.core.spec import TimelineEvent, json_column
 from envs.marketplace.actions import KINDS
 
 SHOWN = ("search", "message", "propose", "pay", "end")
@@ -52,7 +51,7 @@ def timeline(steps: Sequence[Mapping[str, Any]]) -> list[TimelineEvent]:
     turn = 0
     for row in steps:
         agent = str(row.get("agent", ""))
-        info = _load(row.get("info"))
+        info = json_column(row.get("info"))
         last = info.get("last_action") if isinstance(info, dict) else None
         if agent in pending and isinstance(last, dict) and last.get("status") not in (None, "ok"):
             at = pending.pop(agent)
@@ -61,7 +60,7 @@ def timeline(steps: Sequence[Mapping[str, Any]]) -> list[TimelineEvent]:
             events[at] = TimelineEvent(old.kind, old.lane, old.actor, old.text + why, old.turn,
                                        {**old.fields, "status": last.get("status")})  # fmt: skip
         pending.pop(agent, None)
-        action = _load(row.get("action"))
+        action = json_column(row.get("action"))
         if not isinstance(action, dict):
             continue
         event = _event(row, action, turn)
@@ -70,12 +69,3 @@ def timeline(steps: Sequence[Mapping[str, Any]]) -> list[TimelineEvent]:
             pending[agent] = len(events)
             events.append(event)
     return events
-
-
-def _load(text: Any) -> Any:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None

@@ -4,23 +4,13 @@ hindsight reveal (true utility, satisfaction before and after the outcome was re
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from envs.core.spec import TimelineEvent
+from envs.core.spec import TimelineEvent, json_column
 from envs.trials.tactics import TACTICS
 
 PHASE_TITLES = {"pre": "ratings before", "post": "ratings after"}
-
-
-def _load(text: Any) -> Any:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
 
 
 def _ratings(observation: Mapping[str, Any], ratings: Sequence[Any]) -> str:
@@ -34,13 +24,13 @@ def timeline(steps: Sequence[Mapping[str, Any]]) -> list[TimelineEvent]:
     turn = 0
     final: Mapping[str, Any] | None = None
     for row in steps:
-        info = _load(row.get("info")) or {}
-        action = _load(row.get("action"))
+        info = json_column(row.get("info")) or {}
+        action = json_column(row.get("action"))
         if not isinstance(action, dict):
             if isinstance(info, dict) and info.get("tasks"):
                 final = info
             continue
-        observation = _load(row.get("observation")) or {}
+        observation = json_column(row.get("observation")) or {}
         agent = str(row.get("agent", ""))
         lane = f"task {int(observation.get('task', 0)) + 1} ({observation.get('scenario', '?')})"
         phase = info.get("phase") if isinstance(info, dict) else None

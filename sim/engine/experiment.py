@@ -254,7 +254,7 @@ def load_experiment(source: str | Path | Mapping[str, Any]) -> Experiment:
     if isinstance(source, Mapping):
         data, stem = dict(source), "experiment"
     else:
-        data, stem = _read_yaml(Path(source)), Path(source).stem
+        data, stem = read_yaml_mapping(Path(source)), Path(source).stem
     data.setdefault("name", stem)
     _import_modules(data.get("imports", []))
     try:
@@ -277,7 +277,8 @@ def _import_modules(modules: Any) -> None:
             ) from None
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml_mapping(path: Path, what: str = "experiment fields") -> dict[str, Any]:
+    """A YAML file that holds a mapping (of ``what``), or one `ExperimentError` line why not."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -289,6 +290,6 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise ExperimentError(f"{path.name}: invalid YAML{where}: {one_line(problem)}") from None
     if not isinstance(data, dict):
         raise ExperimentError(
-            f"{path.name}: expected a mapping of experiment fields, got {type(data).__name__}"
+            f"{path.name}: expected a mapping of {what}, got {type(data).__name__}"
         )
     return data

@@ -36,13 +36,12 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from envs.core.names import role_of
 from envs.core.registry import make_env
 from sim.engine.cells import ExperimentError, describe_validation_error
-from sim.engine.experiment import EpisodeSpec, Experiment, load_experiment
+from sim.engine.experiment import EpisodeSpec, Experiment, load_experiment, read_yaml_mapping
 
 HUMAN_POLICY = "human"
 SET_BY_STUDY = ("episodes", "shard_size")
@@ -145,15 +144,8 @@ def _participant_agent(data: Mapping[str, Any], participant: str) -> str:
 
 
 def read_study_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ExperimentError(f"{path}: no such file") from None
-    except yaml.YAMLError as error:
-        raise ExperimentError(f"{path.name}: invalid YAML: {str(error).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise ExperimentError(f"{path.name}: expected a mapping of study fields")
-    return data
+    """A study file's mapping, or one `ExperimentError` line why not."""
+    return read_yaml_mapping(path, "study fields")
 
 
 # --- participants ---
