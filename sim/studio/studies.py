@@ -31,6 +31,7 @@ import os
 import random
 import secrets
 import time
+import typing
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -45,8 +46,12 @@ from sim.engine.experiment import EpisodeSpec, Experiment, load_experiment, read
 
 HUMAN_POLICY = "human"
 SET_BY_STUDY = ("episodes", "shard_size")
-Status = Literal["enrolled", "consented", "playing", "completed", "abandoned"]
-HOLDS_SLOT: frozenset[str] = frozenset({"enrolled", "consented", "playing", "completed"})
+Status = Literal["invited", "enrolled", "consented", "playing", "completed", "abandoned"]
+STATUSES: tuple[str, ...] = typing.get_args(Status)
+HOLDS_SLOT: frozenset[str] = frozenset({"invited", "enrolled", "consented", "playing", "completed"})
+IDLES_OUT: frozenset[str] = frozenset({"enrolled", "consented", "playing"})
+"""Statuses whose idle clock runs: an invited link (made on the admin page, not yet opened)
+waits for its person; from the first opening on, idling abandons."""
 
 
 class StudyFields(BaseModel):
@@ -189,9 +194,12 @@ class ParticipantBook:
             self._people[person.participant_id] = person
             self._by_hash[person.token_hash] = person.participant_id
 
-    def enrol(self, now: float | None = None) -> tuple[Participant, str] | None:
+    def enrol(
+        self, now: float | None = None, invited: bool = False
+    ) -> tuple[Participant, str] | None:
         """A new participant in a free slot of the least-filled arm, and their secret token;
-        None when every slot is taken."""
+        None when every slot is taken. ``invited``: a private link handed out, whose idle clock
+        starts when it is first opened."""
         now = time.time() if now is None else now
         self.expire(now)
         taken = {(p.arm, p.episode_index) for p in self._people.values() if p.status in HOLDS_SLOT}
@@ -212,7 +220,7 @@ class ParticipantBook:
             arm=arm,
             episode_index=spec.episode_index,
             episode_id=spec.episode_id,
-            status="enrolled",
+            status="invited" if invited else "enrolled",
             enrolled_at=now,
             updated_at=now,
         )
@@ -245,9 +253,7 @@ class ParticipantBook:
         now = time.time() if now is None else now
         limit = self.study.fields.abandon_after_s
         gone = [
-            p
-            for p in self._people.values()
-            if p.status in ("enrolled", "consented", "playing") and now - p.updated_at > limit
+            p for p in self._people.values() if p.status in IDLES_OUT and now - p.updated_at > limit
         ]
         return [self.update(p, now, status="abandoned") for p in gone]
 
@@ -256,8 +262,7 @@ class ParticipantBook:
 
     def progress(self) -> dict[str, dict[str, int]]:
         """Per arm: how many participants are in each status."""
-        table = {arm: dict.fromkeys(("enrolled", "consented", "playing", "completed",
-                                     "abandoned"), 0) for arm in self.study.arm_ids()}  # fmt: skip
+        table = {arm: dict.fromkeys(STATUSES, 0) for arm in self.study.arm_ids()}
         for person in self._people.values():
             table[person.arm][person.status] += 1
         return table

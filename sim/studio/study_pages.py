@@ -166,6 +166,8 @@ def _journey(request: Request, form: FormData | None) -> Response:
     host, person = _find(request)
     host.expire_now_and_then()
     person = host.book.get(person.participant_id) or person
+    if person.status == "invited":  # a private link's first opening starts its idle clock
+        person = host.touch(person, status="enrolled")
     if host.manager is None:
         return _page(request, "study_message.html", host, 503, message="The study is closed.")
     error: str | None = None
@@ -279,7 +281,7 @@ async def admin_links(request: Request) -> Response:
     links = []
     with host.lock:
         for _ in range(count):
-            enrolled = host.book.enrol()
+            enrolled = host.book.enrol(invited=True)
             if enrolled is None:
                 break
             person, token = enrolled

@@ -94,3 +94,15 @@ def test_the_book_survives_a_restart_and_finds_people_by_their_token(tmp_path):
     assert reopened.find(token + "x") is None
     assert token not in "".join(p.read_text() for p in tmp_path.glob("*.json"))  # only its hash
     assert reopened.progress()[person.arm]["completed"] == 1
+
+
+def test_a_private_link_waits_unopened_and_idles_out_only_once_opened(tmp_path):
+    book = ParticipantBook(tmp_path, study(participants_per_arm=1), seed=0)
+    invited, _ = book.enrol(now=0.0, invited=True)
+    assert invited.status == "invited"
+    book.expire(now=10_000.0)  # hours later, never opened: still waiting for its person
+    assert book.get(invited.participant_id).status == "invited"
+    opened = book.update(invited, now=10_000.0, status="enrolled")  # what the first visit does
+    book.expire(now=12_000.0)  # then idle for 2,000 s > 1,800 s
+    assert book.get(opened.participant_id).status == "abandoned"
+    assert book.progress()[invited.arm]["abandoned"] == 1
