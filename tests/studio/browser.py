@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -16,14 +15,10 @@ from typing import Any
 
 import pytest
 
+from tests.sim.s3_server import free_port
+
 CHROMIUM = os.environ.get("MERCATO_CHROMIUM", "/usr/bin/chromium")
 START_S = 15.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager
@@ -50,10 +45,10 @@ def serve(app: Any) -> Iterator[str]:
 
 @pytest.fixture(scope="module", name="browser")
 def browser_fixture() -> Iterator[Any]:
-    """One headless Chromium for the module (skipped where neither it nor Playwright is)."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if shutil.which(CHROMIUM) is None:
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    """One headless Chromium for the module (`make test` installs it; a missing one fails)."""
+    from playwright import sync_api
+
+    assert shutil.which(CHROMIUM), f"no Chromium at {CHROMIUM}: apt-get install chromium"
     with sync_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox"], headless=True

@@ -10,8 +10,6 @@ from html import unescape
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("starlette")
 from starlette.testclient import TestClient
 
 from sim.report.cells import build_report

@@ -8,8 +8,6 @@ import re
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("starlette")
 from starlette.exceptions import HTTPException
 from starlette.testclient import TestClient
 
