@@ -38,8 +38,9 @@ from sim.bench.presets import presets
 TARGET_DECISIONS_PER_S = 200.0
 TARGET_MEDIAN_MS = 50.0
 PAGE_LIMIT = 200
-REQUEST_TIMEOUT_S = 60.0
 """Pages one participation may take before it counts as stuck (an error)."""
+REQUEST_TIMEOUT_S = 60.0
+"""How long one page may take to answer before the participant counts it as an error."""
 _CODE = re.compile(r'<code id="code">([^<]+)</code>')
 
 

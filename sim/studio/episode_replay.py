@@ -61,15 +61,13 @@ class Turn:
 
 @dataclass(frozen=True)
 class Replay:
-    """A whole episode: its turns, the agents' final returns and metrics, and the family's
-    timeline events (as dicts, from `envs.core.spec.TimelineEvent`)."""
+    """A whole episode: its turns and the agents' final returns and metrics (the family's
+    timeline comes separately, from `family_timeline`)."""
 
     episode_id: str
     turns: list[Turn]
     returns: dict[str, float]
     metrics: dict[str, Any]
-    timeline: list[dict[str, Any]]
-    timeline_error: str | None = None
 
 
 def _text(value: Any) -> str:
@@ -179,7 +177,7 @@ def build_replay(steps: list[dict[str, Any]], episode: dict[str, Any] | None) ->
     metrics = {k.removeprefix("metric_"): v for k, v in episode.items() if k.startswith("metric_")}
     finals = {k.removeprefix("return_"): v for k, v in episode.items() if k.startswith("return_")}
     episode_id = _text(steps[0]["episode_id"]) if steps else _text(episode.get("episode_id"))
-    return Replay(episode_id, turns, finals or returns, metrics, [])
+    return Replay(episode_id, turns, finals or returns, metrics)
 
 
 def family_timeline(env_id: str, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:

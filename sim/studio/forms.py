@@ -253,12 +253,11 @@ def _scalar(schema: Mapping[str, Any], path: tuple[str, ...], nullable: bool = F
 
 
 def _bounds(schema: Mapping[str, Any], path: tuple[str, ...]) -> tuple[float, float]:
-    low = schema.get("minimum", schema.get("exclusiveMinimum"))
-    high = schema.get("maximum", schema.get("exclusiveMaximum"))
-    if low is None or high is None:
-        raise UnsupportedSchema(f"{_name(path)}: numbers need both bounds")
     if "exclusiveMinimum" in schema or "exclusiveMaximum" in schema:
         raise UnsupportedSchema(f"{_name(path)}: exclusive bounds are not covered")
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if low is None or high is None:
+        raise UnsupportedSchema(f"{_name(path)}: numbers need both bounds")
     return low, high
 
 
@@ -387,8 +386,8 @@ def _read_number(control: Number, values: FormValues) -> float | int | None:
         raise FormError(f"{_what(control)}: {text[:40]!r} is not a whole number")
     if not control.minimum <= number <= control.maximum:
         raise FormError(
-            f"{_what(control)}: {_plain(number)} is outside "
-            f"{_plain(control.minimum)} to {_plain(control.maximum)}"
+            f"{_what(control)}: {plain_number(number)} is outside "
+            f"{plain_number(control.minimum)} to {plain_number(control.maximum)}"
         )
     return int(number) if control.integer else number
 
@@ -464,11 +463,11 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return _plain(value)
+        return plain_number(value)
     return str(value)
 
 
-def _plain(number: float) -> str:
+def plain_number(number: float) -> str:
     return str(int(number)) if float(number).is_integer() else repr(float(number))
 
 

@@ -201,10 +201,6 @@ class HumanSeat(BatchPolicy):
             self._ended = True
             self._cond.notify_all()
 
-    @property
-    def abandoned(self) -> bool:
-        return self._abandoned
-
     def replay(self, replies: Iterable[tuple[str, Iterable[tuple[str, str]]]]) -> None:
         """Queue journaled replies (reply text, refused replies) to take without waiting."""
         self._replay.extend((reply, tuple(map(tuple, refused))) for reply, refused in replies)

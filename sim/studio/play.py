@@ -50,8 +50,15 @@ from sim.studio.merging_model import MergingModel
 log = logging.getLogger(__name__)
 
 WAITING, THINKING, FINISHED_STATUS, ABANDONED_STATUS, FAILED, INTERRUPTED = (
-    "waiting", "thinking", "finished", "abandoned", "failed", "interrupted",
-)  # fmt: skip
+    "waiting",
+    "thinking",
+    "finished",
+    "abandoned",
+    "failed",
+    "interrupted",
+)
+ENDED_BADLY = (ABANDONED_STATUS, FAILED, INTERRUPTED)
+"""Session statuses after which `SessionManager.start` starts the episode again."""  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -307,7 +314,7 @@ class SessionManager:
         spec, shard_id = self.plan[(cell_id, episode_index)]
         with self._lock:
             live = self.sessions.get(spec.episode_id)
-            if live is not None and live.status not in (ABANDONED_STATUS, FAILED, INTERRUPTED):
+            if live is not None and live.status not in ENDED_BADLY:
                 return live
             if shard_id in self.recorded:
                 raise ValueError(f"episode {spec.episode_id} is already recorded")
@@ -326,13 +333,12 @@ class SessionManager:
         """Restart every journaled episode that was neither recorded nor abandoned: its replies
         and model results are replayed, then it waits for the person again."""
         resumed = []
-        done = self.recorded
         for journal in journals(self.path):
             replay = Replay.of(journal)
             if replay.start is None or replay.ended is not None:
                 continue
             key = (replay.start["cell_id"], int(replay.start["episode_index"]))
-            if key not in self.plan or self.plan[key][1] in done:
+            if key not in self.plan or self.plan[key][1] in self.recorded:
                 continue
             if replay.start["episode_id"] in self.sessions:
                 continue

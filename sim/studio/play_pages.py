@@ -29,7 +29,16 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from sim.studio.forms import Choice, Control, MultiChoice, Number, OptionalGroup, Text, Variant
+from sim.studio.forms import (
+    Choice,
+    Control,
+    MultiChoice,
+    Number,
+    OptionalGroup,
+    Text,
+    Variant,
+    plain_number,
+)
 from sim.studio.pages import render
 from sim.studio.play import THINKING, WAITING, PlaySession, SessionManager
 from sim.studio.security import RunPaths, admin_only, check_csrf
@@ -267,9 +276,9 @@ def _view(control: Control, given: Mapping[str, Any], top: bool) -> dict[str, An
                  "required": top and not control.nullable,
                  "select": len(control.options) > RADIO_MAX}  # fmt: skip
     elif isinstance(control, Number):
-        step = "any" if control.step is None else _plain(control.step)
-        view |= {"min": _plain(control.minimum), "max": _plain(control.maximum), "step": step,
-                 "required": top and not control.nullable}  # fmt: skip
+        step = "any" if control.step is None else plain_number(control.step)
+        view |= {"min": plain_number(control.minimum), "max": plain_number(control.maximum),
+                 "step": step, "required": top and not control.nullable}  # fmt: skip
     elif isinstance(control, Text):
         view |= {"max_length": control.max_length}
     elif isinstance(control, MultiChoice):
@@ -291,10 +300,6 @@ def _view(control: Control, given: Mapping[str, Any], top: bool) -> dict[str, An
             ],
         }
     return view
-
-
-def _plain(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else repr(float(number))
 
 
 # --- pages ---

@@ -8,10 +8,11 @@ row then says why, and the other rows still show.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sim.engine.records import LLMTally, total_tally
 from sim.store.storage import Location
 from sim.studio.security import MANIFEST
 
@@ -37,7 +38,6 @@ class RunSummary:
     failure: str | None = None
     error: str | None = None
     """Why the run could not be read (then only ``path`` is known)."""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def progress(self) -> str:
@@ -84,14 +84,7 @@ def summarise(root: Location, rel: str) -> RunSummary:
         manifest = read_manifest(location)
         done = _episodes_done(location, manifest)
         llm = manifest.llm or {}
-        costs = [t.get("cost") for t in llm.values() if isinstance(t, dict)]
-        decisions = sum(int(t.get("decisions") or 0) for t in llm.values() if isinstance(t, dict))
-        fallbacks = sum(
-            int(t.get("choice") or 0) + int(t.get("default") or 0)
-            for t in llm.values()
-            if isinstance(t, dict)
-        )
-        known_costs = [float(c) for c in costs if c is not None]
+        tally = total_tally(LLMTally.from_dict(t) for t in llm.values() if isinstance(t, dict))
         return RunSummary(
             path=rel,
             name=manifest.name,
@@ -100,8 +93,8 @@ def summarise(root: Location, rel: str) -> RunSummary:
             episodes_done=done,
             episodes_planned=manifest.plan.episodes if manifest.plan else None,
             models=model_names(manifest.experiment),
-            cost=sum(known_costs) if known_costs else None,
-            fallback_rate=fallbacks / decisions if decisions else None,
+            cost=tally.cost,
+            fallback_rate=tally.fallback_rate,
             updated=manifest.updated or manifest.created or "",
             failure=manifest.failure,
         )

@@ -43,8 +43,8 @@ from envs.core.names import role_of
 from envs.core.registry import make_env
 from sim.engine.cells import ExperimentError, describe_validation_error
 from sim.engine.experiment import EpisodeSpec, Experiment, load_experiment, read_yaml_mapping
+from sim.studio.human_seat import HUMAN
 
-HUMAN_POLICY = "human"
 SET_BY_STUDY = ("episodes", "shard_size")
 Status = Literal["invited", "enrolled", "consented", "playing", "completed", "abandoned"]
 STATUSES: tuple[str, ...] = typing.get_args(Status)
@@ -124,7 +124,7 @@ def load_study(source: str | Path | Mapping[str, Any]) -> Study:
     for where, roster in rosters:
         if isinstance(roster, Mapping) and any(key in seats for key in roster):
             raise ExperimentError(f"{where}: names {fields.participant!r}, the participant's seat")
-    data["roster"] = {**(data.get("roster") or {}), agent: HUMAN_POLICY}
+    data["roster"] = {**(data.get("roster") or {}), agent: HUMAN}
     return Study(fields, agent, load_experiment(data))
 
 

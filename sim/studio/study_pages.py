@@ -28,14 +28,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sim.studio.pages import render
-from sim.studio.play import (
-    ABANDONED_STATUS,
-    FAILED,
-    FINISHED_STATUS,
-    INTERRUPTED,
-    PlaySession,
-    SessionManager,
-)
+from sim.studio.play import ENDED_BADLY, FAILED, FINISHED_STATUS, PlaySession, SessionManager
 from sim.studio.play_pages import turn_context
 from sim.studio.security import CSRF_FIELD, admin_only, check_csrf
 from sim.studio.studies import Participant, ParticipantBook, Study
@@ -49,8 +42,6 @@ TURN_WAIT_S = 3.0
 MAX_LINKS = 1000
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-]{16,64}$")
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")
-ENDED_BADLY = (ABANDONED_STATUS, FAILED, INTERRUPTED)
-"""Session statuses after which `SessionManager.start` starts the episode again."""
 
 
 @dataclass
@@ -208,8 +199,8 @@ def _show(request: Request, host: StudyHost, person: Participant, error: str | N
         outcome = session.outcome()
         return _page(request, "study_done.html", host, code=person.completion_code,
                      outcome=outcome.text if outcome else None)  # fmt: skip
-    if session.status in ("abandoned", "failed", "interrupted"):
-        code = 500 if session.status == "failed" else 410
+    if session.status in ENDED_BADLY:
+        code = 500 if session.status == FAILED else 410
         return _page(request, "study_message.html", host, code,
                      message="This game cannot go on. Please contact the researchers.")  # fmt: skip
     pending = session.pending()

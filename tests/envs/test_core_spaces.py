@@ -120,3 +120,18 @@ def test_normalize_text_truncates_and_coerces() -> None:
     assert normalize_text("keep\nlines", 100) == "keep\nlines"
     with pytest.raises(ValueError, match="max_length"):
         normalize_text("x", -1)
+
+
+def test_free_text_holds_the_charset_tables_gymnasium_text_would_build():
+    """`FreeText` skips `Text.__init__` (it shares prebuilt tables): they must stay equal."""
+    from gymnasium.spaces import Text
+
+    from envs.core.spaces import SAMPLE_CHARSET
+
+    ours, theirs = FreeText(50, min_length=2), Text(50, min_length=2, charset=SAMPLE_CHARSET)
+    for attribute in ("min_length", "max_length", "_char_set", "_char_list", "_char_index",
+                      "_char_str", "dtype", "shape"):  # fmt: skip
+        assert getattr(ours, attribute) == getattr(theirs, attribute), attribute
+    ours.seed(3)
+    theirs.seed(3)
+    assert [ours.sample() for _ in range(5)] == [theirs.sample() for _ in range(5)]

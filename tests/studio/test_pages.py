@@ -178,6 +178,7 @@ def test_family_timelines_come_from_the_env_spec(family_root: Path) -> None:
     kinds = {row[1] for row in events}
     assert {"search", "message", "propose", "pay"} <= kinds
     assert {row[0] for row in events} == {"customer_0", "customer_1"}
+    assert any(row[4] for row in events)  # events link to turns
     for row in events:  # each event links to a turn of the page that exists
         if row[4]:
             assert f'id="t{row[4].removeprefix("#t")}"' in market.text
