@@ -263,3 +263,23 @@ class BaseLanguageModel:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(backend={self.backend!r}, model={self.model_id!r})"
+
+
+# --- results back from JSON (the cache wrapper, the studio's journal) ---
+
+
+def usage_from_dict(data: dict[str, Any]) -> Usage:
+    """A `Usage` from `dataclasses.asdict` output read back from JSON."""
+    return Usage(**{**data, "failures": tuple(data.get("failures", ()))})
+
+
+def completion_from_dict(data: dict[str, Any]) -> Completion:
+    """A `Completion` from `dataclasses.asdict` output read back from JSON."""
+    return Completion(**{**data, "usage": usage_from_dict(data["usage"])})
+
+
+def choice_from_dict(data: dict[str, Any]) -> Choice:
+    """A `Choice` from `dataclasses.asdict` output read back from JSON."""
+    return Choice(
+        **{**data, "usage": usage_from_dict(data["usage"]), "scores": tuple(data["scores"])}
+    )

@@ -24,6 +24,8 @@ from sim.llm.types import (
     GenerateRequest,
     LanguageModel,
     Usage,
+    choice_from_dict,
+    completion_from_dict,
     request_key,
     with_usage,
 )
@@ -203,16 +205,10 @@ class CachedModel(ModelWrapper):
         return results
 
     def _generate(self, requests: list[GenerateRequest]) -> list[Completion]:
-        def decode(d: dict[str, Any]) -> Completion:
-            return Completion(**{**d, "usage": Usage(**d["usage"])})
-
-        return self._cached_batch("generate", requests, self.inner.generate, decode)
+        return self._cached_batch("generate", requests, self.inner.generate, completion_from_dict)
 
     def _choose(self, requests: list[ChooseRequest]) -> list[Choice]:
-        def decode(d: dict[str, Any]) -> Choice:
-            return Choice(**{**d, "usage": Usage(**d["usage"]), "scores": tuple(d["scores"])})
-
-        return self._cached_batch("choose", requests, self.inner.choose, decode)
+        return self._cached_batch("choose", requests, self.inner.choose, choice_from_dict)
 
     def close(self) -> None:
         with self._lock:

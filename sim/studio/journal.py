@@ -28,7 +28,8 @@ from sim.llm.types import (
     ChooseRequest,
     Completion,
     GenerateRequest,
-    Usage,
+    choice_from_dict,
+    completion_from_dict,
     request_key,
 )
 from sim.llm.wrappers import ModelWrapper
@@ -144,10 +145,10 @@ class JournaledModel(ModelWrapper):
         self._seen: Counter[tuple[str, str]] = Counter()
 
     def _generate(self, requests: list[GenerateRequest]) -> list[Completion]:
-        return self._serve("generate", requests, self.inner.generate, _completion)
+        return self._serve("generate", requests, self.inner.generate, completion_from_dict)
 
     def _choose(self, requests: list[ChooseRequest]) -> list[Choice]:
-        return self._serve("choose", requests, self.inner.choose, _choice)
+        return self._serve("choose", requests, self.inner.choose, choice_from_dict)
 
     def _serve(self, call: str, requests: list[Any], ask: Any, rebuild: Any) -> list[Any]:
         keys = []
@@ -175,15 +176,3 @@ class JournaledModel(ModelWrapper):
 
     def close(self) -> None:
         """The shared model outlives every episode: nothing to close here."""
-
-
-def _usage(data: dict[str, Any]) -> Usage:
-    return Usage(**{**data, "failures": tuple(data.get("failures", ()))})
-
-
-def _completion(data: dict[str, Any]) -> Completion:
-    return Completion(**{**data, "usage": _usage(data["usage"])})
-
-
-def _choice(data: dict[str, Any]) -> Choice:
-    return Choice(**{**data, "usage": _usage(data["usage"]), "scores": tuple(data["scores"])})
