@@ -220,14 +220,14 @@ def run(
             elif shards:
                 _run_on_ray(exp, shards, run_dir, workers, servers, watch)
         except StoreError as error:
-            _end_invocation(run_dir, "failed", started, failure=str(error))
+            end_invocation(run_dir, "failed", started, failure=str(error))
             raise _with_lease_note(error, run_dir) from None
         except OSError as error:  # a filesystem failure outside sim.store.storage's own calls
             failure = f"{run_dir.location.name()}: {explain(error)}"
-            _end_invocation(run_dir, "failed", started, failure=failure)
+            end_invocation(run_dir, "failed", started, failure=failure)
             raise _with_lease_note(StoreError(failure), run_dir) from None
         except BaseException:  # Ctrl-C, a lost lease, a bug: finished shards stay committed
-            _end_invocation(run_dir, "interrupted", started)
+            end_invocation(run_dir, "interrupted", started)
             raise
         run_dir.remove_leftovers()  # files of replaced (damaged) shards
         _finish(exp, run_dir, watch, started)
@@ -246,7 +246,7 @@ def _with_lease_note(error: StoreError, run_dir: RunDir) -> StoreError:
     return StoreError(f"{error}; this run could not release its lease: re-run with --takeover")
 
 
-def _end_invocation(run_dir: RunDir, status: str, started: float, **fields: Any) -> None:
+def end_invocation(run_dir: RunDir, status: str, started: float, **fields: Any) -> None:
     """Record how this invocation ended: status, wall time added to the run's total, and one
     entry in ``invocations``. Best effort: a run that cannot be written keeps its old manifest."""
     wall_s = time.perf_counter() - started
@@ -340,9 +340,9 @@ def _finish(exp: Experiment, run_dir: RunDir, watch: _FallbackWatch, started: fl
         left = len(exp.shards()) - len(run_dir.done_shards())
         if left:
             message += f" ({left} shard(s) not played or to replay: a re-run resumes)"
-        _end_invocation(run_dir, "failed", started, failure=message, llm=manifest_totals(tallies))
+        end_invocation(run_dir, "failed", started, failure=message, llm=manifest_totals(tallies))
         raise FallbackRateError(f"run failed: {message}", run_dir.path)
-    _end_invocation(run_dir, "complete", started, failure=None, llm=manifest_totals(tallies))
+    end_invocation(run_dir, "complete", started, failure=None, llm=manifest_totals(tallies))
 
 
 ANY_NODE = "*"

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envs.core.names import role_of
+from envs.core.names import agent_named, role_of
 from envs.core.protocol import protocol_of
 from envs.core.registry import make_env
-from sim.engine.batch import _end_invocation
+from sim.engine.batch import end_invocation
 from sim.engine.experiment import EpisodeSpec, Experiment
 from sim.engine.fallbacks import manifest_totals, tallies_of
 from sim.engine.records import StepColumns, to_json
@@ -361,11 +361,9 @@ class SessionManager:
                     f"{len(humans)} human players; agents: {agents})"
                 )
             return humans[0]
-        if human_role in agents:
-            return human_role
-        for agent in agents:
-            if role_of(agent) == human_role:
-                return agent
+        agent = agent_named(agents, human_role)
+        if agent is not None:
+            return agent
         roles = sorted({role_of(a) for a in agents})
         raise ValueError(f"no role or agent {human_role!r}; roles: {roles}")
 
@@ -450,7 +448,7 @@ class SessionManager:
             status = "complete" if done == len(self.plan) else "interrupted"
             episodes = load_episodes(self.run_dir.location)
             tallies = tallies_of(episodes.get("llm_by_model", []))
-            _end_invocation(
+            end_invocation(
                 self.run_dir, status, self._started, failure=None, llm=manifest_totals(tallies)
             )
         finally:

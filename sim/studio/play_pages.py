@@ -119,9 +119,7 @@ class PlayRegistry:
         agent = roles[role][0]
         roster: dict[str, Any] = {}
         models: dict[str, Any] = {}
-        for other, choice in opponents.items():
-            if other == role and len(roles[role]) == 1:
-                continue
+        for other, choice in opponents.items():  # the person's sole-agent role is not in it
             if choice.startswith(f"{LLM}:"):
                 key = choice.split(":", 1)[1]
                 roster[other] = {"policy": LLM, "model": key}

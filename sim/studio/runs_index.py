@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.engine.records import LLMTally, total_tally
-from sim.store.storage import Location
+from sim.store.storage import Location, child_uri
 from sim.studio.security import MANIFEST
 
 SKIPPED_FOLDERS = frozenset({"episodes", "steps", "shards", "plots", "__pycache__"})
@@ -79,7 +79,7 @@ def summarise(root: Location, rel: str) -> RunSummary:
     from sim.store.lease import writer_state
     from sim.store.runs import read_manifest
 
-    location = root if rel == "." else Location.of(_child(root, rel))
+    location = root if rel == "." else Location.of(child_uri(root.spec, rel))
     try:
         manifest = read_manifest(location)
         done = _episodes_done(location, manifest)
@@ -100,12 +100,6 @@ def summarise(root: Location, rel: str) -> RunSummary:
         )
     except Exception as error:  # one unreadable run is that run's row, never a 500
         return RunSummary(path=rel, error=" ".join(str(error).split())[:300] or repr(error))
-
-
-def _child(root: Location, rel: str) -> str:
-    from sim.store.storage import child_uri
-
-    return child_uri(root.spec, rel)
 
 
 def _episodes_done(location: Location, manifest: Any) -> int:

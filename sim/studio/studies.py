@@ -39,7 +39,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from envs.core.names import role_of
+from envs.core.names import agent_named, role_of
 from envs.core.registry import make_env
 from sim.engine.cells import ExperimentError, describe_validation_error
 from sim.engine.experiment import EpisodeSpec, Experiment, load_experiment, read_yaml_mapping
@@ -137,15 +137,13 @@ def _participant_agent(data: Mapping[str, Any], participant: str) -> str:
     except Exception as error:
         load_experiment(data)  # words what is wrong with env or params, naming the field
         raise ExperimentError(f"env: cannot build {env_id!r}: {error}") from None
-    if participant in agents:
-        return participant
-    of_role = [a for a in agents if role_of(a) == participant]
-    if not of_role:
+    agent = agent_named(agents, participant)
+    if agent is None:
         roles = sorted({role_of(a) for a in agents})
         raise ExperimentError(
             f"participant: {participant!r} is no agent or role of {env_id}; roles: {roles}"
         )
-    return of_role[0]
+    return agent
 
 
 def read_study_yaml(path: Path) -> dict[str, Any]:
