@@ -5,11 +5,18 @@ port of 127.0.0.1, over a temporary root with one study whose opponents are scri
 preset's, or ``--study``). N simulated participants (asyncio, one keep-alive connection and cookie
 jar each) then go through the whole journey over HTTP, ``rounds`` times each: the open link,
 consent, instructions, every game turn (valid form values read from the page) and the
-completion code. Each round, every participant first arrives (link, consent, instructions),
-then all start their games at once. Measured: human decisions accepted per second over the game
-phases (that start to the last completion code, summed over rounds), the latency of every GET
-and POST (median, p95), participations completed and errors. The server's rate limit is raised:
-every simulated person comes from 127.0.0.1, where real ones each have an address of their own.
+completion code. The server's rate limit is raised: every simulated person comes from
+127.0.0.1, where real ones each have an address of their own.
+
+Two ways to load it, both measured by `mercato bench studio`:
+- **capacity** (no ``rate``): each round, every participant arrives, then all start their games
+  at once and answer as fast as pages come back. Decisions per second over the game phases is
+  what the server sustains; page latency here is mostly queueing (N people always waiting).
+- **paced** (``rate``): the crowd offers ``rate`` decisions per second (each person arrives at
+  their own moment and decides once per ``N / rate`` seconds, as people who read and think).
+  The latency of every GET and POST then says how fast pages come at that load.
+Measured: decisions accepted per second, page latency (median, p95), participations completed,
+errors, and the CPU seconds of server and participants (they share the machine's cores).
 """
 
 from __future__ import annotations
@@ -51,6 +58,8 @@ class Tally:
     latencies_s: list[float] = field(default_factory=list)
     decisions: int = 0
     refused: int = 0
+    late: int = 0
+    """Paced decisions sent more than one interval after their time (the server lagged)."""
     completed: int = 0
     codes: set[str] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
@@ -63,8 +72,11 @@ class StudioBench:
 
     participants: int
     rounds: int
+    rate: float | None
+    """Decisions per second the crowd offered (None: as fast as the server answered)."""
     decisions: int
     refused: int
+    late: int
     completed: int
     distinct_codes: int
     requests: int
@@ -240,8 +252,17 @@ async def _arrive(client: Any, study: str, prefer: Mapping[str, str], tally: Tal
     return link
 
 
-async def _play(client: Any, link: str, prefer: Mapping[str, str], tally: Tally) -> None:
-    """Every game turn (valid values read from each page), to the completion code."""
+async def _play(
+    client: Any,
+    link: str,
+    prefer: Mapping[str, str],
+    tally: Tally,
+    interval_s: float | None = None,
+) -> None:
+    """Every game turn (valid values read from each page), to the completion code; with
+    ``interval_s``, one decision per interval (a person's thinking), else as fast as answered."""
+    loop = asyncio.get_running_loop()
+    next_at = loop.time()
     page = await _request(client, tally, "GET", link)
     for _ in range(PAGE_LIMIT):
         found = _CODE.search(page.text)
@@ -253,21 +274,37 @@ async def _play(client: Any, link: str, prefer: Mapping[str, str], tally: Tally)
             page = await _request(client, tally, "GET", link)
             continue
         data = answer(page.text, prefer)
+        if interval_s is not None:
+            next_at += interval_s
+            ahead = next_at - loop.time()
+            if ahead < -interval_s:  # a whole interval behind: the server did not keep up
+                tally.late += 1
+            await asyncio.sleep(max(0.0, ahead))
         sent = await _request(client, tally, "POST", link, data=data)
-        if sent.status_code == 303:
-            tally.decisions += 1
-            page = await _request(client, tally, "GET", link)
-        else:
+        if 'id="turn-error"' in sent.text:
             tally.refused += 1
-            page = sent
+        else:
+            tally.decisions += 1  # answered with the page that follows the decision
+        page = sent
     raise RuntimeError(f"{link}: no completion code after {PAGE_LIMIT} pages")
 
 
 async def _crowd(
-    base_url: str, study: str, participants: int, rounds: int, prefer: Mapping[str, str]
+    base_url: str,
+    study: str,
+    participants: int,
+    rounds: int,
+    prefer: Mapping[str, str],
+    rate: float | None = None,
 ) -> Tally:
     """``rounds`` times: every participant arrives (link, consent, instructions), then all
-    start the game together; the game phase runs from that start to the last code."""
+    start the game together; the game phase runs from that start to the last code.
+
+    With ``rate`` (decisions per second offered by the crowd), each person instead arrives at
+    their own moment (spread over one decision interval) and decides once per interval
+    (``participants / rate`` seconds); the timed phase then runs from the first arrival."""
+    if rate is not None:
+        return await _paced_crowd(base_url, study, participants, rounds, prefer, rate)
     tally = Tally()
     host, port = base_url.removeprefix("http://").rsplit(":", 1)
     clients = [_Browser(host, int(port)) for _ in range(participants)]
@@ -298,6 +335,37 @@ async def _crowd(
     finally:
         for client in clients:
             await client.aclose()
+    return tally
+
+
+async def _paced_crowd(
+    base_url: str,
+    study: str,
+    participants: int,
+    rounds: int,
+    prefer: Mapping[str, str],
+    rate: float,
+) -> Tally:
+    """`_crowd` at an offered ``rate``: arrivals spread out, one decision per interval each."""
+    tally = Tally()
+    host, port = base_url.removeprefix("http://").rsplit(":", 1)
+    interval_s = participants / rate
+
+    async def person(index: int) -> None:
+        client = _Browser(host, int(port))
+        try:
+            await asyncio.sleep(index * interval_s / participants)
+            link = await _arrive(client, study, prefer, tally)
+            await _play(client, link, prefer, tally, interval_s)
+        except Exception as error:  # counted; the others go on
+            tally.errors.append(f"{type(error).__name__}: {error}"[:300])
+        finally:
+            await client.aclose()
+
+    for _ in range(rounds):
+        began = time.perf_counter()
+        await asyncio.gather(*(person(i) for i in range(participants)))
+        tally.game_s += time.perf_counter() - began
     return tally
 
 
@@ -349,15 +417,18 @@ def bench(
     study: Mapping[str, Any] | None = None,
     prefer: Mapping[str, str] | None = None,
     root: Path | None = None,
+    rate: float | None = None,
 ) -> StudioBench:
-    """Serve the study and play ``participants`` concurrent people ``rounds`` times each."""
+    """Serve the study and play ``participants`` concurrent people ``rounds`` times each, as
+    fast as the server answers or (``rate``) offering that many decisions per second."""
     prefer = dict(presets()["studio"]["prefer"] if prefer is None else prefer)
     with _scratch(root) as work:
         data = bench_study(study, participants * rounds)
         with serve(work, data) as (url, process):
             load_before = os.getloadavg()
             cpu_before, client_before = _cpu_s(process.pid), time.process_time()
-            tally = asyncio.run(_crowd(url, data["name"], participants, rounds, prefer))
+            crowd = _crowd(url, data["name"], participants, rounds, prefer, rate)
+            tally = asyncio.run(crowd)
             cpu = _cpu_s(process.pid) - cpu_before
             client_cpu = time.process_time() - client_before
             load_after = os.getloadavg()
@@ -366,8 +437,10 @@ def bench(
     return StudioBench(
         participants=participants,
         rounds=rounds,
+        rate=rate,
         decisions=tally.decisions,
         refused=tally.refused,
+        late=tally.late,
         completed=tally.completed,
         distinct_codes=len(tally.codes),
         requests=len(tally.latencies_s),

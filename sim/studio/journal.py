@@ -45,11 +45,14 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._folder_made = False
 
     def append(self, kind: str, **fields: Any) -> None:
         line = json.dumps({"kind": kind, **fields}, ensure_ascii=False, separators=(",", ":"))
         with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self._folder_made:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._folder_made = True
             with open(self.path, "a", encoding="utf-8") as file:
                 file.write(line + "\n")
                 file.flush()

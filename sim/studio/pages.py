@@ -36,6 +36,7 @@ def templates(secrets: Sequence[str]) -> Jinja2Templates:
         autoescape=True,
         finalize=scrub,
         undefined=jinja2.StrictUndefined,
+        auto_reload=False,  # the templates ship with the package: no stat per page
     )
     env.filters["num"] = number
     env.filters["pct"] = percent

@@ -427,11 +427,14 @@ class SessionManager:
             return self._pools[cell_id]
 
     def commit(self, session: PlaySession, result: EpisodeResult, steps: StepColumns) -> None:
-        """Write a finished episode as its shard, once."""
+        """Write a finished episode as its shard, once. The write runs outside the manager's
+        lock (shards are separate files), so one episode's Parquet does not hold up others'
+        starts; the session is this shard's only writer (`start` hands out one per episode)."""
         with self._lock:
             if session.shard_id in self.recorded:
                 raise ValueError(f"episode {session.episode_id} is already recorded")
-            self.run_dir.write_shard(session.shard_id, [result.record], steps)
+        self.run_dir.write_shard(session.shard_id, [result.record], steps)
+        with self._lock:
             self.recorded.add(session.shard_id)
 
     def close(self, wait_s: float = 0.0) -> None:

@@ -466,8 +466,7 @@ def _submit(
     error = session.submit(values, pending.number)
     if error is not None:
         return _turn_page(request, entry, error, values)
-    session.wait(THINK_WAIT_S)
-    return RedirectResponse(f"/play/{entry.session_id}", status_code=303)
+    return _turn_page(request, entry)  # what follows the answer, in the same round trip
 
 
 def play_routes() -> list[Route]:

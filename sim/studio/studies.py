@@ -176,7 +176,9 @@ def token_hash(token: str) -> str:
 class ParticipantBook:
     """The participants of one study, one JSON file each under ``folder``.
 
-    Not thread-safe by itself: the server calls it under one lock.
+    Writes (`enrol`, `update`, `expire`) are not thread-safe: the server makes them under one
+    lock. Lookups (`find`, `get`) need no lock: they read dicts whose entries are replaced whole
+    (a participant is a frozen dataclass), never changed in place.
     """
 
     def __init__(self, folder: Path, study: Study, seed: int | None = None) -> None:

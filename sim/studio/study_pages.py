@@ -7,8 +7,11 @@ these pages links elsewhere (no runs, no admin, no other participant), and the g
 the participant's role sees: the protocol's rendering of its own observation and, at the end,
 `PlaySession.outcome()`. Admin pages (``/admin/studies...``) need the admin token.
 
-Handlers that wait for the episode's thread run in the thread pool; each study's book is used
-under its host's lock (the book itself is not thread-safe).
+Handlers that wait for the episode's thread run in the thread pool; each study's book changes
+under its host's lock (the book's writes are not thread-safe; its lookups are). A decision's POST
+is answered with the page that follows it (the next turn, the wait or the code), not a redirect:
+one round trip per decision; the page's script turns the history entry into a GET, so a reload
+does not send the answer again (without script, a resent answer is refused as out of date).
 """
 
 from __future__ import annotations
@@ -140,8 +143,7 @@ def _find(request: Request) -> tuple[StudyHost, Participant]:
     token = request.path_params["token"]
     if _TOKEN.match(token):
         for host in hosts(request).values():
-            with host.lock:
-                person = host.book.find(token)
+            person = host.book.find(token)  # a read: needs no lock (see `ParticipantBook`)
             if person is not None:
                 return host, person
     raise HTTPException(404, "this link is not valid")
@@ -171,6 +173,9 @@ def _journey(request: Request, form: FormData | None) -> Response:
             host.touch(person, status="playing")
         elif (step == "turn" or (not step and "number" in form)) and person.status == "playing":
             error = _submit(host, person, form)
+            if error is None:  # the next turn's page answers the POST: one round trip a decision
+                person = host.book.get(person.participant_id) or person
+                return _show(request, host, person, None)
         if error is None:
             return RedirectResponse(request.url.path, status_code=303)
         person = host.book.get(person.participant_id) or person

@@ -39,8 +39,19 @@ def test_tiny_bench_counts_agree(tmp_path: Path) -> None:
     assert len(human) == r.decisions
 
 
+def test_paced_bench_offers_one_decision_per_interval(tmp_path: Path) -> None:
+    """At 10 decisions/s offered by 3 people, each decides every 0.3 s: 4 decisions each take at
+    least 1.2 s (as fast as answered, the same round takes a fraction of that)."""
+    r = bench(participants=3, rounds=1, root=tmp_path, rate=10.0)
+    assert r.errors == () and r.completed == 3 and r.rate == 10.0
+    assert r.decisions == 12 and r.game_s >= 1.2
+    assert 0 < r.median_ms <= r.p95_ms
+
+
 def test_cli_prints_the_table_and_targets() -> None:
-    result = CliRunner().invoke(cli, ["bench", "studio", "--participants", "2", "--rounds", "1"])
+    args = ["bench", "studio", "--participants", "2", "--rounds", "1", "--rate", "40"]
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert "decisions/s" in result.output and ">= 200" in result.output
+    assert "paced: 40/s offered" in result.output and "< 50 (paced)" in result.output
     assert "participations completed" in result.output and "2 / 2" in result.output

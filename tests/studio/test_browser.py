@@ -95,6 +95,10 @@ def test_play_bargaining_as_bob_to_the_end(tmp_path: Path, page: Any, shots: Pat
             with page.expect_navigation():
                 page.click("#submit-turn")
             decisions += 1
+            if decisions == 1:  # the answer's page came from a POST: a reload must not resend it
+                page.reload()
+                page.wait_for_selector("#turn")
+                assert page.locator("#turn-error").count() == 0, page.content()[-2000:]
         assert page.locator("#outcome").count() == 1, page.content()[-2000:]
         assert checked_bounds and decisions >= 2
         assert page.inner_text("#outcome-reward")

@@ -1,4 +1,13 @@
-// mercato studio: keyboard stepping through an episode's turns (no framework, no build step).
+// mercato studio's pages' script (no framework, no build step).
+
+// A turn's answer is POSTed and answered with the page that follows it. Replacing the history
+// entry with the same URL makes it a plain GET: a reload shows the current page instead of
+// sending the answer again.
+if (window.history && window.history.replaceState) {
+  window.history.replaceState(window.history.state, "", window.location.href);
+}
+
+// Episode pages: keyboard stepping through an episode's turns (no framework, no build step).
 // Left/right or k/j move between turns; the URL fragment (#t12) keeps the position.
 (function () {
   "use strict";
