@@ -58,6 +58,15 @@ class TextProtocol(ABC):
         action space is large (e.g. a grid of prices), so constrained choice stays cheap.
         """
 
+    def render_end(
+        self, observation: Any, agent: str, metrics: Mapping[str, Any], truncated: bool
+    ) -> str | None:
+        """How the episode ended, as ``agent``'s role may be told it (one or two sentences,
+        e.g. the accepted split); None when this protocol has nothing to add to `render` of the
+        final observation. ``metrics`` are the episode's: an implementation picks only what the
+        role knows by the rules (a public deal, never another player's private value)."""
+        return None
+
     def safe_default(self, observation: Any, agent: str) -> Any:
         """The action taken when a player gives no usable answer at all.
 

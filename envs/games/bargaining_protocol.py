@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import operator
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ from envs.core.structured import (
 )
 from envs.core.text import (
     REPLY_WRAPPING,
+    dollars,
     echo,
     exact_amount,
     known_agent,
@@ -125,6 +127,22 @@ class BargainingProtocol(GameProtocol):
 
     def render(self, observation: Any, agent: str) -> str:
         return bargaining_view(observation, agent)
+
+    def render_end(
+        self, observation: Any, agent: str, metrics: Mapping[str, Any], truncated: bool
+    ) -> str | None:
+        """The split both players saw agreed (face values), or that no offer was accepted."""
+        round_ = int(metrics.get("round") or observation["round"])
+        if truncated:
+            return f"The game was stopped after round {round_} without an accepted offer."
+        if not metrics.get("deal"):
+            return f"The offer of the last round (round {round_}) was rejected: no deal."
+        money = float(observation["money"][0])
+        alice = money * float(metrics["alice_share"])
+        return (
+            f"An offer was accepted in round {round_}: Alice gets {dollars(alice)} and Bob "
+            f"gets {dollars(money - alice)} (face value)."
+        )
 
     def parse(self, text: str, observation: Any, agent: str) -> Any:
         data = json_object(text)

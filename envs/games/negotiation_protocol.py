@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import operator
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -129,6 +130,20 @@ class NegotiationProtocol(GameProtocol):
             f"Where messages are allowed, text after your offer is sent to the {other} as your "
             "message (you may mark it 'MESSAGE: <text>'); text after a response is not sent."
         )
+
+    def render_end(
+        self, observation: Any, agent: str, metrics: Mapping[str, Any], truncated: bool
+    ) -> str | None:
+        """The price both players saw agreed, or how the game ended without a trade."""
+        round_ = int(metrics.get("round") or observation["round"])
+        if truncated:
+            return f"The game was stopped after round {round_} without a trade."
+        if metrics.get("trade"):
+            price = dollars(float(metrics["price"]))
+            return f"An offer was accepted in round {round_}: the trade is at {price}."
+        if metrics.get("outside_option"):
+            return f"A player took the outside option in round {round_}: no trade."
+        return f"The offer of the last round (round {round_}) was rejected: no trade."
 
     def render(self, observation: Any, agent: str) -> str:
         me, other = NAMES[known_agent(agent, AGENTS)], NAMES[OTHER[agent]]

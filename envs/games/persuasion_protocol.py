@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import operator
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from envs.core.protocol import ActionParseError, ValidAction
@@ -101,6 +102,22 @@ class PersuasionProtocol(GameProtocol):
             "Answer format (start your answer with it): 'BUY' or 'PASS'.\n"
             "Where messages are allowed, text after it is sent to the seller as your message "
             "(you may mark it 'MESSAGE: <text>'); otherwise it is not sent."
+        )
+
+    def render_end(
+        self, observation: Any, agent: str, metrics: Mapping[str, Any], truncated: bool
+    ) -> str | None:
+        """How many times the buyer bought and how many of those were of high quality: counts
+        both roles see (``sold``, ``high_sold``); not the unsold rounds' quality, which a myopic
+        buyer never learns."""
+        played = int(observation["played"])
+        if not played:
+            return None
+        sold, high = int(observation["sold"]), int(observation["high_sold"])
+        stopped = " (stopped early)" if truncated else ""
+        return (
+            f"Over {played} round(s){stopped} the buyer bought {sold} time(s), {high} of them "
+            "of high quality."
         )
 
     def render(self, observation: Any, agent: str) -> str:

@@ -193,23 +193,30 @@ class PlaySession:
         return build
 
     def _final(self, result: EpisodeResult) -> Outcome:
-        """The end as the person's role sees it: how their part ended and their return (from
-        their own final row: the env's observe of their agent when the rollout finished it,
-        after every other agent's last move), then that observation through the protocol."""
+        """The end as the person's role sees it: how the episode ended in the protocol's words
+        (`TextProtocol.render_end`, which picks from the metrics only what the role knows), their
+        return, and their own final observation through the protocol (the env's observe of their
+        agent when the rollout finished it, after every other agent's last move)."""
         from sim.export.rehydrate import from_json
 
         rows = [r for r in result.steps.rows if r.agent == self.agent and r.action is None]
         reward = float(result.record.returns.get(self.agent, 0.0))
-        ended = "reached its limit" if rows and rows[-1].truncated else "ended"
-        lines = [f"The game is over: it {ended}. Your return: {reward:,.2f}."]
+        truncated = bool(rows and rows[-1].truncated)
+        lines = [f"The game is over: it {'reached its limit' if truncated else 'ended'}."]
         if rows:
             env = self.manager.probe_env(self.spec.cell_id)
             try:
                 observation = from_json(rows[-1].observation, env.observation_space(self.agent))
+                metrics = result.record.metrics
+                end = self.protocol.render_end(observation, self.agent, metrics, truncated)
                 view = self.protocol.render(observation, self.agent)
-                lines += ["", "What you saw at the end:", view]
             except Exception:  # an env whose final observation does not render: reward only
                 log.warning("final observation of %s did not render", self.episode_id)
+            else:
+                lines = [f"The game is over. {end}"] if end else lines
+                lines += [f"Your return: {reward:,.2f}.", "", "What you saw at the end:", view]
+                return Outcome(self.agent, "\n".join(lines), reward)
+        lines.append(f"Your return: {reward:,.2f}.")
         return Outcome(self.agent, "\n".join(lines), reward)
 
 

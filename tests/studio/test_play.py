@@ -6,6 +6,7 @@ one would."""
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -235,8 +236,9 @@ def test_merging_model_merges_threads_and_splits_results() -> None:
 
 
 def test_the_outcome_says_the_game_is_over_and_the_return(tmp_path: Path) -> None:
-    """The finished game's outcome states the end first (not the last turn's "It is Alice's
-    turn" as if the game went on), Bob's own return, then Bob's own view at the end only."""
+    """The finished game's outcome states the end first, in the protocol's words (the accepted
+    split; not the last turn's "It is Alice's turn" as if the game went on), Bob's own return,
+    then Bob's own view at the end only."""
     exp = experiment()
     manager = SessionManager(tmp_path / "run", exp)
     try:
@@ -248,8 +250,16 @@ def test_the_outcome_says_the_game_is_over_and_the_return(tmp_path: Path) -> Non
         episodes, _ = load(tmp_path / "run")
         reward = float(episodes.loc[0, "return_bob_0"])
         assert reward > 0 and outcome.reward == reward  # a deal: Bob gets a share
-        first, *rest = outcome.text.splitlines()
-        assert first == f"The game is over: it ended. Your return: {reward:,.2f}."
+        first, second, *rest = outcome.text.splitlines()
+        ended = re.fullmatch(
+            r"The game is over\. An offer was accepted in round (\d): Alice gets \$([\d,]+) "
+            r"and Bob gets \$([\d,]+) \(face value\)\.",
+            first,
+        )
+        assert ended is not None, first
+        face = float(ended.group(3).replace(",", ""))  # discounted by Bob's default 0.9
+        assert reward == pytest.approx(face * 0.9 ** (int(ended.group(1)) - 1))
+        assert second == f"Your return: {reward:,.2f}."
         assert "You are Bob" in outcome.text and "You are Alice" not in outcome.text
         assert rest.index("What you saw at the end:") < rest.index(
             next(line for line in rest if "It is Alice's turn" in line)

@@ -142,6 +142,7 @@ def test_bob_plays_bargaining_to_the_end(client: TestClient, tmp_path: Path) -> 
         assert stale.status_code == 409  # the same form sent twice is not applied again
     assert finished and offered and made >= 2
     assert "Your return" in page.text
+    assert "The game is over. An offer was accepted in round" in page.text  # how it ended
     assert "/runs/play/" in page.text  # the admin's link to the replay
     replay = re.search(r'href="(/runs/play/[^"]+/episodes/[^"]+)"', page.text)
     assert replay is not None
