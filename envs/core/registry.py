@@ -2,16 +2,22 @@
 
 Ids live in PettingZoo's registry under the ``mercato`` namespace, so users create envs with
 ``pettingzoo.make("aec" | "parallel", "mercato/<Name>-v0")``. PettingZoo keeps one registry per
-kind, so the same id may be registered once as ``"aec"`` and once as ``"parallel"``.
+kind, so the same id may be registered once as ``"aec"`` and once as ``"parallel"``. A Parallel
+env registered with ``aec_form=True`` is also made as ``"aec"``, through PettingZoo's
+``parallel_to_aec``; its spec stays one entry (its own kind), and `make_env` still makes its own
+kind unless asked for ``"aec"``.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pettingzoo
+from pettingzoo.utils.conversions import parallel_to_aec
 
 from envs.core.params import Params
 from envs.core.spec import Outcomes, StudyForm, ViewSpec
@@ -53,9 +59,19 @@ class EnvSpec:
     timeline: str | None = field(default=None, compare=False)
     """``"module:function"``: an episode's step rows (dicts) -> `TimelineEvent` list, the
     family's own timeline (per-customer market events, trial ratings) the studio shows."""
+    aec_form: bool = field(default=False, compare=False)
+    """A Parallel env also registered as AEC (``parallel_to_aec``), so both make kinds work."""
 
 
 _REGISTERED: dict[tuple[str, str], EnvSpec] = {}
+
+
+def parallel_as_aec(entry_point: str | Callable[..., Any], **kwargs: Any) -> Any:
+    """The Parallel env ``entry_point`` makes, as an AEC env (PettingZoo's ``parallel_to_aec``)."""
+    if isinstance(entry_point, str):
+        module, _, attribute = entry_point.partition(":")
+        entry_point = getattr(importlib.import_module(module), attribute)
+    return parallel_to_aec(entry_point(**kwargs))
 
 
 def register_env(
@@ -75,8 +91,10 @@ def register_env(
     views: tuple[ViewSpec, ...] = (),
     importers: Mapping[str, str] | None = None,
     timeline: str | None = None,
+    aec_form: bool = False,
 ) -> EnvSpec:
-    """Register ``mercato/<name>`` with PettingZoo and record its `EnvSpec` for `list_envs`.
+    """Register ``mercato/<name>`` with PettingZoo and record its `EnvSpec` for `list_envs`;
+    ``aec_form`` (Parallel envs) registers it as AEC too, through ``parallel_to_aec``.
 
     Registering an id again with the same entry point and kwargs is a no-op (modules may be
     imported twice); a different entry point or kwargs raises ``ValueError``.
@@ -85,12 +103,14 @@ def register_env(
         raise ValueError(f"kind must be one of {_KINDS}, got {kind!r}")
     if not name or "/" in name:
         raise ValueError(f"name must be a bare '<Name>-v<N>' without a namespace, got {name!r}")
+    if aec_form and kind != "parallel":
+        raise ValueError(f"aec_form: only a Parallel env has an AEC form, got kind {kind!r}")
     env_id = f"{NAMESPACE}/{name}"
     info = EnvSpec(
         env_id, kind, family, summary, entry_point, dict(kwargs or {}),
         params=params, protocol=protocol, metrics=dict(metrics or {}), cost_per=cost_per,
         outcomes=outcomes, study=study, views=tuple(views),
-        importers=dict(importers or {}), timeline=timeline,
+        importers=dict(importers or {}), timeline=timeline, aec_form=aec_form,
     )  # fmt: skip
     existing = _REGISTERED.get((kind, env_id))
     if existing is not None:
@@ -102,6 +122,9 @@ def register_env(
             )
         return existing
     pettingzoo.register(kind, env_id, entry_point=entry_point, kwargs=dict(info.kwargs))
+    if aec_form:
+        as_aec = functools.partial(parallel_as_aec, entry_point)
+        pettingzoo.register("aec", env_id, entry_point=as_aec, kwargs=dict(info.kwargs))
     _REGISTERED[(kind, env_id)] = info
     return info
 
@@ -125,22 +148,27 @@ def spec_of(env_id: str) -> EnvSpec:
 
 
 def env_kinds(env_id: str) -> set[str]:
-    """The kinds (``aec``, ``parallel``) ``env_id`` is registered as; empty when unknown."""
+    """The kinds (``aec``, ``parallel``) ``env_id`` can be made as (an AEC form included);
+    empty when unknown."""
     import envs  # noqa: F401  (registers the built-in environments)
 
-    return {kind for kind, registered in _REGISTERED if registered == env_id}
+    kinds = {kind for kind, registered in _REGISTERED if registered == env_id}
+    parallel = _REGISTERED.get(("parallel", env_id))
+    if parallel is not None and parallel.aec_form:
+        kinds.add("aec")
+    return kinds
 
 
 def make_env(env_id: str, params: Mapping[str, Any] | None = None, kind: str | None = None) -> Any:
     """The registered environment ``env_id`` built with ``params``: the given ``kind``, else its
-    AEC form where there is one (a Parallel-only env comes as itself). One line naming the
-    registered ids, or kinds, when there is no such environment."""
+    AEC registration where there is one (a Parallel env comes as itself, not as its AEC form).
+    One line naming the registered ids, or kinds, when there is no such environment."""
     kinds = env_kinds(env_id)
     if not kinds:
         spec_of(env_id)  # raises, naming the registered ids
-    chosen = kind or ("aec" if "aec" in kinds else "parallel")
+    chosen = kind or ("aec" if ("aec", env_id) in _REGISTERED else "parallel")
     if chosen not in kinds:
-        with_kind = sorted({registered for k, registered in _REGISTERED if k == chosen})
+        with_kind = sorted({spec.id for spec in list_envs() if chosen in env_kinds(spec.id)})
         what = KIND_NAMES.get(chosen, chosen)
         raise ValueError(f"env_id: {env_id!r} is not a {what} mercato env; use {with_kind}")
     return pettingzoo.make(chosen, env_id, **dict(params or {}))

@@ -14,6 +14,8 @@ import numpy as np
 from gymnasium.spaces import Space
 from pettingzoo import AECEnv
 
+from envs.core.rendering import acting_observation, check_render_mode, render_text, show
+
 
 @runtime_checkable
 class PartlyDeciding(Protocol):
@@ -67,9 +69,7 @@ class TurnTakingEnv(AECEnv):
 
     def __init__(self, render_mode: str | None = None) -> None:
         super().__init__()
-        if render_mode not in (None, "ansi"):
-            raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
-        self.render_mode = render_mode
+        self.render_mode = check_render_mode(render_mode)
 
     def step(self, action: Any) -> None:
         agent = self.agent_selection
@@ -89,3 +89,9 @@ class TurnTakingEnv(AECEnv):
 
     def _move(self, agent: str, action: Any) -> None:
         raise NotImplementedError
+
+    def _render(self, summary: str) -> str | None:
+        """``summary`` and the acting agent's text view in the render mode
+        (`envs.core.rendering`): returned for ``ansi``, printed for ``human``."""
+        protocol = self.protocol  # type: ignore[attr-defined]
+        return show(self.render_mode, render_text(summary, protocol, acting_observation(self)))

@@ -146,7 +146,7 @@ class raw_env(TwoPlayerGame):
     * `messages` (bool, default False): whether offers carry free-text messages.
     * `message_length` (int >= 1, default 500): the longest message kept.
     * `max_cycles` (int >= 1 or None, default None): truncate after this many rounds.
-    * `render_mode` (None or "ansi").
+    * `render_mode` (None, "ansi" or "human").
 
     ## Metrics
     `info["metrics"]` of both agents at the end, a flat dict of floats (None where undefined),
@@ -169,7 +169,7 @@ class raw_env(TwoPlayerGame):
 
     metadata: ClassVar[dict[str, Any]] = {
         "name": "negotiation_v0",
-        "render_modes": ["ansi"],
+        "render_modes": ["ansi", "human"],
         "is_parallelizable": False,
     }
     protocol: NegotiationProtocol = NegotiationProtocol()

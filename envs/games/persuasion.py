@@ -145,7 +145,7 @@ class raw_env(TwoPlayerGame):
     * `complete_information` (bool, default True): whether the seller knows v.
     * `message_length` (int >= 1, default 500): the longest message kept.
     * `max_cycles` (int >= 1 or None, default None): truncate after this many rounds.
-    * `render_mode` (None or "ansi").
+    * `render_mode` (None, "ansi" or "human").
 
     ## Metrics
     `info["metrics"]` of both agents at the end, a flat dict of floats (None where undefined),
@@ -166,7 +166,7 @@ class raw_env(TwoPlayerGame):
 
     metadata: ClassVar[dict[str, Any]] = {
         "name": "persuasion_v0",
-        "render_modes": ["ansi"],
+        "render_modes": ["ansi", "human"],
         "is_parallelizable": False,
     }
     protocol: PersuasionProtocol = PersuasionProtocol()

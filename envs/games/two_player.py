@@ -19,6 +19,13 @@ from pettingzoo import AECEnv
 from pettingzoo.utils import wrappers
 
 from envs.core.params import Params
+from envs.core.rendering import (
+    ObservedState,
+    acting_observation,
+    check_render_mode,
+    render_text,
+    show,
+)
 from envs.core.seeding import make_rng
 from envs.core.spaces import FreeText
 from envs.core.wrappers import ActionSpaceCheck
@@ -157,7 +164,7 @@ def shown_rounds(played: int) -> tuple[range, str]:
 # The environment --------------------------------------------------------------------------------
 
 
-class TwoPlayerGame(AECEnv, EzPickle):
+class TwoPlayerGame(ObservedState, AECEnv, EzPickle):
     """Base of the two-player games: two agents, the first moving first, who finish together.
 
     A subclass sets `metadata` and `protocol`, calls ``super().__init__`` with its parameters
@@ -165,7 +172,8 @@ class TwoPlayerGame(AECEnv, EzPickle):
     ``render_mode`` among them), then builds `observation_spaces` and `action_spaces`; its
     `reset` calls `_restart`, its game end `_end_episode` (after `_pay` where it pays at the
     end), and it describes a state in `_describe` for `render`. Steps after the end go to
-    `_remove_finished`.
+    `_remove_finished`. Its global ``state()`` is both players' observations (`ObservedState`):
+    together they see every value, offer and message of the game.
     """
 
     observation_spaces: dict[str, Space[Any]]
@@ -189,8 +197,7 @@ class TwoPlayerGame(AECEnv, EzPickle):
         self.params = params_class.checked(
             **{name: v for name, v in parameters.items() if name != "render_mode"}
         )
-        if render_mode not in (None, *self.metadata["render_modes"]):
-            raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
+        check_render_mode(render_mode)
         max_cycles = parameters["max_cycles"]
         self.money = float(parameters["money"])
         self.complete_information = parameters["complete_information"]
@@ -273,13 +280,15 @@ class TwoPlayerGame(AECEnv, EzPickle):
     # Rendering ----------------------------------------------------------------------------------
 
     def render(self) -> str | None:
+        """The state in a line, then the acting player's view (`envs.core.rendering`)."""
         if self.render_mode is None:
-            logger.warn("render() called without a render_mode; pass render_mode='ansi'.")
+            logger.warn("render() called without a render_mode; pass 'ansi' or 'human'.")
             return None
-        return self._describe()
+        text = render_text(self._describe(), self.protocol, acting_observation(self))
+        return show(self.render_mode, text)
 
     def _describe(self) -> str:
-        """The current state in one line of text (``render_mode="ansi"``)."""
+        """The current state in one line of text (the first line of `render`)."""
         raise NotImplementedError
 
     def close(self) -> None:

@@ -5,7 +5,8 @@ Modules: `market` (the data model), `domains` and `generator` (seeded markets an
 designs), `manipulation` (description conditions), `baselines` (optimal, pick-cheapest, random),
 `search` (simple, lexical, perfect, semantic), `ledger` (proposals, payments, rules), `world`
 (the Mesa model on a networkx graph), `views` and `protocol` (what LLM players read and write),
-`outcomes` (utility, welfare and metrics), `env` (the PettingZoo Parallel env).
+`outcomes` (utility, welfare and metrics), `env` (the PettingZoo Parallel env, also made as AEC
+through ``parallel_to_aec``).
 """
 
 from envs.core.registry import register_env
@@ -16,6 +17,7 @@ from envs.marketplace.params import MarketParams
 register_env(
     "Marketplace-v0",
     kind="parallel",
+    aec_form=True,
     entry_point="envs.marketplace.env:parallel_env",
     family="marketplace",
     summary="Assistants buy for customers from businesses: search, proposals, payments (Magentic)",

@@ -10,6 +10,7 @@ from gymnasium.spaces import Dict
 from pettingzoo import ParallelEnv
 
 from envs.core.params import keyword_signature
+from envs.core.rendering import NoGlobalState, check_render_mode, render_text, show
 from envs.core.seeding import child_rng, derive_seed, make_rng
 from envs.core.turns import read_only
 from envs.marketplace.acting import Acting
@@ -113,7 +114,7 @@ class MarketplaceEnv(Acting, Observing, ParallelEnv):
     texts pasted into a view as written, the reference's no-defence condition; "delimited":
     between tags naming their author, which the text protocol's instructions explain), `days`,
     `social_degree`, `review_hops`, `visibility` (0: every business visible; k: own businesses
-    plus k random ones), `render_mode` (None or "ansi").
+    plus k random ones), `render_mode` (None, "ansi" or "human").
 
     ## Metrics
     `info["metrics"]` at the end: welfare, optimal_welfare, welfare_ratio, purchases,
@@ -129,15 +130,13 @@ class MarketplaceEnv(Acting, Observing, ParallelEnv):
 
     metadata: ClassVar[dict[str, Any]] = {
         "name": "marketplace_v0",
-        "render_modes": ["ansi"],
+        "render_modes": ["ansi", "human"],
         "is_parallelizable": True,
     }
     idle_action: ClassVar[dict[str, Any]] = {"kind": WAIT}
 
     def __init__(self, render_mode: str | None = None, **params: Any) -> None:
-        if render_mode not in (None, "ansi"):
-            raise ValueError(f"render_mode must be None or 'ansi', got {render_mode!r}")
-        self.render_mode = render_mode
+        self.render_mode = check_render_mode(render_mode)
         self.params = MarketParams.checked(**params)
         p = self.params
         self.n_customers, self.n_businesses = design_size(p.design, p.n_customers)
@@ -393,13 +392,24 @@ class MarketplaceEnv(Acting, Observing, ParallelEnv):
         return order.__getitem__
 
     def render(self) -> str | None:
-        if self.render_mode != "ansi" or self.world is None:
+        """The market in a line, then the text view of each agent deciding now."""
+        if self.render_mode is None or self.world is None:
             return None
         world = self.world
-        return (
+        summary = (
             f"tick {world.tick} day {world.day}: {len(world.ledger.proposals)} proposals, "
             f"{len(world.ledger.payments)} payments, {sum(not s.done for s in world.shoppers)} "
             "customers active"
+        )
+        deciding = {agent: self._observations[agent] for agent in self.deciding_agents()}
+        return show(self.render_mode, render_text(summary, self.protocol, deciding))
+
+    def state(self) -> Any:
+        raise NoGlobalState(
+            "Marketplace-v0 has no global state in a fixed space: the market's ledger "
+            "(searches, messages, proposals, payments, reviews) grows through an episode and "
+            "every agent sees a bounded window of it; use each agent's observation, or "
+            "env.unwrapped.state_dict() for the market and its ledgers"
         )
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ from pettingzoo import AECEnv
 
 from envs.core.params import keyword_signature
 from envs.core.protocol import with_text
+from envs.core.rendering import ObservedState
 from envs.core.seeding import child_rng, derive_seed, make_rng
 from envs.core.spaces import FreeText, normalize_text
 from envs.core.turns import TurnTakingEnv, read_only
@@ -48,7 +49,7 @@ def env(**kwargs: Any) -> AECEnv:
     return wrapped(raw_env(**kwargs))
 
 
-class raw_env(DialogueObserving, TurnTakingEnv):
+class raw_env(ObservedState, DialogueObserving, TurnTakingEnv):
     """Conversational recommendation: find the one item a simulated user has in mind.
 
     ## Description
@@ -99,7 +100,7 @@ class raw_env(DialogueObserving, TurnTakingEnv):
     catalog per reset seed), `max_turns`, `recommend_size`, `search_size`, `searches_per_turn`,
     `patience_low` / `patience_high` (the user's patience is drawn in this range),
     `text_observations`, `catalog` (a `Catalog` object instead of a generated one: your own
-    items, or a constructed catalog in tests), `render_mode`.
+    items, or a constructed catalog in tests), `render_mode` (None, "ansi" or "human").
 
     ## Metrics
     `success`, `turns`, `turns_to_success` (None without success), `sr_at_<t>` for t = 1 ..
@@ -114,7 +115,7 @@ class raw_env(DialogueObserving, TurnTakingEnv):
 
     metadata: ClassVar[dict[str, Any]] = {
         "name": "rec_dialogue_v0",
-        "render_modes": ["ansi"],
+        "render_modes": ["ansi", "human"],
         "is_parallelizable": False,
     }
 
@@ -419,9 +420,9 @@ class raw_env(DialogueObserving, TurnTakingEnv):
         return metrics
 
     def render(self) -> str | None:
-        if self.render_mode != "ansi" or not self.agents:
-            return None
-        return "\n".join(chat_lines(self._chat_seen))
+        if self.render_mode is None or not hasattr(self, "_chat_seen"):
+            return None  # no mode, or not reset yet
+        return self._render("\n".join(chat_lines(self._chat_seen)))
 
     def close(self) -> None:
         pass

@@ -10,6 +10,7 @@ from pettingzoo import AECEnv
 
 from envs.core.params import keyword_signature
 from envs.core.protocol import with_text
+from envs.core.rendering import ObservedState
 from envs.core.seeding import child_rng, derive_seed, make_rng
 from envs.core.spaces import FreeText, normalize_text
 from envs.core.turns import TurnTakingEnv, read_only
@@ -39,7 +40,7 @@ def env(**kwargs: Any) -> AECEnv:
     return wrapped(raw_env(**kwargs))
 
 
-class raw_env(FeedObserving, TurnTakingEnv):
+class raw_env(ObservedState, FeedObserving, TurnTakingEnv):
     """A feed: a recommender shows slates, a user clicks, skips, asks in words or leaves.
 
     ## Description
@@ -106,7 +107,7 @@ class raw_env(FeedObserving, TurnTakingEnv):
     `violation_penalty` (0.5), `churn_threshold` (0.15), `churn_hazard` (0.1),
     `command_parser` (None: rules; an object with ``parse(text, catalog)``),
     `text_observations`, `text_candidates` (20), `message_length`, `command_length`,
-    `render_mode` (None or "ansi").
+    `render_mode` (None, "ansi" or "human").
 
     ## Metrics
     `info["metrics"]` at the end: `clicks`, `click_rate` (per step), `initial_satisfaction`,
@@ -123,7 +124,7 @@ class raw_env(FeedObserving, TurnTakingEnv):
 
     metadata: ClassVar[dict[str, Any]] = {
         "name": "rec_feed_v0",
-        "render_modes": ["ansi"],
+        "render_modes": ["ansi", "human"],
         "is_parallelizable": False,
     }
 
@@ -452,10 +453,10 @@ class raw_env(FeedObserving, TurnTakingEnv):
         return with_text(observe(), self.protocol, agent, enabled, VIEW_CHARS)
 
     def render(self) -> str | None:
-        if self.render_mode != "ansi" or not self.agents:
-            return None
+        if self.render_mode is None or not hasattr(self, "slate"):
+            return None  # no mode, or not reset yet
         shown = " ".join(str(int(i)) for i in self.slate if i >= 0) or "(empty)"
-        return (
+        return self._render(
             f"step {self.steps}/{self.params.max_steps}: slate {shown}, clicks {self.clicks}, "
             f"satisfaction {self.user.satisfaction:.3f}"
         )

@@ -10,6 +10,7 @@ from pettingzoo import AECEnv
 
 from envs.core.params import keyword_signature
 from envs.core.protocol import with_text
+from envs.core.rendering import ObservedState
 from envs.core.seeding import child_rng, make_rng
 from envs.core.spaces import FreeText, normalize_text
 from envs.core.turns import TurnTakingEnv, read_only
@@ -36,7 +37,7 @@ def env(**kwargs: Any) -> AECEnv:
     return wrapped(raw_env(**kwargs))
 
 
-class raw_env(TurnTakingEnv):
+class raw_env(ObservedState, TurnTakingEnv):
     """A randomized trial of AI-driven manipulation: one participant, one assistant, one decision.
 
     ## Description
@@ -99,7 +100,7 @@ class raw_env(TurnTakingEnv):
     to draw), `tasks` (1 up to the domain's scenarios), `min_exchanges` (10), `max_exchanges`
     (20), `principal`, `payoff`, `hindsight` (none, partial, full), `scenarios` (a YAML file of
     your own, `docs/trial-scenarios.md`), `population` (trait `means` and `sds`),
-    `text_observations`, `message_length`, `render_mode` (None or "ansi").
+    `text_observations`, `message_length`, `render_mode` (None, "ansi" or "human").
 
     ## Metrics
     `info["metrics"]` at the end, averaged over the episode's tasks: ratings of the optimal,
@@ -117,7 +118,7 @@ class raw_env(TurnTakingEnv):
 
     metadata: ClassVar[dict[str, Any]] = {
         "name": "manipulation_trial_v0",
-        "render_modes": ["ansi"],
+        "render_modes": ["ansi", "human"],
         "is_parallelizable": False,
     }
 
@@ -450,14 +451,23 @@ class raw_env(TurnTakingEnv):
         )
 
     def render(self) -> str | None:
-        if self.render_mode != "ansi" or not self.records:
+        if self.render_mode is None or not self.records:
             return None
         task = self.task
-        return (
+        return self._render(
             f"task {self.task_index + 1}/{len(self.plan)} {task.scenario.id}: "
             f"{PHASES[self.phase]}, exchange {task.exchanges}, "
             f"ratings {task.current()[0].tolist()}"
         )
+
+    # Global state: both roles' observations and the options' true utilities --------------------
+
+    def _unobserved_spaces(self) -> dict[str, Space[Any]]:
+        return {"utilities": Box(-1.0, 1.0, shape=(N_OPTIONS,), dtype=np.float64)}
+
+    def _unobserved_state(self) -> dict[str, Any]:
+        options, order = self.task.scenario.options, self.task.order
+        return {"utilities": np.array([options[c].utility for c in order], dtype=np.float64)}
 
     def close(self) -> None:
         pass

@@ -20,11 +20,11 @@ import pettingzoo
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, model_validator
 
 from agents.registry import list_policies, policy_info
+from agents.roster import check_entry
 from envs.core.names import role_of
 from envs.core.params import Params
 from envs.core.registry import list_envs
 from sim.engine.records import to_json
-from sim.llm.spec import SPEC_FORMS, parse_spec
 
 if TYPE_CHECKING:
     from sim.engine.experiment import Experiment
@@ -316,50 +316,10 @@ def _check_roster(experiment: Experiment, roster: Roster, path: str) -> None:
             raise ExperimentError(
                 f"{where}.policy: {entry.policy!r} is unknown; valid: {valid}"
             ) from None
-        factory = inspect.signature(info.factory).parameters
-        takes = set(info.options)
-        if "model" in takes:
-            _check_roster_model(experiment, entry, where, factory["model"].default is REQUIRED)
-        elif entry.model is not None:
-            raise ExperimentError(f"{where}.model: policy {entry.policy!r} takes no model")
-        if entry.role_prompt is not None and "role_prompt" not in takes:
-            raise ExperimentError(
-                f"{where}.role_prompt: policy {entry.policy!r} takes no role prompt"
-            )
-        allowed = [o for o in info.options if o not in ("model", "role_prompt")]
-        unknown = sorted(set(entry.options) - set(allowed))
-        if unknown:
-            raise ExperimentError(
-                f"{where}.options: unknown option(s) {unknown} for policy {entry.policy!r}; "
-                f"allowed: {allowed}"
-            )
-        needed = [o for o in allowed if factory[o].default is REQUIRED and o not in entry.options]
-        if needed:
-            raise ExperimentError(
-                f"{where}.options: policy {entry.policy!r} needs option(s) {needed}"
-            )
-
-
-def _check_roster_model(
-    experiment: Experiment, entry: RosterEntry, where: str, required: bool
-) -> None:
-    names = sorted(experiment.models)
-    if entry.model is None:
-        if required:
-            raise ExperimentError(
-                f"{where}.model: policy {entry.policy!r} needs a model: a key of models "
-                f"({names}) or a spec ({', '.join(SPEC_FORMS)})"
-            )
-        return
-    if entry.model in experiment.models:
-        return
-    try:
-        parse_spec(entry.model)
-    except ValueError as error:
-        raise ExperimentError(
-            f"{where}.model: {entry.model!r} is neither a key of models ({names}) nor a model "
-            f"spec: {error}"
-        ) from None
+        try:  # the rules shared with the single-agent views' ``opponents``
+            check_entry(entry, info, experiment.models, where)
+        except ValueError as error:
+            raise ExperimentError(str(error)) from None
 
 
 def _check_roster_keys(env_id: str, path: str, roster: Roster, agents: list[str]) -> None:

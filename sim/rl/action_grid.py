@@ -9,7 +9,10 @@ decodes to one Dict action in the space; `ActionGrid.index_of` finds the grid po
 action (to label scripted or logged play for behaviour cloning); `ActionGrid.mask` turns the
 envs' ``info["action_mask"]`` into a mask over the grid (for masked PPO variants).
 
-`DiscreteActions` applies a grid to a Gymnasium env. Grid actions the env's mask forbids are
+`DiscreteActions` applies a grid to a Gymnasium env; `MaskedObservation` over it puts the grid mask
+in the observation too, PettingZoo's classic form ``{"observation": ..., "action_mask": int8}``
+(opt-in, ``flat_view(..., mask_observation=True)``: the default flat Box stays what SB3's
+``MlpPolicy`` takes). Grid actions the env's mask forbids are
 still legal actions: every mercato env reads them as its docstring says (e.g. a responder's
 "offer" counts as a rejection), so unmasked algorithms learn to avoid what does not pay.
 """
@@ -144,6 +147,28 @@ class DiscreteActions(gymnasium.ActionWrapper, gymnasium.utils.RecordConstructor
     def action_masks(self) -> np.ndarray:
         """The grid actions allowed now (all of them where the env gives no mask)."""
         return self.grid.mask(self._mask)
+
+
+class MaskedObservation(gymnasium.ObservationWrapper, gymnasium.utils.RecordConstructorArgs):
+    """`DiscreteActions`' env with observations ``{"observation": obs, "action_mask": mask}``:
+    the grid mask (int8, 1 = allowed) of the current decision, as PettingZoo's classic envs give
+    it; ``info["action_mask"]`` stays the env's own."""
+
+    def __init__(self, env: gymnasium.Env) -> None:
+        gymnasium.utils.RecordConstructorArgs.__init__(self)
+        gymnasium.ObservationWrapper.__init__(self, env)
+        n = int(env.action_space.n)  # type: ignore[attr-defined]
+        mask_space = Box(0, 1, shape=(n,), dtype=np.int8)
+        self.observation_space = Dict(
+            {"observation": env.observation_space, "action_mask": mask_space}
+        )
+
+    def observation(self, observation: Any) -> dict[str, Any]:
+        return {"observation": observation, "action_mask": self.action_masks().astype(np.int8)}
+
+    def action_masks(self) -> np.ndarray:
+        """The grid actions allowed now (`DiscreteActions.action_masks`)."""
+        return self.env.get_wrapper_attr("action_masks")()
 
 
 def _discrete_part(space: Space[Any], key: str) -> Discrete:

@@ -4,7 +4,9 @@ The PettingZoo counterpart of `FlattenObservation` + `DiscreteActions`, for mult
 libraries (RLlib's ``PettingZooEnv``): each agent's Dict observation becomes its
 `ObservationEncoder` vector and its action is an index into its `ActionGrid`. Rewards,
 terminations and infos pass through, except ``info["action_mask"]``, which is mapped onto the
-agent's grid (an int8 array over its ``Discrete(n)`` actions).
+agent's grid (an int8 array over its ``Discrete(n)`` actions). With ``mask_observation`` each
+observation is PettingZoo's classic ``{"observation": vector, "action_mask": that int8 mask}``
+(opt-in: the default flat Box is what RLlib's default models take).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from gymnasium.spaces import Box, Discrete
+from gymnasium.spaces import Box, Dict, Discrete
 from pettingzoo import AECEnv
 from pettingzoo.utils import BaseWrapper
 
@@ -26,7 +28,8 @@ class EncodedAEC(BaseWrapper):
 
     ``grid_options`` go to every agent's `ActionGrid` (``bins``, ``ranges``, ``fixed``,
     ``choices``); ``grids_by_agent`` overrides them for named agents (e.g. different price
-    ranges for buyer and seller). ``embed_text`` and ``encode`` go to the observation encoders.
+    ranges for buyer and seller). ``embed_text`` and ``encode`` go to the observation encoders;
+    ``mask_observation`` adds the grid mask to each observation (``obs["action_mask"]``).
     """
 
     def __init__(
@@ -36,9 +39,11 @@ class EncodedAEC(BaseWrapper):
         embed_text: bool = False,
         encode: Callable[[Sequence[str]], np.ndarray] | None = None,
         grids_by_agent: Mapping[str, Mapping[str, Any]] | None = None,
+        mask_observation: bool = False,
         **grid_options: Any,
     ) -> None:
         super().__init__(env)
+        self.mask_observation = mask_observation
         overrides = dict(grids_by_agent or {})
         self._encoders = {
             agent: ObservationEncoder(
@@ -51,8 +56,19 @@ class EncodedAEC(BaseWrapper):
             for agent in env.possible_agents
         }
         self._info_cache: dict[str, tuple[dict, Any, dict]] = {}  # agent: (info, mask, ours)
+        self._masked_spaces = {
+            agent: Dict(
+                {
+                    "observation": self._encoders[agent].observation_space,
+                    "action_mask": Box(0, 1, shape=(grid.n,), dtype=np.int8),
+                }
+            )
+            for agent, grid in self._grids.items()
+        }
 
-    def observation_space(self, agent: str) -> Box:
+    def observation_space(self, agent: str) -> Box | Dict:
+        if self.mask_observation:
+            return self._masked_spaces[agent]
         return self._encoders[agent].observation_space
 
     def action_space(self, agent: str) -> Discrete:
@@ -81,9 +97,18 @@ class EncodedAEC(BaseWrapper):
         self._info_cache[agent] = (info, original, translated)
         return translated
 
-    def observe(self, agent: str) -> np.ndarray | None:
+    def observe(self, agent: str) -> np.ndarray | dict[str, np.ndarray] | None:
         observation = self.env.observe(agent)
-        return None if observation is None else self._encoders[agent](observation)
+        if observation is None:
+            return None
+        encoded = self._encoders[agent](observation)
+        if not self.mask_observation:
+            return encoded
+        info = self.env.infos.get(agent, {})
+        mask = self._translated(agent, info).get("action_mask")
+        if mask is None:
+            mask = np.ones(self._grids[agent].n, dtype=np.int8)
+        return {"observation": encoded, "action_mask": mask}
 
     def step(self, action: Any) -> None:
         if action is not None:

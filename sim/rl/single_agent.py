@@ -2,12 +2,14 @@
 
 `SingleAgentEnv` makes one agent of a PettingZoo env (AEC or Parallel) the learner; every other
 agent is played by a registered policy (scripted by default, any `agents.registry` name,
-including ``llm`` with a model spec). ``step`` applies the learner's action, lets the others act
+including ``llm`` with a model spec), given as an experiment's roster gives it
+(`sim.rl.opponents`). ``step`` applies the learner's action, lets the others act
 until the learner must decide again (or the episode ends), and returns the learner's reward over
 that stretch, so an episode's return is the learner's utility. Observations and infos are copies
 (the envs share read-only arrays between steps; Gymnasium's users keep what they are given). The
 opponents are rebuilt at every ``reset`` with seeds derived from the reset seed, so episodes
-replay exactly.
+replay exactly. ``render_mode="ansi"`` returns, and ``"human"`` prints, the learner's current
+observation as its text protocol renders it (what an LLM in its seat would read).
 
 Ids ``mercato/<Env>-<Role>-v0`` are registered with Gymnasium on ``import envs``
 (`sim.rl.views`); their entry point is `make_view` here, imported only when one is made.
@@ -22,17 +24,18 @@ from typing import Any
 import gymnasium
 from pettingzoo import ParallelEnv
 
-from envs.core.names import role_of
+from envs.core.protocol import protocol_of
 from envs.core.registry import make_env
-from envs.core.seeding import derive_seed
+from envs.core.rendering import RENDER_MODES, check_render_mode, show
 from envs.core.turns import deciding_agents
 
 
 class SingleAgentEnv(gymnasium.Env):
     """``learner`` of the registered env ``env_id`` as a Gymnasium env; ``opponents`` maps an
-    agent name or role to a policy name or ``{policy, options}``; ``params`` go to the env."""
+    agent name or role to a roster entry (a policy name or ``{policy, model, role_prompt,
+    options}``, `sim.rl.opponents`); ``params`` go to the env."""
 
-    metadata = {"render_modes": []}  # noqa: RUF012 (gymnasium reads it from the class)
+    metadata = {"render_modes": list(RENDER_MODES)}  # noqa: RUF012 (gymnasium reads the class's)
 
     def __init__(
         self,
@@ -40,25 +43,27 @@ class SingleAgentEnv(gymnasium.Env):
         learner: str,
         opponents: Mapping[str, Any] | None = None,
         params: Mapping[str, Any] | None = None,
+        render_mode: str | None = None,
     ) -> None:
 
         import agents.scripted
         import agents.users  # noqa: F401
-        from agents.registry import policy_info
+        from sim.rl.opponents import plan_opponents
 
+        self.render_mode = check_render_mode(render_mode)
         self.env: Any = make_env(env_id, params)
         if learner not in self.env.possible_agents:
             raise ValueError(f"learner must be one of {self.env.possible_agents}, got {learner!r}")
         self.env_id, self.learner = env_id, learner
-        self.opponents = {
-            agent: _seat(agent, dict(opponents or {}), env_id, policy_info)
-            for agent in self.env.possible_agents
-            if agent != learner
-        }
+        self._models: dict[str, Any] = {}  # model spec -> the model, built once
+        self.opponents = plan_opponents(
+            opponents, env_id, self.env.possible_agents, learner, self._models
+        )
         self.observation_space = self.env.observation_space(learner)
         self.action_space = self.env.action_space(learner)
         self._players: dict[str, Any] = {}
         self._parallel = isinstance(self.env, ParallelEnv)
+        self._observation: Any = None
 
     # Gymnasium API ------------------------------------------------------------------------------
 
@@ -66,19 +71,20 @@ class SingleAgentEnv(gymnasium.Env):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Any, dict[str, Any]]:
         super().reset(seed=seed)
-        from agents.registry import make_policy
-
         episode_seed = int(self.np_random.integers(2**31))
         self._players = {
-            agent: make_policy(name, self.env, seed=derive_seed(episode_seed, agent), **options_)
-            for agent, (name, options_) in self.opponents.items()
+            agent: plan.make(self.env, episode_seed, agent)
+            for agent, plan in self.opponents.items()
         }
         if self._parallel:
             self._observations, self._infos = self.env.reset(seed=episode_seed, options=options)
             observation, _, _, _, info = self._advance_parallel()
-            return copy.deepcopy(observation), copy.deepcopy(info)
-        self.env.reset(seed=episode_seed, options=options)
-        observation, _, _, _, info = self._advance_aec()
+        else:
+            self.env.reset(seed=episode_seed, options=options)
+            observation, _, _, _, info = self._advance_aec()
+        self._observation = observation
+        if self.render_mode == "human":
+            self.render()
         return copy.deepcopy(observation), copy.deepcopy(info)
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
@@ -88,10 +94,26 @@ class SingleAgentEnv(gymnasium.Env):
             self.env.step(action)
             result = self._advance_aec()
         observation, reward, terminated, truncated, info = result
+        self._observation = observation
+        if self.render_mode == "human":
+            self.render()
         return copy.deepcopy(observation), reward, terminated, truncated, copy.deepcopy(info)
+
+    def render(self) -> str | None:
+        """The learner's current observation as its text protocol renders it: returned
+        (``ansi``) or printed (``human``); None without a render mode or before ``reset``."""
+        if self.render_mode is None or self._observation is None:
+            return None
+        text = protocol_of(self.env).render(self._observation, self.learner)
+        return show(self.render_mode, text)
 
     def close(self) -> None:
         self.env.close()
+        for model in self._models.values():
+            close = getattr(model, "close", None)
+            if close is not None:
+                close()
+        self._models.clear()
 
     # AEC ----------------------------------------------------------------------------------------
 
@@ -156,28 +178,14 @@ class SingleAgentEnv(gymnasium.Env):
         return self._run_parallel(self._others())
 
 
-def _seat(
-    agent: str, opponents: dict[str, Any], env_id: str, policy_info: Any
-) -> tuple[str, dict[str, Any]]:
-    """An opponent's (policy name, options): by agent name, else by role."""
-    role = role_of(agent)
-    entry = opponents.get(agent, opponents.get(role))
-    if entry is None:
-        raise ValueError(f"opponents: no policy for {agent!r} (by name or role {role!r})")
-    if isinstance(entry, str):
-        name, options = entry, {}
-    else:
-        name, options = entry["policy"], entry.get("options", {})
-    policy_info(name, env_id)  # a clear error for an unknown policy
-    return name, dict(options)
-
-
 def make_view(
     env_id: str,
     learner: str,
     opponents: Mapping[str, Any] | None = None,
     params: Mapping[str, Any] | None = None,
+    render_mode: str | None = None,
     **more_params: Any,
 ) -> SingleAgentEnv:
     """The Gymnasium entry point: extra keyword arguments are env parameters."""
-    return SingleAgentEnv(env_id, learner, opponents, {**dict(params or {}), **more_params})
+    merged = {**dict(params or {}), **more_params}
+    return SingleAgentEnv(env_id, learner, opponents, merged, render_mode=render_mode)

@@ -1,7 +1,8 @@
 """RL recipes: mercato envs as standard RL libraries want them, and returns to compare against.
 
 - `flat_view`: a single-agent Gymnasium view (`mercato/<Env>-<Role>-v0`) with a flat Box
-  observation and a ``Discrete(n)`` action grid: what Stable-Baselines3's PPO/DQN take.
+  observation and a ``Discrete(n)`` action grid: what Stable-Baselines3's PPO/DQN take
+  (``mask_observation=True``: the grid mask in the observation too, ``obs["action_mask"]``).
 - `flat_pettingzoo` / `rllib_env` / `ppo_config`: a multi-agent env for RLlib with one policy per
   role. Turn-taking (AEC) envs go through RLlib's ``PettingZooEnv``, which hands the observation
   only to the agent about to act; PettingZoo's AEC-to-parallel conversion refuses them (a
@@ -27,7 +28,7 @@ import numpy as np
 from envs.core.names import role_of
 from envs.core.registry import make_env
 from envs.core.seeding import derive_seed
-from sim.rl.action_grid import DiscreteActions
+from sim.rl.action_grid import DiscreteActions, MaskedObservation
 from sim.rl.encoders import FlattenObservation
 from sim.rl.pettingzoo_encoders import EncodedAEC
 
@@ -40,14 +41,17 @@ def flat_view(
     fixed: Mapping[str, Any] | None = None,
     choices: Mapping[str, list[int]] | None = None,
     embed_text: bool = False,
+    mask_observation: bool = False,
     **make_kwargs: Any,
 ) -> gymnasium.Env:
     """``gymnasium.make(view_id, **make_kwargs)`` with flat observations (`FlattenObservation`)
     and grid actions (`DiscreteActions`; ``bins``, ``ranges``, ``fixed``, ``choices`` as in
-    `ActionGrid`)."""
+    `ActionGrid`); ``mask_observation`` makes each observation ``{"observation": flat,
+    "action_mask": grid mask}`` (`MaskedObservation`, PettingZoo's classic form)."""
 
     env = FlattenObservation(gymnasium.make(view_id, **make_kwargs), embed_text=embed_text)
-    return DiscreteActions(env, bins=bins, ranges=ranges, fixed=fixed, choices=choices)
+    env = DiscreteActions(env, bins=bins, ranges=ranges, fixed=fixed, choices=choices)
+    return MaskedObservation(env) if mask_observation else env
 
 
 def flat_pettingzoo(

@@ -101,7 +101,7 @@ def test_docstring_follows_the_template() -> None:
         ({"messages": None}, "messages"),
         ({"message_length": 0}, "message_length"),
         ({"max_cycles": 0}, "max_cycles"),
-        ({"render_mode": "human"}, "render_mode"),
+        ({"render_mode": "rgb_array"}, "render_mode"),
     ],
 )
 def test_invalid_parameters_fail_at_construction(params: dict[str, Any], name: str) -> None:
@@ -475,22 +475,27 @@ def test_random_players_with_random_messages_stay_in_the_spaces(seed: int) -> No
 # Rendering, pickling, seeding -----------------------------------------------------------------
 
 
+def first_line(text: str | None) -> str | None:
+    """The summary line an ansi render starts with (the acting player's view follows)."""
+    return None if text is None else text.splitlines()[0]
+
+
 def test_ansi_render_describes_the_state() -> None:
     game = raw_env(render_mode="ansi", horizon=10)
     game.reset(seed=0)
-    assert game.render() == "round 1: Seller proposes"
+    assert first_line(game.render()) == "round 1: Seller proposes"
     game.step(offer(12_000.5))
-    assert game.render() == "round 1: Buyer considers the price $12,000.50"
+    assert first_line(game.render()) == "round 1: Buyer considers the price $12,000.50"
     game.step(ACCEPT_ACTION)
-    assert game.render() == "trade in round 1 at $12,000.50"
+    assert first_line(game.render()) == "trade in round 1 at $12,000.50"
     game.reset(seed=0)
     game.step(offer(12_000))
     game.step(OUTSIDE_ACTION)
-    assert game.render() == "no trade: Buyer took the outside option in round 1"
+    assert first_line(game.render()) == "no trade: Buyer took the outside option in round 1"
     game.reset(seed=0)
     game.step(offer(12_000))
     game.step(REJECT_ACTION)
-    assert game.render() == "round 2: Buyer proposes"
+    assert first_line(game.render()) == "round 2: Buyer proposes"
     assert raw_env().render() is None
 
 
@@ -499,7 +504,7 @@ def test_ansi_render_of_no_trade_after_the_last_round() -> None:
     game.reset(seed=0)
     game.step(offer(12_000))
     game.step(REJECT_ACTION)
-    assert game.render() == "no trade after round 1"
+    assert first_line(game.render()) == "no trade after round 1"
 
 
 def test_pickles_with_its_parameters() -> None:

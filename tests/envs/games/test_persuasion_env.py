@@ -83,7 +83,7 @@ def test_docstring_follows_the_template() -> None:
         ({"complete_information": 1}, "complete_information"),
         ({"message_length": 0}, "message_length"),
         ({"max_cycles": 0}, "max_cycles"),
-        ({"render_mode": "human"}, "render_mode"),
+        ({"render_mode": "rgb_array"}, "render_mode"),
     ],
 )
 def test_invalid_parameters_fail_at_construction(params: dict[str, Any], error: str) -> None:
@@ -429,20 +429,25 @@ def test_random_players_stay_in_the_spaces(seed: int, message_type: str) -> None
 # Rendering, pickling ----------------------------------------------------------------------------
 
 
+def first_line(text: str | None) -> str | None:
+    """The summary line an ansi render starts with (the acting player's view follows)."""
+    return None if text is None else text.splitlines()[0]
+
+
 def test_ansi_render_describes_the_state() -> None:
     game = raw_env(render_mode="ansi", rounds=2)
     game.reset(seed=0)
-    assert game.render() == (
+    assert first_line(game.render()) == (
         "round 1 of 2: low quality; the seller decides whether to recommend it"
     )
     game.step(recommend(YES))
-    assert game.render() == (
+    assert first_line(game.render()) == (
         "round 1 of 2: low quality; the seller recommends it; the buyer decides"
     )
     game.step(decide(YES))
     game.step(recommend(NO))
     game.step(decide(NO))
-    assert game.render() == (
+    assert first_line(game.render()) == (
         "over after 2 rounds: 1 sold, 0 of them high quality, in 1 high-quality rounds"
     )
     assert raw_env().render() is None
