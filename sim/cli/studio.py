@@ -22,7 +22,7 @@ def studio(
         str | None,
         typer.Option(
             envvar="MERCATO_STUDIO_TOKEN",
-            help="Admin token: admin pages then need /login?token=... (default: every page "
+            help="Admin token: admin pages then need a login at /login (default: every page "
             "open, for local use).",
         ),
     ] = None,
@@ -67,7 +67,7 @@ def studio(
     for name in server.state.studies:
         typer.echo(f"study {name}: open link http://{shown}:{port}/s/{name}")
     if token:
-        typer.echo(f"log in once with http://{shown}:{port}/login?token=<your token>")
+        typer.echo(f"admin pages: log in once at http://{shown}:{port}/login with the token")
     uvicorn.run(server, host=host, port=port, log_level="warning")
 
 

@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from sim.store.storage import StoreError
-from sim.studio import episode_replay, run_page
+from sim.studio import episode_replay, login, run_page
 from sim.studio.config import StudioConfig
 from sim.studio.pages import render, templates
 from sim.studio.runs_index import find_runs, summarise
@@ -27,8 +27,6 @@ from sim.studio.security import (
     RunPaths,
     SecurityMiddleware,
     admin_only,
-    login,
-    logout,
     secret_values,
 )
 
@@ -41,8 +39,7 @@ def create_app(config: StudioConfig, extra_routes: Sequence[BaseRoute] = ()) -> 
     routes: list[BaseRoute] = [
         *extra_routes,
         Route("/", admin_only(runs_view), name="runs"),
-        Route("/login", login, name="login"),
-        Route("/logout", logout, name="logout"),
+        *login.routes(),
         *episode_replay.routes(),
         *run_page.routes(),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

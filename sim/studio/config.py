@@ -23,7 +23,7 @@ class Limits:
 class StudioConfig:
     """A studio server: ``root`` holds run directories (a local folder or a store URI such as
     ``s3://bucket/prefix``); ``admin_token`` None means local use (every page open), else the
-    admin pages need it (cookie set by ``/login?token=...`` or an ``Authorization: Bearer``
+    admin pages need it (cookie set by the ``/login`` form or an ``Authorization: Bearer``
     header)."""
 
     root: str

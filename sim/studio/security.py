@@ -21,7 +21,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sim.store.storage import Location, child_uri
@@ -118,7 +118,7 @@ def admin_only(handler: Callable[[Request], Any]) -> Handler:
     async def guarded(request: Request) -> Response:
         if not is_admin(request, request.app.state.config):
             return PlainTextResponse(
-                "admin token required: open /login?token=... or send Authorization: Bearer",
+                "admin token required: log in at /login or send Authorization: Bearer <token>",
                 status_code=401,
             )
         if is_async:
@@ -126,25 +126,6 @@ def admin_only(handler: Callable[[Request], Any]) -> Handler:
         return await run_in_threadpool(handler, request)
 
     return guarded
-
-
-async def login(request: Request) -> Response:
-    """``/login?token=...``: set the admin cookie when the token is right, then go home."""
-    config: StudioConfig = request.app.state.config
-    token = request.query_params.get("token", "")
-    if config.admin_token is None:
-        return RedirectResponse("/", status_code=303)
-    if not hmac.compare_digest(token.encode(), config.admin_token.encode()):
-        return PlainTextResponse("wrong token", status_code=401)
-    response = RedirectResponse("/", status_code=303)
-    response.set_cookie(ADMIN_COOKIE, token, httponly=True, samesite="strict", path="/")
-    return response
-
-
-async def logout(request: Request) -> Response:
-    response = RedirectResponse("/", status_code=303)
-    response.delete_cookie(ADMIN_COOKIE, path="/")
-    return response
 
 
 # --- CSRF (double submit: a random cookie echoed in every POST form) ---

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +58,12 @@ def make_root(root: Path) -> Path:
     broken.mkdir()
     (broken / "manifest.json").write_text("{not json")
     return root
+
+
+def log_in(client: Any, token: str, follow_redirects: bool = True) -> Any:
+    """Log ``client`` in through the login form (GET for its CSRF token, then POST)."""
+    page = client.get("/login")
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found, page.text[:500]
+    data = {"csrf_token": found.group(1), "token": token}
+    return client.post("/login", data=data, follow_redirects=follow_redirects)

@@ -95,4 +95,4 @@ def test_a_trial_participation_in_the_browser(tmp_path: Path, page: Any, shots: 
 
     result = CliRunner().invoke(cli, ["report", str(run)])
     assert result.exit_code == 0, result.output
-    assert "in the form of" in result.output and "HOD" in result.output  # the study form
+    assert "HOD: simulated (95% interval) vs Sabour et al. (2025)" in result.output  # study form

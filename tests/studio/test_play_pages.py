@@ -18,6 +18,7 @@ from sim.store.runs import read_manifest
 from sim.studio.app import create_app
 from sim.studio.config import StudioConfig
 from sim.studio.play_pages import enable_play, play_routes
+from tests.studio.studio_runs import log_in
 
 ENV = "mercato/Bargaining-v0"
 TOKEN = "play-admin-token-1"
@@ -167,7 +168,7 @@ def test_unknown_game_and_admin_token(tmp_path: Path) -> None:
     with TestClient(make_app(tmp_path, TOKEN)) as client:
         assert client.get("/play").status_code == 401
         assert client.get("/play/nosuchgame0000000000").status_code == 404
-        client.get("/login", params={"token": TOKEN})
+        log_in(client, TOKEN)
         url = start_game(client)
         client.cookies.delete("studio_admin")
         page = client.get(url)  # the link alone lets a person play, without admin pages

@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from sim.studio.app import create_app
 from sim.studio.config import Limits, StudioConfig
 from sim.studio.security import RunPaths, check_csrf
-from tests.studio.studio_runs import SECRET, SECRET_ENV, make_root
+from tests.studio.studio_runs import SECRET, SECRET_ENV, log_in, make_root
 
 TOKEN = "admin-token-1234"
 
@@ -83,9 +83,14 @@ def test_admin_token_is_required_when_set(root: Path) -> None:
         assert client.get(url).status_code == 401, url
     assert client.get("/", headers={"Authorization": "Bearer wrong-token"}).status_code == 401
     assert client.get("/", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
-    assert client.get("/login?token=wrong").status_code == 401
+    assert log_in(client, "wrong").status_code == 401
     assert client.get("/").status_code == 401
-    login = client.get(f"/login?token={TOKEN}", follow_redirects=False)
+    in_url = client.get(f"/login?token={TOKEN}", follow_redirects=False)  # never read from a URL
+    assert in_url.status_code == 400 and "studio_admin" not in in_url.headers.get("set-cookie", "")
+    assert client.get("/").status_code == 401
+    no_csrf = client.post("/login", data={"token": TOKEN}, follow_redirects=False)
+    assert no_csrf.status_code == 403
+    login = log_in(client, TOKEN, follow_redirects=False)
     assert login.status_code == 303 and "httponly" in login.headers["set-cookie"].lower()
     assert client.get("/").status_code == 200
     assert client.get("/runs/bargain").status_code == 200

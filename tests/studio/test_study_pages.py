@@ -197,7 +197,7 @@ def test_a_trial_participation_from_open_link_to_completion_code(study_root: Pat
     assert set(user["policy"]) == {"human"} and len(user) == len(turns)
     result = CliRunner().invoke(cli, ["report", str(study_root / "trial-pilot")])
     assert result.exit_code == 0, result.output
-    assert "in the form of" in result.output and "HOD" in result.output  # the study form
+    assert "HOD: simulated (95% interval) vs Sabour et al. (2025)" in result.output  # study form
 
     hidden = hidden_strings(study_root, load_study(trial_study()))
     assert any("Your target" in line for line in hidden)  # the scan looks for the right things
