@@ -71,6 +71,9 @@ def export_command(
     threshold: Annotated[
         float | None, typer.Option(help="kto: label cut (default: the role's median).")
     ] = None,
+    license: Annotated[
+        str | None, typer.Option(help="The card's license (default apache-2.0, mercato's).")
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out.")] = False,
 ) -> None:
     """Write a run's decisions as a TRL (sft, dpo, kto) or Minari dataset; see docs/exports.md."""
@@ -80,7 +83,7 @@ def export_command(
         "roles": role, "cells": cell, "include_scripted": scripted or None,
         "min_return": min_return, "top_fraction": top_fraction, "rank_by": rank_by,
         "pairs": pairs, "threshold": threshold, "counterfactual": counterfactual or None,
-        "max_states": max_states,
+        "max_states": max_states, "license": license,
     }  # fmt: skip
     if format == "minari" and agent:
         if len(agent) > 1:

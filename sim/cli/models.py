@@ -1,10 +1,9 @@
-"""`mercato models`, `mercato demo` and `mercato envs`: the model cache, a model smoke run and
-the registered environments."""
+"""`mercato models` and `mercato demo`: the model cache and a model smoke run."""
 
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -60,41 +59,3 @@ def demo(
     from sim.llm.demo import run_demo
 
     run_demo(model, console)
-
-
-@app.command("envs")
-@exits_cleanly
-def envs_list() -> None:
-    """List the registered environments and their parameters (with defaults)."""
-    import envs
-
-    registered = envs.list_envs()
-    if not registered:
-        console.print("no environments registered yet")
-        return
-    table = Table()
-    for title in ("id", "kind", "family"):
-        table.add_column(title, no_wrap=True)
-    table.add_column("summary")
-    table.add_column("parameters", overflow="fold")
-    for info in registered:
-        table.add_row(info.id, info.kind, info.family, info.summary, _parameters_text(info))
-    console.print(table)
-
-
-def _parameters_text(info: Any) -> str:
-    """One ``name=default`` line per parameter: from the env's `Params` where its spec has one,
-    else its constructor's signature (an env that fails to load says why)."""
-    from sim.engine.cells import REQUIRED, env_parameters
-
-    if info.params is not None:
-        return "\n".join(f"{row.name}={row.default!r}" for row in info.params.table())
-    env_id = info.id
-    try:
-        parameters = env_parameters(env_id)
-    except (ImportError, TypeError, ValueError) as error:
-        return f"unavailable: {error}"
-    return "\n".join(
-        name if default is REQUIRED else f"{name}={default!r}"
-        for name, default in parameters.items()
-    )

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from sim.cli.app import app, console, exits_cleanly
 
@@ -60,7 +60,7 @@ def run_experiment(
         with RunProgress(console) as progress:
             run_dir = run(
                 item, workers=workers, address=address, out=item_out, fresh=fresh,
-                on_progress=progress.update, on_start=progress.start, on_models=_show_models,
+                on_progress=progress.update, on_start=progress.start, on_models=progress.models,
                 takeover=takeover, runtime_env=extra_env,
             )  # fmt: skip
         console.print(f"run directory: {_shown(run_dir)}")
@@ -84,12 +84,6 @@ def _shown(where: Path | str) -> str:
     from sim.store.storage import redact
 
     return redact(str(where))
-
-
-def _show_models(lines: list[str]) -> None:
-    """The run's models, each preflighted: backend, endpoint, structured mode, where keys go."""
-    for line in lines:
-        console.print(f"model {line}", markup=False, highlight=False)
 
 
 @app.command("verify")
@@ -149,33 +143,93 @@ def report(
             "reports/<name> for object storage)."
         ),
     ] = None,
+    metrics: Annotated[
+        str | None,
+        typer.Option(help="Outcomes to show and draw, comma-separated (patterns: 'tactic_*')."),
+    ] = None,
+    cells: Annotated[
+        str | None, typer.Option(help="Cells to show and draw, comma-separated: c000,c003.")
+    ] = None,
+    wide: Annotated[
+        bool,
+        typer.Option(help="One table of every cell with full intervals, whatever the width."),
+    ] = False,
+    form: Annotated[
+        str, typer.Option("--format", help="text, csv, markdown or json (to stdout).")
+    ] = "text",
+    per_metric: Annotated[
+        bool, typer.Option(help="Also one plots/<outcome>.png per outcome.")
+    ] = False,
 ) -> None:
-    """Per-cell means and 95% intervals of each outcome; writes report.csv and plots/.
+    """Per-cell means and 95% intervals of each outcome, each cell named by what differs
+    between cells; writes report.csv and plots/report.png (a panel per outcome).
 
-    A folder of run directories (a suite's output) gets one report per run.
+    --metrics and --cells choose what is printed and drawn; report.csv keeps everything. A
+    folder of run directories (a suite's output) gets one report per run.
     """
+    from sim.report.tables import FORMATS
     from sim.store.runs import MANIFEST
     from sim.store.storage import Location
 
+    if form not in FORMATS:
+        raise ValueError(f"--format: {form!r} is not one of {', '.join(FORMATS)}")
+    choice = ReportChoice(_listed("--metrics", metrics), _listed("--cells", cells), wide, form)
     location = Location.of(run_dir)
     if not location.local:
-        _report_one(run_dir, into)
+        _report_one(run_dir, into, choice, per_metric)
         return
     root = Path(location.root)
     members = sorted(p.parent for p in root.glob(f"*/{MANIFEST}"))
     for folder in members if not (root / MANIFEST).exists() and members else [root]:
-        _report_one(str(folder), into / folder.name if into and folder != root else into)
+        where = into / folder.name if into and folder != root else into
+        _report_one(str(folder), where, choice, per_metric)
 
 
-def _report_one(run_dir: str, into: Path | None) -> None:
+@dataclass(frozen=True)
+class ReportChoice:
+    """What `mercato report` shows: outcomes and cells (None: all), layout and format."""
+
+    metrics: tuple[str, ...] | None
+    cells: tuple[str, ...] | None
+    wide: bool
+    form: str
+
+
+def _listed(option: str, text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    items = tuple(item.strip() for item in text.split(",") if item.strip())
+    if not items:
+        raise ValueError(f"{option}: give one or more names separated by commas")
+    return items
+
+
+def _chosen(option: str, wanted: tuple[str, ...] | None, known: list[str]) -> list[str]:
+    """The names of ``known`` that ``wanted`` names (patterns allowed), in ``known``'s order;
+    one line naming the option and what is allowed when a name matches nothing."""
+    from fnmatch import fnmatchcase
+
+    if wanted is None:
+        return known
+    missing = [w for w in wanted if not any(fnmatchcase(k, w) for k in known)]
+    if missing:
+        raise ValueError(
+            f"{option}: no {', '.join(repr(m) for m in missing)} in this run; "
+            f"allowed: {', '.join(known)}"
+        )
+    return [k for k in known if any(fnmatchcase(k, w) for w in wanted)]
+
+
+def _report_one(run_dir: str, into: Path | None, choice: ReportChoice, per_metric: bool) -> None:
+    from rich.console import Console
+
     from sim.report.cells import (
-        build_llm_report,
         build_report,
         copied_cells,
-        llm_report_table,
-        report_table,
+        key_legend,
         write_report,
     )
+    from sim.report.tables import cells_table, outcome_tables, report_text
     from sim.store.lease import writer_state
     from sim.store.runs import read_manifest
     from sim.store.storage import Location
@@ -186,43 +240,65 @@ def _report_one(run_dir: str, into: Path | None) -> None:
         into = Path("reports") / manifest.name
     into = into if into is not None else Path(location.root)
     table = build_report(run_dir)
+    shown = table
+    if not table.empty:
+        metrics = _chosen("--metrics", choice.metrics, list(table["metric"].unique()))
+        cell_ids = _chosen("--cells", choice.cells, sorted(table["cell_id"].unique()))
+        shown = table[table["metric"].isin(metrics) & table["cell_id"].isin(cell_ids)]
+    text = choice.form == "text"
+    out = console if text else Console(stderr=True)  # data alone on stdout
     cells = table["cell_id"].nunique()
     state = writer_state(location, manifest.status)
-    console.print(f"{manifest.name} ({state}): {cells} cell(s) with results")
+    out.print(f"{manifest.name} ({state}): {cells} cell(s) with results", highlight=False)
     if manifest.failure:
-        console.print(f"[bold red]run failed:[/] {manifest.failure}", highlight=False)
-    if table.empty:
+        out.print(f"[bold red]run failed:[/] {manifest.failure}", highlight=False)
+    legend = key_legend(table)
+    if not text:
+        typer.echo(report_text(shown, choice.form, legend), nl=False)
+    elif table.empty:
         console.print("no finished episodes yet")
     else:
-        console.print(report_table(table))
-        copied = copied_cells(table)
+        console.print(cells_table(shown, legend))
+        # --wide: lines as long as the table needs (a pager's or a wide terminal's business)
+        where = Console(width=10_000) if choice.wide else console
+        for part in outcome_tables(shown, where.width, wide=choice.wide):
+            where.print(part)
+        copied = copied_cells(shown)
         if copied:
             console.print(
-                f"[bold yellow]COPIES[/]: in {len(copied)} cell(s) ({', '.join(copied[:6])}"
-                f"{', ...' if len(copied) > 6 else ''}) every episode is the same episode "
-                "(deterministic play), so each is one sample and gets no interval; LLM players "
-                "give independent episodes at temperature > 0 (the default 0.7)."
+                f"[bold yellow]COPIES[/]: the episodes of {len(copied)} cell(s) "
+                f"({', '.join(copied[:6])}{', ...' if len(copied) > 6 else ''}) are copies of one "
+                "episode (deterministic play): one sample each, no interval. LLM players give "
+                "independent episodes at temperature > 0 (the default 0.7)."
             )
+    _llm_report(run_dir, out)
+    written = write_report(run_dir, table, into=into, shown=shown, per_metric=per_metric)
+    out.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
+    _study_report(run_dir, manifest, into, out, tables=text)
+
+
+def _llm_report(run_dir: str, out: Any) -> None:
+    """The LLM paths per cell, with a warning when a model mostly fell back."""
+    from sim.report.cells import build_llm_report
+    from sim.report.tables import llm_report_table
+
     llm = build_llm_report(run_dir)
-    if not llm.empty:
-        console.print(llm_report_table(llm))
-        if llm["high_fallback"].any():
-            console.print(
-                "[bold red]HIGH FALLBACK[/]: most of these decisions were not the model's own "
-                "answer (constrained choice or the safe default); do not read them as model "
-                "behaviour."
-            )
-    written = write_report(run_dir, table, into=into)
-    plots = [p for p in written if p.suffix == ".png"]
-    tables = [str(p) for p in written if p.suffix == ".csv"]
-    console.print(f"wrote {' and '.join(tables)}" + (f" and {len(plots)} plot(s)" if plots else ""))
-    _study_report(run_dir, manifest, into)
+    if llm.empty:
+        return
+    out.print(llm_report_table(llm))
+    if llm["high_fallback"].any():
+        out.print(
+            "[bold red]HIGH FALLBACK[/]: most of these decisions were not the model's own "
+            "answer (constrained choice or the safe default); do not read them as model "
+            "behaviour."
+        )
 
 
-def _study_report(run_dir: str, manifest: Manifest, into: Path) -> None:
-    """The study-form table of envs whose spec declares one (the manipulation trial's)."""
+def _study_report(run_dir: str, manifest: Manifest, into: Path, out: Any, *, tables: bool) -> None:
+    """The study-form table of envs whose spec declares one (the manipulation trial's): written,
+    and printed one measure per table when ``tables``."""
     from envs.core.registry import spec_of
-    from sim.report.study import study_report
+    from sim.report.study import measure_tables, study_report
     from sim.store.runs import load_episodes
 
     try:
@@ -234,10 +310,6 @@ def _study_report(run_dir: str, manifest: Manifest, into: Path) -> None:
     table, written = study_report(load_episodes(run_dir), form, into)
     if table.empty:
         return
-    rich_table = Table(
-        *table.columns, title=f"in the form of {form.source} (95% intervals over episodes)"
-    )
-    for row in table.itertuples(index=False):
-        rich_table.add_row(*(str(v) for v in row))
-    console.print(rich_table)
-    console.print("wrote " + " and ".join(str(p) for p in written))
+    for part in measure_tables(table, form) if tables else []:
+        out.print(part)
+    out.print("wrote " + ", ".join(str(p) for p in written), highlight=False)

@@ -37,7 +37,7 @@ from sim.engine.fallbacks import (
 from sim.engine.records import LLMTally, StepColumns
 from sim.engine.rollout import BATCHING, Batching, EnvPool, EpisodeJob, play, wants_batches
 from sim.engine.roster import ModelPool, plan_roster
-from sim.llm.preflight import preflight_all
+from sim.llm.preflight import PreflightError, describe_spec, preflight_all
 from sim.llm.server import placement
 from sim.store.lease import LeaseLost
 from sim.store.runs import RunDir, load_episodes, open_run, pending_shards
@@ -379,9 +379,25 @@ def _model_servers(exp: Experiment) -> dict[str, dict[str, Any]]:
             }
         elif where == "run":
             handles[key] = {ANY_NODE: server_cls.remote(spec)}
-    for per_node in handles.values():  # wait for loads (and surface a missing model now)
-        ray.get([h.identity.remote() for h in per_node.values()])
+    for key, per_node in handles.items():  # wait for loads: a missing model fails here, in one
+        try:  # line, before the run directory is opened
+            ray.get([h.identity.remote() for h in per_node.values()])
+        except ray.exceptions.RayActorError as error:
+            for handle in (h for servers in handles.values() for h in servers.values()):
+                ray.kill(handle)
+            names = sorted(str(r) for r in refs if to_json(pool.spec_of(r)) == key)
+            where = f"model {', '.join(names)} ({describe_spec(specs[key])})"
+            raise PreflightError(f"{where} did not load: {_last_line(error)}") from None
     return handles
+
+
+def _last_line(error: BaseException) -> str:
+    """The cause of a Ray actor's failed start: the last line of its traceback, without the
+    exception's class name (``local model 'x': no transformers folder ...``)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    last = lines[-1] if lines else type(error).__name__
+    name, sep, rest = last.partition(": ")
+    return rest if sep and name.replace(".", "").replace("_", "").isalnum() else last
 
 
 def _this_node() -> str:

@@ -37,6 +37,7 @@ roster by agent name, then by role.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib
 import importlib.util
@@ -256,6 +257,7 @@ def load_experiment(source: str | Path | Mapping[str, Any]) -> Experiment:
     else:
         data, stem = read_yaml_mapping(Path(source)), Path(source).stem
     data.setdefault("name", stem)
+    _refuse_unknown_keys(data)
     _import_modules(data.get("imports", []))
     try:
         experiment = Experiment.model_validate(data)
@@ -263,6 +265,17 @@ def load_experiment(source: str | Path | Mapping[str, Any]) -> Experiment:
         raise ExperimentError(describe_validation_error(error, top=Experiment)) from None
     experiment.cells()
     return experiment
+
+
+def _refuse_unknown_keys(data: Mapping[str, Any]) -> None:
+    """An unknown top-level key is named first (a misspelt ``episode`` would otherwise read as
+    ``episodes`` missing), with the field it most likely means."""
+    fields = sorted(f.alias or name for name, f in Experiment.model_fields.items())
+    for key in data:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), fields, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ExperimentError(f"{key}: unknown field; allowed: {fields}{hint}")
 
 
 def _import_modules(modules: Any) -> None:

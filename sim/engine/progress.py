@@ -1,6 +1,8 @@
 """The live progress line of `mercato run`: episodes done/total, episodes/s, tokens/s, LLM
 fallbacks (decisions not parsed from a reply, with their share) and errors (failed requests),
-kept apart so format noise and a dead endpoint never read alike."""
+kept apart so format noise and a dead endpoint never read alike. Until the first shard is done it
+says what it waits for (``loading model ...`` for a run with language models, else
+``starting ...``), so ``0/64`` never sits there without a word."""
 
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ class RunProgress:
         self._errors = 0
         self._decisions = 0
         self._fallbacks = 0
+        self._has_models = False
 
     def __enter__(self) -> RunProgress:
         self._progress.__enter__()
@@ -39,9 +42,17 @@ class RunProgress:
     def __exit__(self, *exc_info: Any) -> None:
         self._progress.__exit__(*exc_info)
 
+    def models(self, lines: list[str]) -> None:
+        """Print the run's models (each preflighted: backend, endpoint, structured mode, where
+        keys go), one line each; `sim.engine.batch.run`'s ``on_models`` callback."""
+        self._has_models = bool(lines)
+        for line in lines:
+            self._progress.console.print(f"model {line}", markup=False, highlight=False)
+
     def start(self, total: int, finished: int) -> None:
         """Show the bar: ``finished`` of ``total`` episodes were done by an earlier run."""
-        self._task = self._progress.add_task("run", total=total, completed=finished, rates="")
+        waiting = "loading model ..." if self._has_models else "starting ..."
+        self._task = self._progress.add_task("run", total=total, completed=finished, rates=waiting)
 
     def update(self, summary: Any, finished: int, total: int) -> None:
         """Account one finished shard."""

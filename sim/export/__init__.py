@@ -47,12 +47,21 @@ __all__ = [
 
 _TEXT_OPTIONS = ("agents", "roles", "cells", "include_scripted", "role_prompt")
 OPTIONS: dict[str, tuple[str, ...]] = {
-    "sft": (*_TEXT_OPTIONS, "min_return", "top_fraction"),
-    "dpo": (*_TEXT_OPTIONS, "rank_by", "pairs", "min_margin", "counterfactual", "max_states"),
-    "kto": (*_TEXT_OPTIONS, "min_return", "top_fraction", "rank_by", "threshold"),
-    "minari": ("agent", "cells", "dataset_id"),
+    "sft": (*_TEXT_OPTIONS, "min_return", "top_fraction", "license"),
+    "dpo": (
+        *_TEXT_OPTIONS,
+        "rank_by",
+        "pairs",
+        "min_margin",
+        "counterfactual",
+        "max_states",
+        "license",
+    ),
+    "kto": (*_TEXT_OPTIONS, "min_return", "top_fraction", "rank_by", "threshold", "license"),
+    "minari": ("agent", "cells", "dataset_id", "license"),
 }
-"""Format -> the options `export_run` accepts for it."""
+"""Format -> the options `export_run` accepts for it (``license``: the card's, default
+``apache-2.0``)."""
 FORMATS = tuple(OPTIONS)
 
 
@@ -98,8 +107,9 @@ def export_run(
     out = Path(out)
     check_target(out, overwrite, Path(run_dir))
     run = load_run(run_dir)
+    license = options.pop("license", None)
     if format == "minari":
-        return _export_minari(run, out, overwrite, options)
+        return _export_minari(run, out, overwrite, options, license)
     build: Callable[..., list[dict[str, Any]]] = _BUILDERS[format]
     rows = build(run, **options)
     card = dataset_card(
@@ -113,15 +123,17 @@ def export_run(
         front_matter={"configs": HF_CONFIGS, "tags": ["mercato", format, run.env_id]},
         usage=(
             "from datasets import load_dataset\n\n"
-            f'dataset = load_dataset("parquet", data_dir="{out.resolve()}/data")["train"]'
+            "# run from this folder (or give the path of its data/; or its Hub id once pushed)\n"
+            'dataset = load_dataset("parquet", data_dir="data", split="train")'
         ),
+        license=license,
     )
     write_hf_dataset(rows, out, card, overwrite=overwrite, source=run.path)
     return ExportResult(format, out, len(rows))
 
 
 def _export_minari(
-    run: RunData, out: Path, overwrite: bool, options: dict[str, Any]
+    run: RunData, out: Path, overwrite: bool, options: dict[str, Any], license: str | None
 ) -> ExportResult:
     try:
         import minari  # noqa: F401
@@ -139,18 +151,34 @@ def _export_minari(
         selection=[
             f"agent `{episodes.agent}`; episodes in order: {', '.join(episodes.episode_ids)}",
             "observations have one more entry than actions (the agent's final observation)",
+            episodes.env_note,
         ],
         options=options,
-        usage=(
-            "import os\nimport minari\n\n"
-            f'os.environ["MINARI_DATASETS_PATH"] = "{out.resolve()}"\n'
-            f'dataset = minari.load_dataset("{episodes.dataset_id}")'
-        ),
+        front_matter={"tags": ["mercato", "minari", run.env_id]},
+        usage=_minari_usage(episodes),
+        license=license,
     )
     with staged_directory(out, overwrite, run.path) as stage:
         write_minari(episodes, stage)
         (stage / "README.md").write_text(card, encoding="utf-8")
     return ExportResult("minari", out, len(episodes.buffers), episodes.dataset_id, episodes.steps)
+
+
+def _minari_usage(episodes: MinariEpisodes) -> str:
+    """Loading the dataset from its own folder, and its env where it has one."""
+    lines = [
+        "import os",
+        "",
+        "import minari",
+        "",
+        'os.environ["MINARI_DATASETS_PATH"] = "."  # this folder (run from it, or give its path)',
+        f'dataset = minari.load_dataset("{episodes.dataset_id}")',
+    ]
+    if episodes.env_spec is not None:
+        lines.append(
+            f"env = dataset.recover_environment()  # {episodes.env_spec.id}, as in the run"
+        )
+    return "\n".join(lines)
 
 
 _BUILDERS: dict[str, Callable[..., list[dict[str, Any]]]] = {
@@ -245,6 +273,11 @@ def _selection(run: RunData, format: str, options: dict[str, Any]) -> list[str]:
         )
     if format == "dpo" and options.get("counterfactual"):
         items.append(_COUNTERFACTUAL.format(states=options.get("max_states") or 32))
+    if format == "dpo":
+        items.append(
+            "each (prompt, chosen, rejected) once, at its first occurrence: a pair found again "
+            "(a state that alike episodes reach again) is left out"
+        )
     if format in ("dpo", "kto"):
         items.append(f"ranked by {rank_description(run, options.get('rank_by'))}")
     if options.get("min_return") is not None:

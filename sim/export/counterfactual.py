@@ -36,7 +36,7 @@ from sim.export.decisions import RunData, load_run
 from sim.export.errors import ExportError
 from sim.export.rehydrate import from_json
 from sim.export.scripted import RolePrompt, TextDecision, text_decisions
-from sim.export.texts import PAIRINGS, Run, assistant_message, selected_texts
+from sim.export.texts import PAIRINGS, Run, assistant_message, selected_texts, unique_pairs
 
 SOURCE = "counterfactual"
 RANK_BY = "return"
@@ -214,6 +214,8 @@ def counterfactual_pairs(
     At each state the best candidate by the deciding agent's return is paired with the worst
     (``pairs="best-worst"``) or every better one with every worse one (``"all"``), when the
     returns differ by more than ``min_margin``; states where all candidates tie give no pair.
+    A pair with the same prompt, chosen and rejected reply as an earlier one (a state that
+    recurs in alike episodes) is left out (`unique_pairs`).
     """
     if pairs not in PAIRINGS:
         raise ExportError(f"pairs {pairs!r} is unknown; allowed: {list(PAIRINGS)}")
@@ -221,7 +223,7 @@ def counterfactual_pairs(
         run, agents=agents, roles=roles, cells=cells, max_states=max_states, seed=seed,
         include_scripted=include_scripted, role_prompt=role_prompt, verify=verify,
     )  # fmt: skip
-    return [row for state in states for row in _rows(state, pairs, min_margin)]
+    return unique_pairs([row for state in states for row in _rows(state, pairs, min_margin)])
 
 
 def _state_texts(

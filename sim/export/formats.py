@@ -20,7 +20,7 @@ from sim.export.counterfactual import counterfactual_pairs
 from sim.export.decisions import RunData, load_run
 from sim.export.errors import ExportError
 from sim.export.scripted import RolePrompt, TextDecision, text_decisions
-from sim.export.texts import PAIRINGS, Run, assistant_message, selected_texts
+from sim.export.texts import PAIRINGS, Run, assistant_message, selected_texts, unique_pairs
 
 """Ranking keys only known after the episode: their pairs have ``source`` "hindsight"."""
 
@@ -122,11 +122,15 @@ def dpo_pairs(
 
     ``counterfactual`` adds pairs from replayed episodes (`counterfactual_pairs`, at most
     ``max_states`` states, 32 by default): most states never recur, but any can be replayed.
+    Each (prompt, chosen, rejected) appears once, at its first occurrence (`unique_pairs`).
     """
     if pairs not in PAIRINGS:
         raise ExportError(f"pairs {pairs!r} is unknown; allowed: {list(PAIRINGS)}")
     if max_states is not None and not counterfactual:
-        raise ExportError("max_states applies to counterfactual pairs: pass counterfactual=True")
+        raise ExportError(
+            "max_states applies to counterfactual pairs: pass counterfactual=True "
+            "(--counterfactual)"
+        )
     data = load_run(run)
     key = data.check_rank_by(rank_by)
     if counterfactual and key != "return":
@@ -183,12 +187,14 @@ def dpo_pairs(
             include_scripted=include_scripted, role_prompt=role_prompt, pairs=pairs,
             min_margin=min_margin,
         )  # fmt: skip
+        rows = unique_pairs(rows)  # a replayed state may give a same-state pair again
     if not rows:
         repeated = sum(1 for _, replies in groups.values() if sum(map(len, replies.values())) > 1)
         replayed = (
             "; no replayed state had candidates with differing returns either"
             if counterfactual
-            else "; --counterfactual replays sampled states with every valid action instead"
+            else "; pass counterfactual=True (--counterfactual) to replay sampled states with "
+            "every valid action instead"
         )
         raise ExportError(
             f"run {data.run_id} has no DPO pairs: a pair needs one prompt answered with different "

@@ -6,11 +6,16 @@ more observation than actions), its actions (rebuilt in its action space), the r
 followed each action (the next row's reward: rows carry what arrived since the agent's previous
 turn), and the final row's termination and truncation. Buffers are built directly as
 `minari.data_collector.EpisodeBuffer`s (Minari's `DataCollector` wrapper needs jax).
+
+The dataset's ``env_spec`` is the registered Gymnasium view of the agent's role
+(``mercato/Bargaining-Bob-v0``) set to the first exported cell's parameters and scripted players,
+so ``dataset.recover_environment()`` gives the env the data came from.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import warnings
@@ -22,7 +27,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from gymnasium import spaces
+from gymnasium.envs.registration import EnvSpec
 
+from envs.core.names import role_of
 from sim.export.decisions import RunData, load_run
 from sim.export.errors import ExportError
 from sim.export.rehydrate import from_json
@@ -40,6 +47,10 @@ class MinariEpisodes:
     action_space: spaces.Space[Any]
     algorithm_name: str
     description: str
+    env_spec: EnvSpec | None = None
+    """The agent's Gymnasium view as set up in the run (None: its role has no view)."""
+    env_note: str = ""
+    """What ``recover_environment()`` gives, in words, for the dataset card."""
 
     @property
     def steps(self) -> int:
@@ -80,6 +91,7 @@ def minari_episodes(
     if not buffers:
         raise ExportError(f"run {data.run_id}: {agent} took no action in cells {chosen}")
     algorithm = ", ".join(sorted(p for p in policies if p)) or "unknown"
+    env_spec, env_note = view_spec(data, agent, chosen[0])
     env_name = data.env_id.split("/")[-1].rsplit("-v", 1)[0]
     dataset_id = (
         dataset_id or f"mercato/{_id_part(env_name)}-{_id_part(agent)}/{_id_part(data.name)}-v0"
@@ -92,8 +104,54 @@ def minari_episodes(
     )
     return MinariEpisodes(
         dataset_id, agent, buffers, episode_ids, observation_space, action_space, algorithm,
-        description,
+        description, env_spec, env_note,
     )  # fmt: skip
+
+
+def view_spec(data: RunData, agent: str, cell_id: str) -> tuple[EnvSpec | None, str]:
+    """The registered view of ``agent``'s role (learner: ``agent``) with the cell's parameters
+    and its other players where they are scripted, and a sentence saying what it holds."""
+    import gymnasium
+
+    from envs.core.registry import spec_of
+
+    try:
+        views = spec_of(data.env_id).views
+    except ValueError:
+        views = ()
+    view = next((v for v in views if v.learner == agent), None) or next(
+        (v for v in views if role_of(v.learner) == role_of(agent)), None
+    )
+    if view is None:
+        return None, f"{data.env_id} has no Gymnasium view for {agent}: no env to recover"
+    view_id = f"mercato/{view.name}"
+    registered = gymnasium.spec(view_id)
+    cell = data.cells[cell_id]
+    params = {k: v for k, v in cell["params"].items() if k != "render_mode"}
+    others = {a: e for a, e in cell["roster"].items() if a != agent}
+    llm = sorted(a for a, e in others.items() if e.get("model") is not None)
+    opponents: dict[str, Any] = dict(view.opponents)
+    if not llm:  # the run's own players; language-model players stay the view's defaults
+        opponents = {a: _opponent(e) for a, e in others.items()}
+    kwargs = {**registered.kwargs, "learner": agent, "opponents": opponents,
+              "params": {**view.params, **params}}  # fmt: skip
+    seated = (
+        f"the view's default opponents {dict(view.opponents)} in place of the run's "
+        f"language-model player(s) {llm}"
+        if llm
+        else "the run's other players"
+    )
+    note = (
+        f"`recover_environment()` makes `{view_id}` with {agent} learning, cell {cell_id}'s "
+        f"parameters and {seated}"
+    )
+    return dataclasses.replace(registered, kwargs=kwargs), note
+
+
+def _opponent(entry: dict[str, Any]) -> Any:
+    """A roster entry as the view's ``opponents`` takes it: a name, or ``{policy, options}``."""
+    options = entry.get("options") or {}
+    return {"policy": entry["policy"], "options": options} if options else entry["policy"]
 
 
 def write_minari(episodes: MinariEpisodes, root: Path) -> Any:
@@ -101,12 +159,13 @@ def write_minari(episodes: MinariEpisodes, root: Path) -> Any:
     import minari
 
     with _datasets_path(root), warnings.catch_warnings():
-        # it asks for a code permalink, an email and an env spec: none exist for a run's data
+        # it asks for a code permalink and an email: neither exists for a run's data
         warnings.filterwarnings("ignore", category=UserWarning, module=r"minari\.")
         try:
             minari.create_dataset_from_buffers(
                 episodes.dataset_id,
                 episodes.buffers,
+                env=episodes.env_spec,
                 observation_space=episodes.observation_space,
                 action_space=episodes.action_space,
                 algorithm_name=episodes.algorithm_name,
@@ -136,9 +195,10 @@ def stack(space: spaces.Space[Any], values: list[Any]) -> Any:
 
 @contextlib.contextmanager
 def _datasets_path(root: Path) -> Iterator[None]:
-    """``MINARI_DATASETS_PATH`` pointed at ``root`` for the duration, then restored."""
+    """``MINARI_DATASETS_PATH`` pointed at ``root`` for the duration, then restored; absolute,
+    since Minari joins the root into paths it then resolves again (a relative root doubles)."""
     before = os.environ.get("MINARI_DATASETS_PATH")
-    os.environ["MINARI_DATASETS_PATH"] = str(root)
+    os.environ["MINARI_DATASETS_PATH"] = str(Path(root).resolve())
     try:
         yield
     finally:

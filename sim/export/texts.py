@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
+
+import orjson
 
 from sim.export.decisions import RunData
 from sim.export.errors import ExportError
@@ -29,7 +32,7 @@ def selected_texts(
     role_prompt: RolePrompt,
 ) -> list[TextDecision]:
     """The decisions of ``run`` (filtered) as texts, or an `ExportError` saying why there are none
-    and what to do instead."""
+    and what to do instead (the Python argument, then the CLI flag in brackets)."""
     selected = run.select(agents, roles, cells)
     texts = text_decisions(run, selected, include_scripted, role_prompt)
     if texts:
@@ -37,8 +40,9 @@ def selected_texts(
     scope = scope_note(agents=agents, roles=roles, cells=cells)
     llm = [d for d in selected if d.is_llm]
     instead = (
-        "pass --scripted to export the scripted players' decisions (games only), or use "
-        "--format minari --agent NAME for offline RL"
+        "pass include_scripted=True (--scripted) to export the scripted players' decisions "
+        "(games only), or export format 'minari' with agent=NAME (--format minari --agent NAME) "
+        "for offline RL"
     )
     if include_scripted:
         raise ExportError(f"run {run.run_id} has no decisions{scope} to export as {fmt}")
@@ -47,7 +51,10 @@ def selected_texts(
             f"run {run.run_id} has no LLM decisions{scope} to export as {fmt}; {instead}"
         )
     if fmt == "dpo":
-        instead = "pass --counterfactual to branch from those states with every valid action"
+        instead = (
+            "pass counterfactual=True (--counterfactual) to branch from those states with every "
+            "valid action"
+        )
     raise ExportError(
         f"run {run.run_id} has {len(llm)} LLM decision(s){scope} but none came from a parsed reply "
         f"(all constrained choice or default), so there is no model text to export as {fmt}; "
@@ -64,3 +71,16 @@ def scope_note(**filters: Sequence[str] | None) -> str:
 def assistant_message(text: str) -> list[dict[str, str]]:
     """A completion in TRL's conversational form: one assistant message."""
     return [{"role": "assistant", "content": text}]
+
+
+def unique_pairs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """DPO rows with each (prompt, chosen, rejected) once, at its first occurrence: alike
+    episodes reach the same state again, and one preference twice is a duplicate example."""
+    seen: set[bytes] = set()
+    kept = []
+    for row in rows:
+        key = orjson.dumps([row["prompt"], row["chosen"], row["rejected"]])
+        if key not in seen:
+            seen.add(key)
+            kept.append(row)
+    return kept

@@ -35,11 +35,10 @@ def run_demo(spec: str, console: Console) -> None:
     console.print(f"loaded {model!r} in {time.perf_counter() - started:.1f} s")
     completion = model.generate([{"messages": DEMO_CHAT, "max_tokens": 48}])[0]
     usage = completion.usage
-    rate = usage.completion_tokens / usage.latency_s if usage.latency_s > 0 else float("inf")
     console.print(f"[bold]chat[/bold]: {completion.text.strip()!r}", highlight=False)
     console.print(
         f"  {usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens "
-        f"in {usage.latency_s:.2f} s = {rate:.1f} tokens/s"
+        f"in {usage.latency_s:.2f} s{_speed(usage.completion_tokens, usage.latency_s)}"
     )
     choice = model.choose([DEMO_CHOICE])[0]
     scores = ", ".join(
@@ -49,3 +48,10 @@ def run_demo(spec: str, console: Console) -> None:
         f"[bold]choice[/bold]: {choice.option!r} by {choice.method} ({scores})", highlight=False
     )
     console.print(f"  {choice.usage.prompt_tokens} tokens scored in {choice.usage.latency_s:.2f} s")
+
+
+def _speed(tokens: int, seconds: float) -> str:
+    """`` = N tokens/s``, or why there is no rate (a model that takes no time, like the fake)."""
+    if seconds >= 0.005:  # the 0.00 s shown: below it a rate says nothing
+        return f" = {tokens / seconds:.1f} tokens/s"
+    return " (no measurable time, so no tokens/s)"

@@ -10,20 +10,22 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
-from rich.table import Table
 
+from sim.report.keys import cell_keys, legend
 from sim.store.runs import load_episodes
 
 REPORT_COLUMNS = (
-    "cell_id", "label", "metric", "n", "mean", "sd", "ci_low", "ci_high", "distinct", "copies",
+    "cell_id", "label", "key", "metric", "n", "mean", "sd", "ci_low", "ci_high", "distinct",
+    "copies",
 )  # fmt: skip
 """Columns of `build_report` (plus the ``param_*`` columns that vary across cells).
+
+``label`` names a cell's varying parameters and players in full; ``key`` is its short form
+(`sim.report.keys`: ``dA=0.8 bob=llm``) for tables and plots.
 
 ``distinct`` counts the cell's different episodes (by ``trace``; NaN for runs without traces).
 ``copies`` marks a cell of several episodes that are all the same episode (greedy players of a
@@ -55,7 +57,7 @@ def build_report(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
     outcomes = [c for c in episodes.columns if c.startswith("metric_")]
     outcomes += [c for c in episodes.columns if c.startswith("return_")]
     varying = _varying_params(episodes)
-    labels = _labels(episodes, varying)
+    labels, keys = _labels(episodes, varying)
     rows = []
     for cell_id, group in episodes.groupby("cell_id", sort=True):
         setting = {name: group[name].iloc[0] for name in varying}
@@ -68,11 +70,13 @@ def build_report(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
             if copies:
                 stats |= {"ci_low": math.nan, "ci_high": math.nan}
             rows.append(
-                {"cell_id": cell_id, "label": labels[cell_id], **setting, "metric": metric}
+                {"cell_id": cell_id, "label": labels[cell_id], "key": keys[cell_id]}
+                | setting
+                | {"metric": metric}
                 | stats
                 | {"distinct": distinct, "copies": copies}
             )
-    columns = ["cell_id", "label", *varying, *REPORT_COLUMNS[2:]]
+    columns = ["cell_id", "label", "key", *varying, *REPORT_COLUMNS[3:]]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -89,8 +93,9 @@ def _varying_params(episodes: pd.DataFrame) -> list[str]:
     return [c for c in params if cells[c].astype(str).nunique() > 1]
 
 
-def _labels(episodes: pd.DataFrame, varying: list[str]) -> dict[str, str]:
-    """Each cell as its varying parameters and the players that differ between cells."""
+def _labels(episodes: pd.DataFrame, varying: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Each cell as its varying parameters and the players that differ between cells: in full
+    (the label) and as a short key."""
     cells = episodes.drop_duplicates("cell_id").set_index("cell_id")
     rosters = {cell_id: json.loads(text) for cell_id, text in cells["roster"].items()}
     agents = sorted({agent for roster in rosters.values() for agent in roster})
@@ -100,7 +105,16 @@ def _labels(episodes: pd.DataFrame, varying: list[str]) -> dict[str, str]:
         parts = [f"{name.removeprefix('param_')}={row[name]}" for name in varying]
         parts += [f"{agent}={rosters[cell_id].get(agent)}" for agent in differing]
         labels[cell_id] = ", ".join(parts) or str(cell_id)
-    return labels
+    keys, _ = cell_keys(
+        {c: {n.removeprefix("param_"): row[n] for n in varying} for c, row in cells.iterrows()},
+        {cell: {a: str(rosters[cell].get(a)) for a in differing} for cell in cells.index},
+    )
+    return labels, keys
+
+
+def key_legend(report: pd.DataFrame) -> dict[str, str]:
+    """Abbreviation -> parameter name for the keys of ``report`` (`build_report`'s)."""
+    return legend(c.removeprefix("param_") for c in report.columns if c.startswith("param_"))
 
 
 LLM_COLUMNS = (
@@ -142,50 +156,6 @@ def build_llm_report(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(LLM_COLUMNS))
 
 
-def llm_report_table(llm: pd.DataFrame) -> Table:
-    """The LLM paths per cell as a rich table; high fallback shares are marked."""
-    table = Table(title="LLM decisions per cell: how each action was reached")
-    for title in ("cell", "model", "n", "parsed", "re-asked", "choice", "default", "failed req"):
-        table.add_column(title, justify="left" if title in ("cell", "model") else "right")
-    table.add_column("", no_wrap=True)
-    for row in llm.itertuples():
-        table.add_row(
-            row.cell_id,
-            row.model,
-            str(row.decisions),
-            *(f"{getattr(row, p):.0%}" for p in ("parsed", "reasked", "choice", "default")),
-            str(row.failed_requests),
-            "[bold red]HIGH FALLBACK[/]" if row.high_fallback else "",
-        )
-    return table
-
-
-def report_table(report: pd.DataFrame) -> Table:
-    """The report as a rich table, one section per cell."""
-    table = Table()
-    table.add_column("cell", no_wrap=True)
-    table.add_column("setting")
-    table.add_column("outcome", no_wrap=True)
-    for title in ("n", "mean", "95% interval"):
-        table.add_column(title, justify="right", no_wrap=True)
-    for _, rows in report.groupby("cell_id", sort=True):
-        for i, row in enumerate(rows.itertuples()):
-            first = i == 0
-            copies = bool(getattr(row, "copies", False))
-            table.add_row(
-                row.cell_id if first else "",
-                row.label if first else "",
-                row.metric,
-                str(row.n),
-                _number(row.mean),
-                "copies of one episode"
-                if copies
-                else f"[{_number(row.ci_low)}, {_number(row.ci_high)}]",
-            )
-        table.add_section()
-    return table
-
-
 def copied_cells(report: pd.DataFrame) -> list[str]:
     """Cells whose episodes are all one episode repeated (no interval is given for them)."""
     if "copies" not in report:
@@ -193,20 +163,24 @@ def copied_cells(report: pd.DataFrame) -> list[str]:
     return sorted(report.loc[report["copies"].astype(bool), "cell_id"].unique())
 
 
-def _number(value: float) -> str:
-    return "-" if math.isnan(value) else f"{value:.4g}"
-
-
 def write_report(
     run_dir: str | os.PathLike[str],
     report: pd.DataFrame | None = None,
     into: str | os.PathLike[str] | None = None,
+    *,
+    shown: pd.DataFrame | None = None,
+    per_metric: bool = False,
 ) -> list[Path]:
-    """Write ``report.csv`` and one bar chart per outcome under ``plots/`` in ``into`` (default:
-    the run directory; a run on object storage needs a local ``into``); return their paths."""
+    """Write ``report.csv`` (every cell and outcome), ``llm_report.csv`` (runs with LLM players)
+    and ``plots/report.png`` (one faceted figure of ``shown``, default the whole report) into
+    ``into`` (default: the run directory; a run on object storage needs a local ``into``);
+    with ``per_metric`` also one ``plots/<outcome>.png`` per outcome. Returns the paths."""
+    from sim.report.plots import metric_file_name, metric_png, write_facets
+
     path = Path(into if into is not None else run_dir)
     path.mkdir(parents=True, exist_ok=True)
     report = build_report(run_dir) if report is None else report
+    shown = report if shown is None else shown
     csv = path / "report.csv"
     report.to_csv(csv, index=False)
     written = [csv]
@@ -214,46 +188,13 @@ def write_report(
     if not llm.empty:
         llm.to_csv(path / "llm_report.csv", index=False)
         written.append(path / "llm_report.csv")
-    if not report.empty:
-        (path / "plots").mkdir(exist_ok=True)
-    for metric, rows in report.groupby("metric", sort=False):
-        png = path / "plots" / f"{_file_name(metric)}.png"
-        _bar_chart(rows, str(metric), png)
-        written.append(png)
+    if shown.empty:
+        return written
+    (path / "plots").mkdir(exist_ok=True)
+    written.append(write_facets(shown, path / "plots" / "report.png"))
+    if per_metric:
+        for metric in shown["metric"].unique():
+            png = path / "plots" / metric_file_name(metric)
+            metric_png(shown, str(metric), path=png)
+            written.append(png)
     return written
-
-
-def _file_name(metric: Any) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(metric))
-
-
-def _bar_chart(rows: pd.DataFrame, metric: str, png: Path) -> None:
-    """Means with 95% error bars, one bar per cell (Agg canvas: no display, no pyplot state)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    # Horizontal bars: each cell's full setting fits on one readable line beside its bar.
-    figure = Figure(figsize=(12.0, max(2.5, 0.45 * len(rows) + 1.2)))
-    FigureCanvasAgg(figure)
-    axes = figure.subplots()
-    y = np.arange(len(rows))
-    errors = (rows["ci_high"] - rows["mean"]).fillna(0.0).to_numpy()
-    axes.barh(y, rows["mean"].to_numpy(float), xerr=errors, capsize=3, color="tab:blue")
-    ticks = [
-        cell_id if label == cell_id else f"{cell_id}  {_short(label)}"
-        for cell_id, label in zip(rows["cell_id"], rows["label"], strict=True)
-    ]
-    axes.set_yticks(y, ticks, fontsize=8)
-    axes.invert_yaxis()  # first cell on top, as in the table
-    axes.set_xlabel(metric)
-    axes.set_title(f"{metric}: mean and 95% interval per cell")
-    figure.savefig(png, dpi=100, bbox_inches="tight")  # long labels: grow the canvas to fit
-
-
-def _short(label: str) -> str:
-    """A cell label compact enough for an axis: policy names lose their family prefix."""
-    parts = []
-    for part in label.split(", "):
-        key, _, value = part.partition("=")
-        parts.append(f"{key}={value.rsplit('/', 1)[-1]}")
-    return ", ".join(parts)

@@ -9,12 +9,18 @@ intervals account for a participant's tasks being correlated.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from rich import box
+from rich.table import Table
 
 from envs.core.spec import StudyForm
 from sim.report.cells import mean_interval
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _cell(values: pd.Series) -> tuple[float, float, float]:
@@ -82,39 +88,74 @@ def formatted(table: pd.DataFrame, form: StudyForm) -> pd.DataFrame:
     return out
 
 
-def study_plot(table: pd.DataFrame, form: StudyForm, png: Path) -> Path:
-    """Each measure per phase by group: simulated bars with intervals, the study's marks."""
-    import matplotlib
+def measure_tables(text: pd.DataFrame, form: StudyForm) -> list[Table]:
+    """`formatted`'s table as one rich table per measure (groups, n, each phase, the study's
+    values), so each reads whole at 80 columns."""
+    tables = []
+    for measure in form.measures:
+        table = Table(
+            box=box.SIMPLE_HEAD, show_edge=False, title_justify="left",
+            title=f"{measure.title}: simulated (95% interval) vs {form.source}",
+        )  # fmt: skip
+        for title in form.group_titles:
+            table.add_column(title, no_wrap=True)
+        table.add_column("n", justify="right", no_wrap=True)
+        columns = [f"{measure.title} {phase}" for phase in form.phases]
+        for phase in form.phases:
+            table.add_column(phase, justify="right", overflow="fold")
+        study = f"study {measure.title}"
+        if study in text:
+            columns.append(study)
+            table.add_column("study", justify="right", overflow="fold")
+        for row in text.to_dict("records"):
+            values = [row[t] for t in form.group_titles] + [row["n"]] + [row[c] for c in columns]
+            table.add_row(*(str(v) for v in values))
+        tables.append(table)
+    return tables
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(form.measures), figsize=(5.5 * len(form.measures), 4))
-    axes = np.atleast_1d(axes)
-    labels = [
-        " ".join(str(v)[:4] if i < len(form.group_titles) - 1 else str(v) for i, v in enumerate(g))
-        for g in zip(*(table[t] for t in form.group_titles), strict=True)
-    ]
+def study_figure(table: pd.DataFrame, form: StudyForm) -> Figure:
+    """Each measure per phase by group: simulated bars with 95% intervals, the study's values
+    as diamonds in the phase's colour; the legend sits below the panels, clear of every label."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(5.5 * len(form.measures), 4.6), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = np.atleast_1d(figure.subplots(1, len(form.measures)))
+    groups = zip(*(table[t] for t in form.group_titles), strict=True)
+    labels = ["\n".join(str(v) for v in group) for group in groups]
     x = np.arange(len(table))
     width = 0.8 / len(form.phases)
     for ax, measure in zip(axes, form.measures, strict=True):
         for index, phase in enumerate(form.phases):
+            colour = f"C{index}"
             offset = (index - (len(form.phases) - 1) / 2) * width
-            means = table[f"{measure.name}_{phase}"].to_numpy(float)
-            cis = np.array(table[f"{measure.name}_{phase}_ci"].tolist())
+            means = table[f"{measure.name}_{phase}"].to_numpy(float) * measure.scale
+            cis = np.array(table[f"{measure.name}_{phase}_ci"].tolist()) * measure.scale
             errors = np.abs(cis.T - means)
-            ax.bar(x + offset, means, width, yerr=errors, capsize=3, label=f"simulated {phase}")
+            ax.bar(
+                x + offset, means, width, yerr=errors, capsize=3, color=colour, alpha=0.75,
+                error_kw={"ecolor": "0.2"}, label=f"simulated {phase}, 95% interval",
+            )  # fmt: skip
             study = table.get(f"study_{measure.name}_{phase}")
             if study is not None:
-                ax.scatter(x + offset, study, color="black", marker="_", s=200, zorder=3,
-                           label=f"study {phase}")  # fmt: skip
-        ax.set_xticks(x, labels, rotation=30)
-        ax.set_title(measure.title)
+                ax.scatter(
+                    x + offset, study.to_numpy(float) * measure.scale, marker="D", s=36,
+                    color=colour, edgecolors="black", linewidths=0.8, zorder=3,
+                    label=f"{form.source} {phase} (published)",
+                )  # fmt: skip
+        ax.set_xticks(x, labels, fontsize=8)
+        ax.set_title(f"{measure.title}{f' ({measure.unit})' if measure.unit else ''}")
         ax.axhline(0, color="grey", linewidth=0.5)
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(png, dpi=110)
-    plt.close(fig)
+    handles, names = axes[0].get_legend_handles_labels()
+    figure.legend(handles, names, loc="outside lower center", ncol=len(handles), fontsize=8)
+    return figure
+
+
+def study_plot(table: pd.DataFrame, form: StudyForm, png: Path) -> Path:
+    """`study_figure` saved as ``png``."""
+    study_figure(table, form).savefig(png, dpi=110)
     return png
 
 

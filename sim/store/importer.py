@@ -66,7 +66,8 @@ def import_games(
 
     One cell per distinct (env, parameters, players), ids ``c000``, ... in sorted order; episodes
     within a cell ordered by game id. Skipped games are counted in the manifest's ``skipped``.
-    ValueError when ``source_dir`` is missing or ``out_dir`` is taken (see `create_run`).
+    ValueError when ``source_dir`` is missing, holds no game that imports (nothing is written
+    then), or ``out_dir`` is taken (see `create_run`).
     """
     folder = Path(source_dir)
     if not folder.is_dir():
@@ -79,6 +80,8 @@ def import_games(
             skipped.append({"game": where, "kind": result.kind, "reason": result.reason})
         else:
             games.append(result)
+    if not games:
+        raise ValueError(_nothing_imported(source, folder, skipped))
 
     cells: dict[str, list[ImportedGame]] = {}
     for game in games:
@@ -135,6 +138,21 @@ def import_games(
     finally:
         run.close()
     return run.path
+
+
+def _nothing_imported(source: str, folder: Path, skipped: list[dict[str, str]]) -> str:
+    """Why an import found no game to write: none there, or every one skipped (the first's
+    reason as an example)."""
+    if not skipped:
+        return f"{folder}: no {source} games found there; nothing imported"
+    kinds = ", ".join(
+        f"{n} {kind}" for kind, n in sorted(Counter(s["kind"] for s in skipped).items())
+    )
+    first = skipped[0]
+    return (
+        f"{folder}: none of the {len(skipped)} {source} game(s) found could be imported ({kinds}; "
+        f"e.g. {first['game']}: {first['reason']}); nothing imported"
+    )
 
 
 def _cell_key(game: ImportedGame) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from sim.store.storage import Location
@@ -42,7 +42,7 @@ class RunData:
     report: pd.DataFrame
     llm: pd.DataFrame
     _steps: pd.DataFrame | None = None
-    _plots: dict[str, Path] | None = None
+    _plots: dict[str, bytes] = field(default_factory=dict)
     _study: tuple[pd.DataFrame, Path | None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -55,20 +55,20 @@ class RunData:
                 self._steps = load_steps(self.location)
             return self._steps
 
-    def plots(self, folder: Path) -> dict[str, Path]:
-        """Outcome -> PNG, drawn by `sim.report.cells.write_report` into ``folder`` once."""
-        from sim.report.cells import write_report
+    def plot(self, name: str, folder: Path) -> bytes | None:
+        """The PNG of outcome ``name`` (`sim.report.plots.metric_png`, drawn once on request)
+        or of the study form; None when the run has no such plot."""
+        from sim.report.plots import metric_png
 
         with self.lock:
-            if self._plots is None:
-                written = write_report(self.location, self.report, into=folder)
-                pngs = [p for p in written if p.suffix == ".png"]
-                metrics = list(self.report["metric"].unique())  # write_report's order
-                self._plots = dict(zip(metrics, pngs, strict=False))
+            if name == STUDY_PLOT:
                 png = self._study_report(folder / "study")[1]
-                if png is not None:
-                    self._plots[STUDY_PLOT] = png
-            return self._plots
+                return png.read_bytes() if png is not None and png.is_file() else None
+            if name not in self._plots:
+                if self.report.empty or name not in set(self.report["metric"]):
+                    return None
+                self._plots[name] = metric_png(self.report, name)
+            return self._plots[name]
 
     def study(self, folder: Path) -> pd.DataFrame | None:
         """The study-form table the env's spec declares (the trial's), or None."""
@@ -281,14 +281,13 @@ def _grouped(report: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def plot_view(request: Request) -> Response:
-    """``/runs/{path}/plots/{outcome}.png``: the outcome's bar chart as `mercato report` draws
-    it (drawn once per run state into a private folder)."""
+    """``/runs/{path}/plots/{outcome}.png``: the outcome's plot as `mercato report` draws it
+    (drawn once per run state, only when asked for)."""
     data, folder = run_data(request, request.path_params["run"])
-    name = request.path_params["name"].removesuffix(".png")
-    png = data.plots(folder).get(name)
-    if png is None or not png.is_file():
+    png = data.plot(request.path_params["name"].removesuffix(".png"), folder)
+    if png is None:
         raise not_found()
-    return FileResponse(png, media_type="image/png")
+    return Response(png, media_type="image/png")
 
 
 def routes() -> list[Route]:

@@ -170,7 +170,7 @@ def test_scripted_players_with_include_scripted(runs):
     rows = counterfactual_pairs(runs["scripted"], include_scripted=True)
     assert rows and {r["role"] for r in rows} <= {"alice", "bob"}
     # every scripted episode is alike: no same-state pair, so dpo points at --counterfactual
-    with pytest.raises(ExportError, match="--counterfactual replays"):
+    with pytest.raises(ExportError, match=r"counterfactual=True \(--counterfactual\) to replay"):
         dpo_pairs(runs["scripted"], include_scripted=True)
     both = dpo_pairs(runs["scripted"], include_scripted=True, counterfactual=True)
     assert both == rows

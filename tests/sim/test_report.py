@@ -87,6 +87,9 @@ def test_cells_are_labelled_by_what_varies(run_dir):
     assert labels["c000"] == "max_pie=20, proposer_0=random"
     assert labels["c001"] == "max_pie=50, proposer_0=random"
     assert labels["c002"] == "max_pie=50, proposer_0=human"
+    keys = report.drop_duplicates("cell_id").set_index("cell_id")["key"]
+    assert keys["c000"] == "max_pie=20 proposer=random"
+    assert keys["c002"] == "max_pie=50 proposer=human"
     assert "param_max_pie" in report.columns and "param_min_pie" not in report.columns
 
 
@@ -102,12 +105,17 @@ def test_t_quantile_is_students_t():
     assert t_quantile(10_000) == pytest.approx(1.96, abs=1e-3)
 
 
-def test_write_report_writes_csv_and_one_png_per_outcome(run_dir):
+def test_write_report_writes_csv_and_one_faceted_figure(run_dir):
+    # contract changed by issue 18: one faceted figure; per-outcome PNGs only on request
     written = write_report(run_dir)
     assert written[0] == run_dir / "report.csv"
     table = pd.read_csv(written[0])
-    assert len(table) == 12 and {"cell_id", "label", "metric", "n", "mean"} <= set(table.columns)
-    pngs = {p.name for p in written[1:]}
+    assert len(table) == 12 and {"cell_id", "label", "key", "metric", "n", "mean"} <= set(
+        table.columns
+    )
+    assert [p.relative_to(run_dir).as_posix() for p in written[1:]] == ["plots/report.png"]
+    written = write_report(run_dir, per_metric=True)
+    pngs = {p.name for p in written[2:]}
     assert pngs == {"offer.png", "accepted.png", "return_proposer_0.png", "return_responder_0.png"}
     for path in written[1:]:
         assert path.parent == run_dir / "plots"
@@ -119,7 +127,7 @@ def test_report_command_prints_the_table_and_writes_files(run_dir):
     assert result.exit_code == 0, result.output
     assert "ultimatum-test" in result.output and "offer" in result.output
     assert "max_pie=20" in result.output
-    assert (run_dir / "report.csv").exists() and (run_dir / "plots" / "offer.png").exists()
+    assert (run_dir / "report.csv").exists() and (run_dir / "plots" / "report.png").exists()
 
 
 def test_report_of_a_run_without_episodes(tmp_path):
