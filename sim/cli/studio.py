@@ -38,6 +38,14 @@ def studio(
         list[str] | None,
         typer.Option(help="A model as key=spec (e.g. fake-key=fake); repeat for more."),
     ] = None,
+    takeover: Annotated[
+        bool,
+        typer.Option(
+            "--takeover",
+            help="Take a study run whose last server crashed (its lease is stale) and resume "
+            "its participants.",
+        ),
+    ] = False,
 ) -> None:
     """Serve runs and their episodes turn by turn in the browser (default 127.0.0.1:8321), and
     studies with people (open link /s/<study>; progress at /admin/studies)."""
@@ -61,7 +69,8 @@ def studio(
 
     from sim.studio.server import build_studio
 
-    server = build_studio(root, token, study or (), _models(models_from, model or []))
+    models = _models(models_from, model or [])
+    server = build_studio(root, token, study or (), models, takeover=takeover)
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"mercato studio: serving {location.uri} at http://{shown}:{port}/")
     for name in server.state.studies:

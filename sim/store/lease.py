@@ -232,6 +232,15 @@ class Lease:
         return True
 
 
+def check_free(location: Location, takeover: bool = False) -> None:
+    """Raise `LeaseHeld` (one line) where `Lease.acquire` would refuse today: a live writer
+    holds the run, or a stale one does and ``takeover`` is off. A check before starting work
+    (a server before it listens); `Lease.acquire` still decides."""
+    current = read_lease(location)
+    if current is not None:
+        _refuse_unless_stale(location, current, takeover)
+
+
 def _refuse_unless_stale(location: Location, current: LeaseInfo, takeover: bool) -> None:
     if not current.stale():
         raise LeaseHeld(

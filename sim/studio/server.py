@@ -22,6 +22,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute
 
 from sim.engine.cells import ExperimentError
+from sim.store.lease import check_free
+from sim.store.storage import Location
 from sim.studio import study_pages
 from sim.studio.app import create_app
 from sim.studio.config import Limits, StudioConfig
@@ -58,6 +60,8 @@ def build_studio(
         raise ExperimentError(f"studies: two studies share a name ({sorted(names)})")
     if loaded and not Path(root).is_dir():
         raise ValueError(f"{root}: studies need a local folder as the root")
+    for study in loaded:  # a run another server holds (or a crashed one held): say so now
+        check_free(Location.of(str(Path(root, study.name))), takeover)
     hosts = {
         study.name: StudyHost(study, ParticipantBook(Path(root, study.name, *BOOK_DIR), study))
         for study in loaded
