@@ -2,9 +2,10 @@
 
 A person answers through the same structured reply an LLM gives (`TextProtocol.reply_schema`),
 so the page can offer exactly the valid moves: enums become choices, bounded numbers numeric
-inputs, ``maxLength`` strings text boxes, bounded arrays of enums multi-choices and ``anyOf``
-variants (told apart by one enum field, ``kind``/``act``/...) a choice that selects the fields
-that follow. Nested closed objects are flattened: a control's ``name`` is its dotted path
+inputs, ``maxLength`` strings text boxes, bounded arrays of enums multi-choices, bounded arrays
+of objects rows (a proposal's lines: one row per possible entry, empty rows left out) and
+``anyOf`` variants (told apart by one enum field, ``kind``/``act``/...) a choice that selects the
+fields that follow. Nested closed objects are flattened: a control's ``name`` is its dotted path
 (``ratings.A``). Submitted values (strings; a list for a multi-choice) are checked here, with
 messages that name the field, and the JSON reply is parsed by the protocol afterwards. A role
 whose protocol has no schema (or one outside this subset) gets its valid actions as buttons.
@@ -129,7 +130,24 @@ class OptionalGroup:
     kind: str = field(default="optional", init=False)
 
 
-Control = Choice | Number | Text | MultiChoice | Variant | OptionalGroup
+@dataclass(frozen=True)
+class Rows:
+    """A list of ``min_items`` to ``max_items`` objects (e.g. a proposal's lines), one row of
+    controls per possible entry: row ``i`` is named ``<name>.<i>`` and is a `Variant` whose key
+    may be left empty, or an `OptionalGroup`; a row left empty is left out of the list."""
+
+    name: str
+    rows: tuple[Variant | OptionalGroup, ...]
+    min_items: int
+    label: str = ""
+    kind: str = field(default="rows", init=False)
+
+    @property
+    def max_items(self) -> int:
+        return len(self.rows)
+
+
+Control = Choice | Number | Text | MultiChoice | Variant | OptionalGroup | Rows
 
 
 @dataclass(frozen=True)
@@ -244,12 +262,35 @@ def _scalar(schema: Mapping[str, Any], path: tuple[str, ...], nullable: bool = F
     if kind == "array" and not nullable:
         items = schema.get("items", {})
         if "enum" not in items:
-            raise UnsupportedSchema(f"{name}: only arrays of enums are covered")
+            return _rows(schema, path)
         values = tuple(items["enum"])
         low = int(schema.get("minItems", 0))
         high = int(schema.get("maxItems", len(values)))
         return MultiChoice(name, values, tuple(map(_humane, values)), low, high, label)
     raise UnsupportedSchema(f"{name}: type {kind!r} is not covered")
+
+
+MAX_ROWS = 12
+"""The most rows a list of objects is offered with (a longer list falls back to buttons)."""
+
+
+def _rows(schema: Mapping[str, Any], path: tuple[str, ...]) -> Rows:
+    """A bounded list of objects (each a closed object, or a variant of them) as rows."""
+    items, name = schema.get("items", {}), _name(path)
+    if "maxItems" not in schema or int(schema["maxItems"]) > MAX_ROWS:
+        raise UnsupportedSchema(f"{name}: a list of objects needs at most {MAX_ROWS} items")
+    rows: list[Variant | OptionalGroup] = []
+    for index in range(int(schema["maxItems"])):
+        row_path = (*path, str(index))
+        label = _label(row_path)
+        if _is_variant(items):
+            variant = _variant(items, row_path)
+            rows.append(replace(variant, key=replace(variant.key, nullable=True), label=label))
+        elif items.get("type") == "object":
+            rows.append(replace(_optional_group(items, row_path), label=label))
+        else:
+            raise UnsupportedSchema(f"{name}: only lists of enums or of objects are covered")
+    return Rows(name, tuple(rows), int(schema.get("minItems", 0)), _label(path))
 
 
 def _bounds(schema: Mapping[str, Any], path: tuple[str, ...]) -> tuple[float, float]:
@@ -329,7 +370,11 @@ def _read(control: Control, values: FormValues) -> Any:
         return _read_multi(control, values)
     if isinstance(control, OptionalGroup):
         return _read_optional(control, values)
+    if isinstance(control, Rows):
+        return _read_rows(control, values)
     key = _read_choice(control.key, values)
+    if key is None:  # a row of a list, left empty
+        return None
     branch = control.branch_for(key)
     assert branch is not None
     depth = len(control.name.split(".")) if control.name else 0
@@ -346,12 +391,23 @@ def _read_optional(control: OptionalGroup, values: FormValues) -> dict[str, Any]
     return _assemble(control.controls, values, len(control.name.split(".")))
 
 
+def _read_rows(control: Rows, values: FormValues) -> list[Any]:
+    given = [row for row in (_read(r, values) for r in control.rows) if row is not None]
+    if not control.min_items <= len(given) <= control.max_items:
+        raise FormError(
+            f"{_what(control)}: fill {control.min_items} to {control.max_items} rows, "
+            f"got {len(given)}"
+        )
+    return given
+
+
 def _single(control: Control, values: FormValues) -> str:
     value = values.get(control.name, "")
     if isinstance(value, Sequence) and not isinstance(value, str):
-        if len(value) > 1:
-            raise FormError(f"{_what(control)}: give one value")
-        value = value[0] if value else ""
+        filled = [v for v in value if not isinstance(v, str) or v.strip()]
+        if len(filled) > 1:  # (without script a variant's branches all send their fields,
+            raise FormError(f"{_what(control)}: give one value")  # the unchosen ones empty)
+        value = filled[0] if filled else ""
     if not isinstance(value, str):
         raise FormError(f"{_what(control)}: expected text")
     return value
@@ -443,6 +499,9 @@ def _fill(controls: Sequence[Control], reply: Any, depth: int, out: dict[str, An
             out[control.name] = [_text(v) for v in value or []]
         elif isinstance(control, OptionalGroup):
             _fill(control.controls, value or {}, len(control.name.split(".")), out)
+        elif isinstance(control, Rows):
+            entries = {str(i): entry for i, entry in enumerate(value or [])}
+            _fill(control.rows, entries, len(control.name.split(".")), out)
         else:
             out[control.name] = "" if value is None else _text(value)
 
@@ -480,7 +539,8 @@ def _name(path: Sequence[str]) -> str:
 
 
 def _label(path: Sequence[str]) -> str:
-    return " ".join(part.replace("_", " ") for part in path)
+    """A field's path for people: ``lines.0.unit_price`` -> ``lines 1 unit price``."""
+    return " ".join(str(int(p) + 1) if p.isdigit() else p.replace("_", " ") for p in path)
 
 
 def _what(control: Control) -> str:

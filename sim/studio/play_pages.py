@@ -35,6 +35,7 @@ from sim.studio.forms import (
     MultiChoice,
     Number,
     OptionalGroup,
+    Rows,
     Text,
     Variant,
     plain_number,
@@ -259,7 +260,8 @@ def _options(control: Choice | MultiChoice) -> list[dict[str, str]]:
 
 def _view(control: Control, given: Mapping[str, Any], top: bool) -> dict[str, Any]:
     """A control as the template draws it (``required`` only outside variants' branches,
-    whose hidden fields must not block the browser's validation)."""
+    whose hidden fields must not block the browser's validation; inside them a field that
+    needs a value is marked, and the page's script requires it while its branch shows)."""
     value = given.get(control.name, "")
     view: dict[str, Any] = {
         "kind": control.kind,
@@ -276,7 +278,8 @@ def _view(control: Control, given: Mapping[str, Any], top: bool) -> dict[str, An
     elif isinstance(control, Number):
         step = "any" if control.step is None else plain_number(control.step)
         view |= {"min": plain_number(control.minimum), "max": plain_number(control.maximum),
-                 "step": step, "required": top and not control.nullable}  # fmt: skip
+                 "step": step, "required": top and not control.nullable,
+                 "nullable": control.nullable}  # fmt: skip
     elif isinstance(control, Text):
         view |= {"max_length": control.max_length}
     elif isinstance(control, MultiChoice):
@@ -284,6 +287,9 @@ def _view(control: Control, given: Mapping[str, Any], top: bool) -> dict[str, An
                  "max_items": control.max_items}  # fmt: skip
     elif isinstance(control, OptionalGroup):
         view |= {"controls": [_view(c, given, False) for c in control.controls]}
+    elif isinstance(control, Rows):
+        view |= {"rows": [_view(r, given, False) for r in control.rows],
+                 "min_items": control.min_items, "max_items": control.max_items}  # fmt: skip
     elif isinstance(control, Variant):
         key = _view(control.key, given, top)
         key["variant_key"] = True

@@ -118,3 +118,47 @@ def test_play_bargaining_as_bob_to_the_end(tmp_path: Path, page: Any, shots: Pat
     result = CliRunner().invoke(cli, ["report", str(run)])
     assert result.exit_code == 0, result.output
     assert "return_bob_0" in result.output
+
+
+def test_a_business_proposes_lines_in_the_browser(tmp_path: Path, page: Any, shots: Path) -> None:
+    """A marketplace business's proposal as rows of lines: choosing "propose" and an item shows
+    only that item's quantity and price (the other branches hidden and not sent); the server
+    takes the proposal."""
+    app = create_app(StudioConfig(root=str(tmp_path)), extra_routes=play_routes())
+    enable_play(app)
+    with serve(app) as base:
+        page.goto(base + "/play?env=mercato/Marketplace-v0")
+        page.check('input[name="role"][value="business"]')
+        page.fill("#seed", "3")
+        page.click("#start-game")
+        page.wait_for_url(re.compile(r"/play/[A-Za-z0-9_-]+$"))
+        for _ in range(30):  # wait through turns where proposing is not offered yet
+            page.wait_for_selector("#turn-form, #outcome")
+            if page.locator('input[name="kind"][value="propose"]').count():
+                break
+            page.check('input[name="kind"][value="wait"]')
+            with page.expect_navigation():
+                page.click("#submit-turn")
+        page.check('input[name="kind"][value="propose"]')
+        page.locator('input[name="customer"]').first.check()
+        first_item = page.locator('input[name="lines.0.item"]').first
+        first_item.check()
+        item = first_item.get_attribute("value")
+        branch = page.locator(f'#f-lines-0 .branch[data-values="{item}"]')
+        assert branch.is_visible()
+        assert page.locator("#f-lines-0 .branch:visible").count() == 1  # the others hidden
+        branch.locator('input[name="lines.0.quantity"]').fill("2")
+        low = branch.locator('input[name="lines.0.unit_price"]').get_attribute("min")
+        branch.locator('input[name="lines.0.unit_price"]').fill(str(low))
+        expires = page.locator('input[name="expires_in"]')
+        assert expires.evaluate("e => e.required")  # shown, and needed: the browser asks for it
+        assert not page.locator('input[name="lines.1.quantity"]').first.evaluate("e => e.required")
+        expires.fill("5")
+        number = page.locator('input[name="number"]').get_attribute("value")
+        with page.expect_navigation():
+            page.click("#submit-turn")
+        page.wait_for_selector("#turn")
+        assert page.locator("#turn-error").count() == 0, page.inner_text("#turn")
+        page.screenshot(path=str(shots / "play-business-after-proposal.png"), full_page=True)
+        after = page.locator('input[name="number"]')
+        assert after.count() == 0 or after.get_attribute("value") != number  # taken

@@ -26,6 +26,7 @@ from sim.studio.forms import (
     MultiChoice,
     Number,
     OptionalGroup,
+    Rows,
     Text,
     Variant,
     build_form,
@@ -72,12 +73,6 @@ def _pick(choices: list[ValidAction], rng: np.random.Generator) -> Any:
     return choices[int(rng.integers(len(choices)))].action
 
 
-UNCOVERED = {("mercato/Marketplace-v0", "business")}
-"""Schemas forms do not cover yet: a business's proposal has an array of line objects (item,
-quantity, price), which would need repeatable rows; such a turn falls back to the valid-action
-buttons (proposals at the listed prices only)."""
-
-
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_every_role_round_trips(env_id: str) -> None:
     rng = np.random.default_rng(1)
@@ -86,9 +81,8 @@ def test_every_role_round_trips(env_id: str) -> None:
     for protocol, observation, agent in decisions(env_id):
         roles.add(role_of(agent))
         form = build_form(protocol, observation, agent)
-        if form.buttons:  # only where the protocol has no schema, or a known gap
-            uncovered = (env_id, role_of(agent)) in UNCOVERED
-            assert uncovered or protocol.reply_schema(observation, agent) is None, (env_id, agent)
+        if form.buttons:  # only where the protocol has no schema
+            assert protocol.reply_schema(observation, agent) is None, (env_id, agent)
             continue
         roles_with_forms.add(role_of(agent))
         for valid in protocol.valid_actions(observation, agent):
@@ -118,11 +112,13 @@ def test_shapes_of_every_kind_occur() -> None:
                     walk(branch.controls)
             if isinstance(control, OptionalGroup):
                 walk(control.controls)
+            if isinstance(control, Rows):
+                walk(control.rows)
 
     for env_id in ENV_IDS:
         for protocol, observation, agent in decisions(env_id):
             walk(build_form(protocol, observation, agent).controls)
-    assert kinds == {"choice", "number", "text", "multi", "variant", "optional"}
+    assert kinds == {"choice", "number", "text", "multi", "variant", "optional", "rows"}
 
 
 def _bargaining_form(role: str) -> tuple[Any, Any, Any, str]:
@@ -289,3 +285,42 @@ def test_a_trial_participant_writes_a_message_and_may_leave_the_ratings_as_they_
         form.reply(some)
     every = {**values, **{c.name: "7" for c in ratings.controls}}
     assert form.reply(every)["ratings"] == {c.name.split(".")[-1]: 7 for c in ratings.controls}
+
+
+def _walk(controls: Any) -> Iterator[Any]:
+    for control in controls:
+        yield control
+        if isinstance(control, Variant):
+            for branch in control.branches:
+                yield from _walk(branch.controls)
+        if isinstance(control, OptionalGroup):
+            yield from _walk(control.controls)
+        if isinstance(control, Rows):
+            yield from _walk(control.rows)
+
+
+def test_a_business_proposes_lines_in_rows() -> None:
+    """A business's proposal lists lines (item, quantity, unit price): one row per possible
+    line, with the bounds of each item's prices; empty rows are left out; no line at all is
+    refused naming the field."""
+    for protocol, observation, agent in decisions("mercato/Marketplace-v0"):
+        form = build_form(protocol, observation, agent)
+        rows = [c for c in _walk(form.controls) if isinstance(c, Rows)]
+        if role_of(agent) == "business" and rows:
+            break
+    else:
+        raise AssertionError("no proposal among the sampled decisions")
+    (lines,) = rows
+    assert lines.name == "lines" and lines.min_items == 1 and lines.max_items >= 2
+    assert [row.name for row in lines.rows] == [f"lines.{i}" for i in range(lines.max_items)]
+    replies = [protocol.reply_json(v.action, observation, agent)
+               for v in protocol.valid_actions(observation, agent)]  # fmt: skip
+    reply = next(r for r in replies if r["kind"] == "propose")
+    values = form.values_of(reply)
+    assert form.reply(values) == reply
+    assert protocol.parse_reply(form.reply_text(values), observation, agent) is not None
+    used = len(reply["lines"])
+    assert used < lines.max_items and values[f"lines.{used}.item"] == ""  # an empty row, skipped
+    blank = {k: "" if k.startswith("lines.") else v for k, v in values.items()}
+    with pytest.raises(FormError, match=f"lines: fill 1 to {lines.max_items} rows, got 0"):
+        form.reply(blank)

@@ -54,13 +54,16 @@ if (window.history && window.history.replaceState) {
 
 // Play pages: a select marked data-autosubmit submits its form on change; a variant's key
 // shows only the chosen branch (the others are hidden and disabled, so they are neither
-// validated nor sent). Without JS every branch shows and the server reads the chosen one.
+// validated nor sent), nested variants too (a proposal's lines). Without JS every branch shows
+// and the server reads the one value given for each field.
 (function () {
   "use strict";
   function keyValue(fieldset) {
-    var select = fieldset.querySelector("select[data-variant-key]");
+    // the fieldset's own key (a select, or radios), not a nested variant's
+    var select = fieldset.querySelector(":scope > select[data-variant-key]");
     if (select) { return select.value; }
-    var checked = fieldset.querySelector("input[data-variant-key]:checked");
+    var checked = fieldset.querySelector(
+      ":scope > fieldset.choice input[data-variant-key]:checked");
     return checked ? checked.value : null;
   }
 
@@ -68,10 +71,18 @@ if (window.history && window.history.replaceState) {
     var value = keyValue(fieldset);
     Array.prototype.forEach.call(fieldset.children, function (branch) {
       if (!branch.classList || !branch.classList.contains("branch")) { return; }
-      var on = value !== null && branch.getAttribute("data-values").split("|").indexOf(value) >= 0;
+      var on = value !== null && value !== "" &&
+        branch.getAttribute("data-values").split("|").indexOf(value) >= 0;
       branch.hidden = !on;
       Array.prototype.forEach.call(branch.querySelectorAll("input, select, textarea"),
-        function (input) { input.disabled = !on; });
+        function (input) {
+          input.disabled = !on;
+          input.required = on && input.hasAttribute("data-required");  // needed once shown
+        });
+      // variants inside a shown branch (a proposal's lines) apply their own choice again
+      if (on) {
+        Array.prototype.forEach.call(branch.querySelectorAll("fieldset.variant"), syncVariant);
+      }
     });
   }
 
@@ -85,7 +96,8 @@ if (window.history && window.history.replaceState) {
       fieldset.addEventListener("change", function (event) {
         if (event.target && event.target.hasAttribute("data-variant-key")) { syncVariant(fieldset); }
       });
-      syncVariant(fieldset);
+      // outermost variants first: a nested one is synced by its branch (off while it is hidden)
+      if (!fieldset.parentElement.closest(".branch")) { syncVariant(fieldset); }
     });
   });
 })();
