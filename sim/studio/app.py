@@ -8,6 +8,9 @@ same templates.
 
 from __future__ import annotations
 
+import math
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,11 +21,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from sim.store.storage import StoreError
+from sim.store.storage import Location, StoreError
 from sim.studio import episode_replay, login, run_page
-from sim.studio.config import StudioConfig
+from sim.studio.config import Limits, StudioConfig
 from sim.studio.pages import render, templates
-from sim.studio.runs_index import find_runs, summarise
+from sim.studio.runs_index import RunSummary, find_runs, summarise
 from sim.studio.security import (
     RunPaths,
     SecurityMiddleware,
@@ -53,6 +56,7 @@ def create_app(config: StudioConfig, extra_routes: Sequence[BaseRoute] = ()) -> 
     app.state.paths = RunPaths(config.root)
     app.state.templates = templates(secret_values())
     app.state.cache = run_page.RunCache()
+    app.state.runs_rows = RunsRows()
     return app
 
 
@@ -65,6 +69,26 @@ async def unreadable_run(request: Request, error: Exception) -> Response:
 def runs_view(request: Request) -> Response:
     """``/``: every run under the root with status, progress, models, cost and fallbacks."""
     paths: RunPaths = request.app.state.paths
-    limits = request.app.state.config.limits
-    rows = [summarise(paths.root, rel) for rel in find_runs(paths.root, limits.max_depth)]
+    rows = request.app.state.runs_rows.get(paths.root, request.app.state.config.limits)
     return render(request, "runs.html", runs=rows, root=paths.root.uri)
+
+
+class RunsRows:
+    """The runs page's rows, listed again at most every ``remote_ttl_s`` for object storage
+    (a listing and a manifest read per run, each a round trip) and on every request for a
+    local folder (cheap, and a run just written shows at once)."""
+
+    def __init__(self, remote_ttl_s: float = 10.0) -> None:
+        self.remote_ttl_s = remote_ttl_s
+        self._rows: list[RunSummary] = []
+        self._at = -math.inf
+        self._lock = threading.Lock()
+
+    def get(self, root: Location, limits: Limits) -> list[RunSummary]:
+        if root.local:
+            return [summarise(root, rel) for rel in find_runs(root, limits.max_depth)]
+        with self._lock:
+            if time.monotonic() - self._at > self.remote_ttl_s:
+                self._rows = [summarise(root, rel) for rel in find_runs(root, limits.max_depth)]
+                self._at = time.monotonic()
+            return self._rows

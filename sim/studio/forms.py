@@ -388,7 +388,11 @@ def _read_optional(control: OptionalGroup, values: FormValues) -> dict[str, Any]
         return None
     if any(value is None for value in given):
         raise FormError(f"{_what(control)}: give every value or leave them all empty")
-    return _assemble(control.controls, values, len(control.name.split(".")))
+    out: dict[str, Any] = {}  # the values read above, at their places (fields are plain)
+    depth = len(control.name.split("."))
+    for field_control, value in zip(control.controls, given, strict=True):
+        _put(out, field_control.name.split(".")[depth:], value)
+    return out
 
 
 def _read_rows(control: Rows, values: FormValues) -> list[Any]:

@@ -24,6 +24,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -42,7 +43,7 @@ from sim.studio.forms import (
 )
 from sim.studio.pages import render
 from sim.studio.play import THINKING, WAITING, PlaySession, SessionManager
-from sim.studio.security import RunPaths, admin_only, check_csrf
+from sim.studio.security import CSRF_FIELD, RunPaths, admin_only, check_csrf
 
 LLM = "llm"
 HUMAN = "human"
@@ -67,14 +68,28 @@ class PlayEntry:
     closed: threading.Event = field(default_factory=threading.Event)
     """Set once the manager is closed (the run's manifest is final, its lease released)."""
     closing: bool = False
+    closed_at: float | None = None
+    """When the manager was closed (monotonic seconds)."""
+
+
+KEEP_FINISHED_S = 3600.0
+"""How long a finished game's page stays after it ended (its run stays on disk for good)."""
 
 
 class PlayRegistry:
-    """The games of one server, by session id; ``models`` are the configured model specs."""
+    """The games of one server, by session id; ``models`` are the configured model specs.
+    A finished game is forgotten ``keep_finished_s`` after it ended (its page then answers 404;
+    its run is under ``play/``), so a long-lived server does not hold every game it played."""
 
-    def __init__(self, paths: RunPaths, models: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        paths: RunPaths,
+        models: Mapping[str, Any] | None = None,
+        keep_finished_s: float = KEEP_FINISHED_S,
+    ) -> None:
         self.paths = paths
         self.models = dict(models or {})
+        self.keep_finished_s = keep_finished_s
         self.entries: dict[str, PlayEntry] = {}
         self._roles: dict[str, dict[str, list[str]]] = {}
         self._lock = threading.Lock()
@@ -152,6 +167,10 @@ class PlayRegistry:
             raise
         entry = PlayEntry(secrets.token_urlsafe(16), env_id, rel, manager, session)
         with self._lock:
+            now = time.monotonic()
+            for old in [e for e in self.entries.values() if e.closed_at is not None]:
+                if now - old.closed_at > self.keep_finished_s:
+                    del self.entries[old.session_id]
             self.entries[entry.session_id] = entry
         threading.Thread(target=self._close_when_done, args=(entry,), daemon=True).start()
         return entry
@@ -172,6 +191,7 @@ class PlayRegistry:
         try:
             entry.manager.close()
         finally:
+            entry.closed_at = time.monotonic()
             entry.closed.set()
 
     def close(self) -> None:
@@ -418,7 +438,7 @@ def _read_new_game(
 def _entry(request: Request) -> PlayEntry:
     entry = registry_of(request).get(request.path_params["session_id"])
     if entry is None:
-        raise HTTPException(404, "no such game")
+        raise HTTPException(404, "no such game (a finished one shows for an hour; its run stays)")
     return entry
 
 
@@ -451,14 +471,24 @@ async def submit_turn(request: Request) -> Response:
     entry = _entry(request)
     form = await request.form()
     check_csrf(request, form)
-    number_text = str(form.get("number", ""))
-    values: dict[str, Any] = {}
+    number_text = str(form.get(NUMBER_FIELD, ""))
+    return await run_in_threadpool(_submit, request, entry, number_text, answer_values(form))
+
+
+NUMBER_FIELD = "number"
+"""The hidden field carrying the number of the decision a turn form answers."""
+
+
+def answer_values(form: FormData, skip: tuple[str, ...] = ()) -> dict[str, str | list[str]]:
+    """A turn form's answer fields (name -> text, or texts for a field sent several times),
+    without the CSRF token, the decision number and ``skip``."""
+    values: dict[str, str | list[str]] = {}
     for key in form:
-        if key in ("csrf_token", "number"):
+        if key in (CSRF_FIELD, NUMBER_FIELD, *skip):
             continue
         given = [v for v in form.getlist(key) if isinstance(v, str)]
         values[key] = given[0] if len(given) == 1 else given
-    return await run_in_threadpool(_submit, request, entry, number_text, values)
+    return values
 
 
 def _submit(

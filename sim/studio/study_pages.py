@@ -32,8 +32,8 @@ from starlette.routing import BaseRoute, Route
 
 from sim.studio.pages import render
 from sim.studio.play import ENDED_BADLY, FAILED, FINISHED_STATUS, PlaySession, SessionManager
-from sim.studio.play_pages import turn_context
-from sim.studio.security import CSRF_FIELD, admin_only, check_csrf
+from sim.studio.play_pages import NUMBER_FIELD, answer_values, turn_context
+from sim.studio.security import admin_only, check_csrf
 from sim.studio.studies import Participant, ParticipantBook, Study
 
 EXPIRE_GAP_S = 1.0
@@ -43,6 +43,8 @@ TOUCH_GAP_S = 5.0
 TURN_WAIT_S = 3.0
 """How long a page waits for the others to move before it shows "please wait" (and reloads)."""
 MAX_LINKS = 1000
+STEP_FIELD = "step"
+"""The hidden field saying which step of the journey a participant's form answers."""
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-]{16,64}$")
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$")
 
@@ -166,12 +168,12 @@ def _journey(request: Request, form: FormData | None) -> Response:
     error: str | None = None
     if form is not None:
         check_csrf(request, form)
-        step = str(form.get("step", ""))
+        step = str(form.get(STEP_FIELD, ""))
         if step == "consent" and person.status == "enrolled":
             host.touch(person, status="consented")
         elif step == "start" and person.status == "consented":
             host.touch(person, status="playing")
-        elif (step == "turn" or (not step and "number" in form)) and person.status == "playing":
+        elif (step == "turn" or (not step and NUMBER_FIELD in form)) and person.status == "playing":
             error = _submit(host, person, form)
             if error is None:  # the next turn's page answers the POST: one round trip a decision
                 person = host.book.get(person.participant_id) or person
@@ -234,16 +236,10 @@ def _submit(host: StudyHost, person: Participant, form: FormData) -> str | None:
     if session is None:
         return None
     try:
-        number = int(str(form.get("number", "")))
+        number = int(str(form.get(NUMBER_FIELD, "")))
     except ValueError:
         return "this form is out of date: answer the current decision"
-    values: dict[str, str | list[str]] = {}
-    for key in form:
-        if key in (CSRF_FIELD, "step", "number"):
-            continue
-        items = [str(v) for v in form.getlist(key)]
-        values[key] = items if len(items) > 1 else items[0]
-    error = session.submit(values, number)
+    error = session.submit(answer_values(form, skip=(STEP_FIELD,)), number)
     if error is None:
         host.touch(person)
     return error

@@ -174,3 +174,21 @@ def test_unknown_game_and_admin_token(tmp_path: Path) -> None:
         page = client.get(url)  # the link alone lets a person play, without admin pages
         assert page.status_code == 200 and "You are Bob" in page.text
         assert "/runs/" not in page.text and client.get("/").status_code == 401
+
+
+def test_finished_games_are_forgotten_after_a_while(tmp_path: Path) -> None:
+    """A long-lived server does not keep every game it played: one that ended longer ago than
+    ``keep_finished_s`` is dropped when the next starts (its page 404s, its run stays)."""
+    app = make_app(tmp_path, None)
+    with TestClient(app) as client:
+        registry = app.state.play
+        registry.keep_finished_s = 0.0
+        first = start_game(client)
+        entry = registry.get(first.rsplit("/", 1)[-1])
+        entry.session.abandon()  # the person left: the game ends, its run is closed
+        assert entry.closed.wait(20) and entry.closed_at is not None
+        assert client.get(first).status_code == 200  # not dropped before another game starts
+        second = start_game(client)
+        assert client.get(first).status_code == 404 and client.get(second).status_code == 200
+        assert list(registry.entries) == [second.rsplit("/", 1)[-1]]
+        assert (tmp_path / entry.rel / "manifest.json").exists()
