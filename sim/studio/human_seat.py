@@ -6,10 +6,15 @@ reply (form values -> reply JSON -> the protocol's `parse_reply`), or until `aba
 values are answered with the form's or the protocol's error and the wait goes on. Replies queued
 with `replay` (a resumed episode's journal) are taken without waiting. Each accepted decision is
 kept as a `HumanDecision` so the episode's rows can say how the person got there.
+
+A server waits for the next decision with `wait_pending` (a thread) or `wait_pending_async` (an
+asyncio task: the episode's thread wakes it through the loop, so a page needs no worker thread).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 import time
 from collections import deque
@@ -57,7 +62,9 @@ class HumanDecision:
 
 
 Accepted = Callable[[HumanDecision], None]
-"""Called (on the submitting thread) with each accepted, not replayed, decision: the journal."""
+"""Called with each accepted, not replayed, decision (the journal), on the rollout's thread
+before `act` returns it: before the episode moves on, and off the thread that answered the
+person's request."""
 
 
 class HumanSeat(BatchPolicy):
@@ -80,13 +87,14 @@ class HumanSeat(BatchPolicy):
         self.decisions: list[HumanDecision] = []
         self._pending: Pending | None = None
         self._refused: list[tuple[str, str]] = []
-        self._action: Any = None
         self._answered = False
         self._abandoned = False
         self._ended = False
         self._replay: deque[tuple[str, tuple[tuple[str, str], ...]]] = deque()
         self._count = 0
         self._cond = threading.Condition()
+        self._wakers: list[Callable[[], None]] = []
+        """Called once at the next change a waiter looks for (see `_changed`)."""
 
     # --- the rollout's side ---
 
@@ -107,7 +115,7 @@ class HumanSeat(BatchPolicy):
             if self._abandoned:
                 raise SeatAbandoned(agent)
             self._pending, self._answered, self._refused = pending, False, []
-            self._cond.notify_all()
+            self._changed()
             while not self._answered and not self._abandoned:
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
@@ -118,7 +126,10 @@ class HumanSeat(BatchPolicy):
             if not self._answered:
                 raise SeatAbandoned(agent)
             self._count += 1
-            return self._action
+            decision = self.decisions[-1]
+        if self.on_accept is not None:
+            self.on_accept(decision)  # journaled before the episode moves on
+        return decision.action
 
     def _replayed(self, observation: Any, agent: str) -> Any:
         reply, refused = self._replay.popleft()
@@ -141,6 +152,26 @@ class HumanSeat(BatchPolicy):
             self._cond.wait_for(
                 lambda: self._pending is not None or self._abandoned or self._ended, timeout_s
             )
+            return self._pending
+
+    async def wait_pending_async(self, timeout_s: float) -> Pending | None:
+        """`wait_pending` for an asyncio task: the episode's thread wakes it through the loop."""
+        loop = asyncio.get_running_loop()
+        changed = asyncio.Event()
+
+        def wake() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
+                loop.call_soon_threadsafe(changed.set)
+
+        with self._cond:
+            if self._pending is not None or self._abandoned or self._ended:
+                return self._pending
+            self._wakers.append(wake)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), timeout_s)
+        with self._cond:
+            if wake in self._wakers:
+                self._wakers.remove(wake)
             return self._pending
 
     def submit(self, values: FormValues, number: int | None = None) -> str | None:
@@ -182,10 +213,8 @@ class HumanSeat(BatchPolicy):
             self._refused.append((reply, str(error)))
             return str(error)
         decision = HumanDecision(pending.agent, pending.text, reply, tuple(self._refused), action)
-        if self.on_accept is not None:
-            self.on_accept(decision)  # journaled before the episode moves on
         self.decisions.append(decision)
-        self._action, self._answered, self._pending = action, True, None
+        self._answered, self._pending = True, None
         self._cond.notify_all()
         return None
 
@@ -193,13 +222,21 @@ class HumanSeat(BatchPolicy):
         """End the wait for good: the episode stops with `SeatAbandoned`."""
         with self._cond:
             self._abandoned = True
-            self._cond.notify_all()
+            self._changed()
 
     def end(self) -> None:
         """The episode is over (no more decisions): wake every `wait_pending`."""
         with self._cond:
             self._ended = True
-            self._cond.notify_all()
+            self._changed()
+
+    def _changed(self) -> None:
+        """Wake every waiter: threads on the condition, tasks through their loops (called
+        with the condition held)."""
+        self._cond.notify_all()
+        wakers, self._wakers = self._wakers, []
+        for wake in wakers:
+            wake()
 
     def replay(self, replies: Iterable[tuple[str, Iterable[tuple[str, str]]]]) -> None:
         """Queue journaled replies (reply text, refused replies) to take without waiting."""

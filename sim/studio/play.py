@@ -123,6 +123,10 @@ class PlaySession:
         pending decision, or None."""
         return self.seat.wait_pending(timeout_s)
 
+    async def wait_async(self, timeout_s: float) -> Pending | None:
+        """`wait` for an asyncio task (no thread blocks meanwhile)."""
+        return await self.seat.wait_pending_async(timeout_s)
+
     def submit(self, values: Mapping[str, Any], number: int | None = None) -> str | None:
         """The person's answer to the pending decision: None when taken, else what to show."""
         return self.seat.submit(values, number)

@@ -31,7 +31,14 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sim.studio.pages import render
-from sim.studio.play import ENDED_BADLY, FAILED, FINISHED_STATUS, PlaySession, SessionManager
+from sim.studio.play import (
+    ENDED_BADLY,
+    FAILED,
+    FINISHED_STATUS,
+    WAITING,
+    PlaySession,
+    SessionManager,
+)
 from sim.studio.play_pages import NUMBER_FIELD, answer_values, turn_context
 from sim.studio.security import admin_only, check_csrf
 from sim.studio.studies import Participant, ParticipantBook, Study
@@ -79,6 +86,11 @@ class StudyHost:
                 session.abandon()
                 session.join(2.0)  # the slot is free only once the episode's thread let go
         return gone
+
+    def touch_due(self, person: Participant) -> bool:
+        """Whether `touch` without changes would save ``person`` now (a write to disk)."""
+        current = self.book.get(person.participant_id) or person
+        return time.time() - current.updated_at >= TOUCH_GAP_S
 
     def touch(self, person: Participant, **changes: Any) -> Participant:
         """``person`` with ``changes`` saved (and their idle clock reset). Without changes the
@@ -154,7 +166,37 @@ def _find(request: Request) -> tuple[StudyHost, Participant]:
 async def participant_page(request: Request) -> Response:
     """``/p/{token}``: the page of the participant's current step; POSTs move them on."""
     form = await request.form() if request.method == "POST" else None
+    if form is not None:
+        answered = await _live_turn(request, form)
+        if answered is not None:
+            return answered
     return await run_in_threadpool(_journey, request, form)
+
+
+async def _live_turn(request: Request, form: FormData) -> Response | None:
+    """A decision in a live game, answered on the event loop: the values go to the session (a
+    parse, no I/O: the episode's thread journals them), the page waits for the next decision
+    without a worker thread and is rendered here. None (the thread pool's `_journey` answers)
+    for anything else: another step, a game to start or resume, one not waiting for the person,
+    a book save due."""
+    step = str(form.get(STEP_FIELD, ""))
+    if not (step == "turn" or (not step and NUMBER_FIELD in form)):
+        return None
+    host, person = _find(request)
+    person = host.book.get(person.participant_id) or person
+    manager = host.manager
+    session = manager.session(person.episode_id) if manager is not None else None
+    if person.status != "playing" or session is None or session.status != WAITING:
+        return None
+    if host.touch_due(person):
+        return None
+    check_csrf(request, form)
+    error = _submit_to(session, form)
+    if error is None:
+        await session.wait_async(TURN_WAIT_S)
+        if session.status != WAITING:  # the end (whose code is saved) or still thinking
+            return await run_in_threadpool(_show, request, host, person, None)
+    return _show(request, host, person, error, wait=False)
 
 
 def _journey(request: Request, form: FormData | None) -> Response:
@@ -184,7 +226,9 @@ def _journey(request: Request, form: FormData | None) -> Response:
     return _show(request, host, person, error)
 
 
-def _show(request: Request, host: StudyHost, person: Participant, error: str | None) -> Response:
+def _show(
+    request: Request, host: StudyHost, person: Participant, error: str | None, wait: bool = True
+) -> Response:
     study = host.study
     if person.status == "enrolled":
         return _page(request, "study_consent.html", host, text=study.fields.consent)
@@ -199,7 +243,7 @@ def _show(request: Request, host: StudyHost, person: Participant, error: str | N
     if session is None:  # recorded before the book heard of it (a restart in between)
         person = host.touch(person, status="completed")
         return _page(request, "study_done.html", host, code=person.completion_code, outcome=None)
-    if error is None:
+    if error is None and wait:
         session.wait(TURN_WAIT_S)
     if session.status == FINISHED_STATUS:
         person = host.touch(person, status="completed")
@@ -235,14 +279,18 @@ def _submit(host: StudyHost, person: Participant, form: FormData) -> str | None:
     session = _session(host, person)
     if session is None:
         return None
+    error = _submit_to(session, form)
+    if error is None:
+        host.touch(person)
+    return error
+
+
+def _submit_to(session: PlaySession, form: FormData) -> str | None:
     try:
         number = int(str(form.get(NUMBER_FIELD, "")))
     except ValueError:
         return "this form is out of date: answer the current decision"
-    error = session.submit(answer_values(form, skip=(STEP_FIELD,)), number)
-    if error is None:
-        host.touch(person)
-    return error
+    return session.submit(answer_values(form, skip=(STEP_FIELD,)), number)
 
 
 # --- admin ---
