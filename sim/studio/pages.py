@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from sim.llm.redact import redact
+from sim.llm.redact import redactor
 from sim.studio.config import StudioConfig
 from sim.studio.security import csrf_token, is_admin
 
@@ -24,12 +24,14 @@ def templates(secrets: Sequence[str]) -> Jinja2Templates:
     """The page templates: autoescaped, and every value shown passes through `redact` (keys,
     bearer tokens and the values of key-named environment variables never reach a page)."""
 
+    masked = redactor(secrets)
+
     def scrub(value: Any) -> Any:
         if value is None or isinstance(value, bool | int | float | jinja2.Undefined):
             return value
         if isinstance(value, markupsafe.Markup):
-            return markupsafe.Markup(redact(str(value), secrets))  # masks add no markup
-        return redact(str(value), secrets)
+            return markupsafe.Markup(masked(str(value)))  # masks add no markup
+        return masked(str(value))
 
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),

@@ -12,7 +12,7 @@ import pytest
 
 from sim.llm import BudgetExceededError
 from sim.llm.openai_http import Transport
-from sim.llm.redact import redact
+from sim.llm.redact import redact, redactor
 from sim.llm.wrappers import BudgetedModel, CachedModel, RetryingModel
 
 SECRET = "sk-proj-SECRETSECRET123456"
@@ -108,6 +108,17 @@ def test_redact_masks_given_secrets_bearer_tokens_and_sk_keys():
     assert "abc123SECRET" not in shown and "xyz.TOKEN-1" not in shown
     assert "sk-live-ABCDEF12345" not in shown and "Bearer ***" in shown
     assert redact("nothing to hide", ["sk-x"]) == "nothing to hide"
+
+
+def test_a_redactor_masks_what_redact_masks() -> None:
+    """`redactor` (the pages' fast path) skips only texts with nothing to mask."""
+    secrets = ["abc123SECRET", None, "s3"]
+    masked = redactor(secrets)
+    texts = ["key abc123SECRET;", "Authorization: BeArEr%20xyz", "x sk-live-ABCDEF12345",
+             "nothing to hide", "s3 and S3", "bearer", "the sk- prefix"]  # fmt: skip
+    for text in texts:
+        assert masked(text) == redact(text, secrets), text
+    assert masked("key abc123SECRET;") == "key ***;"
 
 
 @pytest.mark.parametrize("with_retry", [False, True])
