@@ -14,7 +14,9 @@ Two ways to load it, both measured by `mercato bench studio`:
   what the server sustains; page latency here is mostly queueing (N people always waiting).
 - **paced** (``rate``): the crowd offers ``rate`` decisions per second (each person arrives at
   their own moment and decides once per ``N / rate`` seconds, as people who read and think).
-  The latency of every GET and POST then says how fast pages come at that load.
+  Each person goes through their participations back to back (a steady load). The latency
+  of every GET and POST then says how fast pages come at that load, and the decisions sent
+  more than an interval late say whether the server kept up.
 Measured: decisions accepted per second, page latency (median, p95), participations completed,
 errors, and the CPU seconds of server and participants (they share the machine's cores).
 """
@@ -64,6 +66,19 @@ class Tally:
     codes: set[str] = field(default_factory=set)
     errors: list[str] = field(default_factory=list)
     game_s: float = 0.0
+    decided_at: list[float] = field(default_factory=list)
+    """When each decision was accepted (perf_counter seconds)."""
+    span_s: float = 0.0
+    """Seconds from each round's first accepted decision to its last, summed over rounds."""
+    spanned: int = 0
+    """Decision intervals within those spans (decisions - 1 per round)."""
+
+    def close_round(self, first: int) -> None:
+        """Add the round whose decisions start at ``decided_at[first]`` to the spans."""
+        times = self.decided_at[first:]
+        if len(times) > 1:
+            self.span_s += max(times) - min(times)
+            self.spanned += len(times) - 1
 
 
 @dataclass(frozen=True)
@@ -82,6 +97,8 @@ class StudioBench:
     requests: int
     errors: tuple[str, ...]
     game_s: float
+    span_s: float
+    spanned: int
     median_ms: float
     p95_ms: float
     load_before: tuple[float, float, float]
@@ -92,7 +109,14 @@ class StudioBench:
 
     @property
     def decisions_per_s(self) -> float:
+        """Decisions over the timed phases (game starts and ends included)."""
         return self.decisions / self.game_s if self.game_s > 0 else 0.0
+
+    @property
+    def steady_per_s(self) -> float:
+        """Decisions per second from each round's first decision to its last: the rate the
+        server kept up (at a paced load, the offered rate when it kept up)."""
+        return self.spanned / self.span_s if self.span_s > 0 else 0.0
 
 
 # --- the participants' side ---
@@ -285,6 +309,7 @@ async def _play(
             tally.refused += 1
         else:
             tally.decisions += 1  # answered with the page that follows the decision
+            tally.decided_at.append(time.perf_counter())
         page = sent
     raise RuntimeError(f"{link}: no completion code after {PAGE_LIMIT} pages")
 
@@ -323,7 +348,7 @@ async def _crowd(
             links = await asyncio.gather(
                 *(guarded(_arrive(c, study, prefer, tally)) for c in clients)
             )
-            began = time.perf_counter()
+            began, first = time.perf_counter(), len(tally.decided_at)
             await asyncio.gather(
                 *(
                     guarded(_play(c, k, prefer, tally))
@@ -332,6 +357,7 @@ async def _crowd(
                 )
             )
             tally.game_s += time.perf_counter() - began
+            tally.close_round(first)
     finally:
         for client in clients:
             await client.aclose()
@@ -346,7 +372,9 @@ async def _paced_crowd(
     prefer: Mapping[str, str],
     rate: float,
 ) -> Tally:
-    """`_crowd` at an offered ``rate``: arrivals spread out, one decision per interval each."""
+    """`_crowd` at an offered ``rate``: each person starts at their own moment (spread over one
+    decision interval), then goes through their ``rounds`` participations back to back, one
+    decision per interval: a steady load, with no pause between rounds."""
     tally = Tally()
     host, port = base_url.removeprefix("http://").rsplit(":", 1)
     interval_s = participants / rate
@@ -355,17 +383,19 @@ async def _paced_crowd(
         client = _Browser(host, int(port))
         try:
             await asyncio.sleep(index * interval_s / participants)
-            link = await _arrive(client, study, prefer, tally)
-            await _play(client, link, prefer, tally, interval_s)
+            for _ in range(rounds):
+                client.cookies.clear()  # each participation is a new person
+                link = await _arrive(client, study, prefer, tally)
+                await _play(client, link, prefer, tally, interval_s)
         except Exception as error:  # counted; the others go on
             tally.errors.append(f"{type(error).__name__}: {error}"[:300])
         finally:
             await client.aclose()
 
-    for _ in range(rounds):
-        began = time.perf_counter()
-        await asyncio.gather(*(person(i) for i in range(participants)))
-        tally.game_s += time.perf_counter() - began
+    began = time.perf_counter()
+    await asyncio.gather(*(person(i) for i in range(participants)))
+    tally.game_s += time.perf_counter() - began
+    tally.close_round(0)
     return tally
 
 
@@ -446,6 +476,8 @@ def bench(
         requests=len(tally.latencies_s),
         errors=tuple(tally.errors),
         game_s=tally.game_s,
+        span_s=tally.span_s,
+        spanned=tally.spanned,
         median_ms=statistics.median(latencies) * 1000,
         p95_ms=p95 * 1000,
         load_before=load_before,

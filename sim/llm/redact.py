@@ -33,7 +33,7 @@ def redactor(secrets: Iterable[str | None] = ()) -> Callable[[str], str]:
     fixed = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
 
     def masked(text: str) -> str:
-        if "sk-" in text or "bearer" in text.lower() or any(s in text for s in fixed):
+        if "sk-" in text or "bearer" in text.lower() or (fixed and any(s in text for s in fixed)):
             return redact(text, fixed)
         return text
 

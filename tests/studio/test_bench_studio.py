@@ -33,6 +33,7 @@ def test_tiny_bench_counts_agree(tmp_path: Path) -> None:
     assert r.completed == 6 and r.distinct_codes == 6
     assert r.decisions > 0 and r.decisions_per_s > 0 and r.game_s > 0
     assert r.requests > r.decisions and 0 < r.median_ms <= r.p95_ms
+    assert r.spanned == r.decisions - 2 and r.steady_per_s > 0  # one span per round
     episodes, steps = load(tmp_path / "bench-studio")  # the server recorded every episode
     assert len(episodes) == 6
     human = steps[steps["parse_status"] == "human"]
@@ -45,6 +46,7 @@ def test_paced_bench_offers_one_decision_per_interval(tmp_path: Path) -> None:
     r = bench(participants=3, rounds=1, root=tmp_path, rate=10.0)
     assert r.errors == () and r.completed == 3 and r.rate == 10.0
     assert r.decisions == 12 and r.game_s >= 1.2
+    assert r.spanned == 11 and r.steady_per_s < 12 / 1.2  # the whole run is one span
     assert 0 < r.median_ms <= r.p95_ms
 
 
