@@ -46,7 +46,7 @@ def test_paced_bench_offers_one_decision_per_interval(tmp_path: Path) -> None:
     r = bench(participants=3, rounds=1, root=tmp_path, rate=10.0)
     assert r.errors == () and r.completed == 3 and r.rate == 10.0
     assert r.decisions == 12 and r.game_s >= 1.2
-    assert r.spanned == 11 and r.steady_per_s < 12 / 1.2  # the whole run is one span
+    assert r.spanned == 11 and r.steady_per_s < 15  # one span; about the offered 10/s
     assert 0 < r.median_ms <= r.p95_ms
 
 
