@@ -435,10 +435,18 @@ def serve(root: Path, study: Mapping[str, Any]) -> Iterator[tuple[str, subproces
 
 
 def _cpu_s(pid: int) -> float:
+    """CPU seconds of the server process and its live children (the shard committer)."""
     import psutil
 
-    times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
+    process = psutil.Process(pid)
+    total = 0.0
+    for each in [process, *process.children(recursive=True)]:
+        try:
+            times = each.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def bench(

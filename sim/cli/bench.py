@@ -378,7 +378,7 @@ def bench_studio(
     )  # fmt: skip
     table.add_row("timed phase s", f"{fast.game_s:.2f}", f"{paced.game_s:.2f}", "")
     table.add_row(
-        "server CPU s (participants' CPU s)",
+        "server CPU s, with its committer (participants')",
         f"{fast.server_cpu_s:.2f} ({fast.client_cpu_s:.2f})",
         f"{paced.server_cpu_s:.2f} ({paced.client_cpu_s:.2f})", "",
     )  # fmt: skip

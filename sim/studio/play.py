@@ -33,6 +33,7 @@ from sim.engine.rollout import EnvPool, EpisodeJob, EpisodeResult, innermost_aec
 from sim.engine.roster import ModelPool, plan_roster
 from sim.llm import make_model
 from sim.store.runs import RunDir, load_episodes, open_run
+from sim.studio.committer import ShardCommitter
 from sim.studio.human_seat import HUMAN, HumanDecision, HumanSeat, Pending, SeatAbandoned
 from sim.studio.journal import (
     ABANDONED,
@@ -285,6 +286,7 @@ class SessionManager:
         window_s: float = 0.01,
         timeout_s: float | None = None,
         takeover: bool = False,
+        commit_process: bool = False,
     ) -> None:
         if experiment.shard_size != 1:
             raise ValueError(
@@ -297,6 +299,11 @@ class SessionManager:
         self.specs = {**experiment.models, **(models or {})}
         self.run_dir: RunDir = open_run(run_path, experiment, takeover=takeover)
         self.path = Path(self.run_dir.path)
+        self.committer: ShardCommitter | None = None
+        """Writes shards in a worker process (``commit_process``: a study server's many
+        sessions); else the episode's own thread writes its shard."""
+        if commit_process:
+            self.committer = ShardCommitter(str(self.path), str(self.run_dir.owner))
         self.cells = {cell.cell_id: cell for cell in experiment.cells()}
         self.plan: dict[tuple[str, int], tuple[EpisodeSpec, str]] = {
             (spec.cell_id, spec.episode_index): (spec, shard.shard_id)
@@ -444,7 +451,10 @@ class SessionManager:
         with self._lock:
             if session.shard_id in self.recorded:
                 raise ValueError(f"episode {session.episode_id} is already recorded")
-        self.run_dir.write_shard(session.shard_id, [result.record], steps)
+        if self.committer is not None:
+            self.committer.commit(session.shard_id, [result.record], steps)
+        else:
+            self.run_dir.write_shard(session.shard_id, [result.record], steps)
         with self._lock:
             self.recorded.add(session.shard_id)
 
@@ -458,6 +468,8 @@ class SessionManager:
         for session in list(self.sessions.values()):
             session.join(wait_s)
         try:
+            if self.committer is not None:  # the shards in flight land before the count
+                self.committer.close()
             done = len(self.run_dir.done_shards())
             status = "complete" if done == len(self.plan) else "interrupted"
             episodes = load_episodes(self.run_dir.location)
@@ -466,6 +478,8 @@ class SessionManager:
                 self.run_dir, status, self._started, failure=None, llm=manifest_totals(tallies)
             )
         finally:
+            if self.committer is not None:
+                self.committer.close()
             self.run_dir.close()
             for model in self._shared.values():
                 model.close()

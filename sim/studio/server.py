@@ -145,7 +145,7 @@ def _open(
         for name, host in hosts.items():
             host.manager = SessionManager(
                 Path(root, name), host.study.experiment, models, window_s=window_s,
-                takeover=takeover,
+                takeover=takeover, commit_process=True,
             )  # fmt: skip
             opened.append(host)
             resumed = host.manager.resume()
