@@ -11,7 +11,9 @@ raised; a worker that died is replaced once and the shard tried again.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -20,11 +22,23 @@ from sim.store.runs import RunDir
 
 _RUN: RunDir | None = None
 """The worker process's run, opened once by `_open`."""
+PARENT_CHECK_S = 1.0
+"""How often a worker checks that its server still runs."""
 
 
 def _open(location: str, owner: str) -> None:
     global _RUN
     _RUN = RunDir(location, owner=owner)
+    watch = threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True)
+    watch.start()
+
+
+def _exit_with(parent: int) -> None:
+    """End this worker once its server is gone (a killed server leaves no orphan behind: the
+    worker is re-parented, so its parent id changes)."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(0)
 
 
 def _write(shard_id: str, episodes: list[Any], steps: Any) -> None:

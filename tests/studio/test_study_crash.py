@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import yaml
 
 from sim.store import load
@@ -71,8 +72,11 @@ def test_a_killed_server_restarts_with_takeover_and_loses_nothing(tmp_path: Path
             made = second.post(link, data=answer(page.text) | {"decision": "reject"})
             assert made.status_code == 200 and 'id="code"' not in made.text  # mid-game
     finally:
+        children = psutil.Process(server.pid).children(recursive=True)  # its shard committer
         server.kill()  # SIGKILL: no shutdown, no lease released, no run closed
         server.wait(30)
+    _, alive = psutil.wait_procs(children, timeout=15)
+    assert alive == [], alive  # the killed server's worker processes leave with it
 
     refused = start(root, study, port)
     output = refused.communicate(timeout=60)[0] if refused.poll() is None else refused.stdout.read()
