@@ -179,8 +179,7 @@ async def _live_turn(request: Request, form: FormData) -> Response | None:
     without a worker thread and is rendered here. None (the thread pool's `_journey` answers)
     for anything else: another step, a game to start or resume, one not waiting for the person,
     a book save due."""
-    step = str(form.get(STEP_FIELD, ""))
-    if not (step == "turn" or (not step and NUMBER_FIELD in form)):
+    if not _is_turn(form):
         return None
     host, person = _find(request)
     person = host.book.get(person.participant_id) or person
@@ -199,6 +198,12 @@ async def _live_turn(request: Request, form: FormData) -> Response | None:
     return _show(request, host, person, error, wait=False)
 
 
+def _is_turn(form: FormData) -> bool:
+    """Whether ``form`` answers a game turn (its step, or a turn form's decision number)."""
+    step = str(form.get(STEP_FIELD, ""))
+    return step == "turn" or (not step and NUMBER_FIELD in form)
+
+
 def _journey(request: Request, form: FormData | None) -> Response:
     host, person = _find(request)
     host.expire_now_and_then()
@@ -215,7 +220,7 @@ def _journey(request: Request, form: FormData | None) -> Response:
             host.touch(person, status="consented")
         elif step == "start" and person.status == "consented":
             host.touch(person, status="playing")
-        elif (step == "turn" or (not step and NUMBER_FIELD in form)) and person.status == "playing":
+        elif _is_turn(form) and person.status == "playing":
             error = _submit(host, person, form)
             if error is None:  # the next turn's page answers the POST: one round trip a decision
                 person = host.book.get(person.participant_id) or person
