@@ -276,7 +276,9 @@ def _grouped(report: pd.DataFrame) -> list[dict[str, Any]]:
     groups = []
     for cell_id, rows in report.groupby("cell_id", sort=True):
         records = rows.to_dict("records")
-        groups.append({"cell_id": cell_id, "label": records[0]["label"], "rows": records})
+        first = records[0]
+        key = first.get("key") or first["label"]  # what differs between cells, as the CLI shows
+        groups.append({"cell_id": cell_id, "key": key, "label": first["label"], "rows": records})
     return groups
 
 

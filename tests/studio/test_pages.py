@@ -4,7 +4,7 @@ and `mercato studio`'s command line."""
 from __future__ import annotations
 
 import re
-from html import unescape
+from html import escape, unescape
 from pathlib import Path
 
 import pytest
@@ -72,6 +72,8 @@ def test_run_page_shows_the_numbers_of_mercato_report(client: TestClient, root: 
         if not row.copies and row.ci_low == row.ci_low:
             assert interval == f"[{row.ci_low:.4g}, {row.ci_high:.4g}]"
     assert "HIGH FALLBACK" in page.text or rows_of(page.text, "llm")  # the LLM table is there
+    for row in report.drop_duplicates("cell_id").itertuples():  # cells keyed as the CLI keys them
+        assert f">{escape(row.key)}</td>" in page.text, row.key
 
 
 def test_run_page_filters_by_cell_and_outcome(client: TestClient, root: Path) -> None:
