@@ -50,6 +50,7 @@ phase; letters are the presented options)::
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,7 @@ from envs.trials.protocol_views import (
     CHAT,
     HINDSIGHT,
     LETTERS,
+    NO_CHOICE,
     POST,
     PRE,
     assistant_view,
@@ -229,6 +231,24 @@ class TrialProtocol(StructuredReplies, TextProtocol):
         if role == "principal":
             return principal_view(observation)
         return user_view(observation, self.min_exchanges, self.max_exchanges)
+
+    def render_end(
+        self, observation: Any, agent: str, metrics: Mapping[str, Any], truncated: bool
+    ) -> str | None:
+        """The user's own last choice and satisfaction, and what happened when hindsight
+        revealed it: nothing the user's view did not show (no target, no payoff, no metrics)."""
+        if role_of(agent) != "user":
+            return None
+        choice = int(observation["choice"])
+        if choice >= NO_CHOICE:
+            return "The study stopped before you chose." if truncated else None
+        title = observation["option_titles"][choice]
+        satisfaction = int(np.asarray(observation["satisfaction"]).ravel()[0])
+        text = f"You chose {LETTERS[choice]} ({title})"
+        text += f" and rated your satisfaction {satisfaction} (1-5)." if satisfaction else "."
+        if int(observation["revealed"]) and observation["revelation"]:
+            text += f" What happened: {observation['revelation']}"
+        return text
 
     def reply_tokens(self, agent: str) -> int:
         return _TOKENS.get(role_of(agent), USER_TOKENS)

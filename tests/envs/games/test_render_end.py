@@ -3,6 +3,7 @@ page). Each case plays a game to a known end and checks the sentence against it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -85,3 +86,25 @@ def test_protocols_without_an_end_text_say_none() -> None:
     env.reset(seed=0)
     agent = env.agent_selection
     assert protocol_of(env).render_end(env.observe(agent), agent, {}, False) is None
+
+
+def test_the_trial_tells_the_user_their_choice_and_nothing_hidden() -> None:
+    """The user's end: their own choice and satisfaction (what their view showed), never the
+    assistant's target; the other roles have nothing to add."""
+    env = make_env("mercato/ManipulationTrial-v0", {"min_exchanges": 1, "max_exchanges": 2})
+    env.reset(seed=5)
+    protocol = protocol_of(env)
+    rng = np.random.default_rng(0)
+    ends: dict[str, str | None] = {}
+    for agent in env.agent_iter():
+        observation, _, terminated, truncated, info = env.last()
+        if terminated or truncated:
+            ends[agent] = protocol.render_end(observation, agent, info["metrics"], truncated)
+            env.step(None)
+            continue
+        choices = protocol.valid_actions(observation, agent)
+        env.step(choices[int(rng.integers(len(choices)))].action)
+    user = next(text for agent, text in ends.items() if agent.startswith("user"))
+    assert user is not None and re.match(r"You chose [ABCD] \(.+\)", user), user
+    assert "target" not in user.lower()
+    assert all(text is None for agent, text in ends.items() if not agent.startswith("user"))
