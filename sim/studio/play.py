@@ -268,6 +268,10 @@ class SharedEnvPool(EnvPool):
             self._idle.append(env)
 
 
+COMMIT_WAIT_S = 60.0
+"""How long `SessionManager.close` waits for shards still being written by the committer."""
+
+
 class SessionManager:
     """Plays an experiment's planned episodes with people in them, into one run directory.
 
@@ -286,7 +290,7 @@ class SessionManager:
         window_s: float = 0.01,
         timeout_s: float | None = None,
         takeover: bool = False,
-        commit_process: bool = False,
+        committer: ShardCommitter | None = None,
     ) -> None:
         if experiment.shard_size != 1:
             raise ValueError(
@@ -299,11 +303,11 @@ class SessionManager:
         self.specs = {**experiment.models, **(models or {})}
         self.run_dir: RunDir = open_run(run_path, experiment, takeover=takeover)
         self.path = Path(self.run_dir.path)
-        self.committer: ShardCommitter | None = None
-        """Writes shards in a worker process (``commit_process``: a study server's many
-        sessions); else the episode's own thread writes its shard."""
-        if commit_process:
-            self.committer = ShardCommitter(str(self.path), str(self.run_dir.owner))
+        self.committer = committer
+        """Writes shards in a worker process (a study server's, shared by its studies); None:
+        the episode's own thread writes its shard."""
+        self._committing = 0
+        self._committed = threading.Condition()
         self.cells = {cell.cell_id: cell for cell in experiment.cells()}
         self.plan: dict[tuple[str, int], tuple[EpisodeSpec, str]] = {
             (spec.cell_id, spec.episode_index): (spec, shard.shard_id)
@@ -451,10 +455,19 @@ class SessionManager:
         with self._lock:
             if session.shard_id in self.recorded:
                 raise ValueError(f"episode {session.episode_id} is already recorded")
-        if self.committer is not None:
-            self.committer.commit(session.shard_id, [result.record], steps)
-        else:
+        if self.committer is None:
             self.run_dir.write_shard(session.shard_id, [result.record], steps)
+        else:
+            with self._committed:
+                self._committing += 1
+            try:
+                owner = str(self.run_dir.owner)
+                self.committer.commit(str(self.path), owner, session.shard_id,
+                                      [result.record], steps)  # fmt: skip
+            finally:
+                with self._committed:
+                    self._committing -= 1
+                    self._committed.notify_all()
         with self._lock:
             self.recorded.add(session.shard_id)
 
@@ -468,8 +481,8 @@ class SessionManager:
         for session in list(self.sessions.values()):
             session.join(wait_s)
         try:
-            if self.committer is not None:  # the shards in flight land before the count
-                self.committer.close()
+            with self._committed:  # the shards in flight land before the count
+                self._committed.wait_for(lambda: self._committing == 0, COMMIT_WAIT_S)
             done = len(self.run_dir.done_shards())
             status = "complete" if done == len(self.plan) else "interrupted"
             episodes = load_episodes(self.run_dir.location)
@@ -478,8 +491,6 @@ class SessionManager:
                 self.run_dir, status, self._started, failure=None, llm=manifest_totals(tallies)
             )
         finally:
-            if self.committer is not None:
-                self.committer.close()
             self.run_dir.close()
             for model in self._shared.values():
                 model.close()

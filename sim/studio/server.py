@@ -26,6 +26,7 @@ from sim.store.lease import check_free
 from sim.store.storage import Location
 from sim.studio import study_pages
 from sim.studio.app import create_app
+from sim.studio.committer import ShardCommitter
 from sim.studio.config import Limits, StudioConfig
 from sim.studio.play import SessionManager
 from sim.studio.studies import ParticipantBook, Study, load_study, read_study_yaml
@@ -80,13 +81,18 @@ def build_studio(
 
         anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
         await run_in_threadpool(_warm_templates, app)
-        await run_in_threadpool(_open, root, hosts, models, window_s, takeover)
-        task = asyncio.create_task(_expire_forever(hosts))
+        committer = await run_in_threadpool(ShardCommitter) if hosts else None
         try:
-            yield
+            await run_in_threadpool(_open, root, hosts, models, window_s, takeover, committer)
+            task = asyncio.create_task(_expire_forever(hosts))
+            try:
+                yield
+            finally:
+                task.cancel()
+                await run_in_threadpool(_close, hosts)
         finally:
-            task.cancel()
-            await run_in_threadpool(_close, hosts)
+            if committer is not None:
+                await run_in_threadpool(committer.close)
 
     app.router.lifespan_context = lifespan
     if play is not None:
@@ -139,13 +145,14 @@ def _open(
     models: Mapping[str, Any] | None,
     window_s: float,
     takeover: bool,
+    committer: ShardCommitter | None,
 ) -> None:
     opened: list[StudyHost] = []
     try:
         for name, host in hosts.items():
             host.manager = SessionManager(
                 Path(root, name), host.study.experiment, models, window_s=window_s,
-                takeover=takeover, commit_process=True,
+                takeover=takeover, committer=committer,
             )  # fmt: skip
             opened.append(host)
             resumed = host.manager.resume()

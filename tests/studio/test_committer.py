@@ -1,6 +1,7 @@
 """Shards written by the committer process (a study server's sessions): the episode lands in the
 run as the episode's own thread would write it, by another process for the server's lease; a
-committer process that died is replaced and the shard still lands."""
+committer process that died is replaced and the shard still lands; one committer serves two
+runs (a server's studies share it)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import psutil
 from sim.store import load
 from sim.store.shard_index import read_records
 from sim.store.storage import Location
+from sim.studio.committer import ShardCommitter
 from sim.studio.play import SessionManager
 from tests.studio.test_play import WAIT_S, answer, experiment
 
@@ -23,9 +25,11 @@ def play_one(manager: SessionManager, index: int) -> None:
 
 
 def test_the_committer_process_writes_the_shards_and_survives_a_kill(tmp_path: Path) -> None:
-    manager = SessionManager(tmp_path / "run", experiment(episodes=2), commit_process=True)
+    committer = ShardCommitter()
+    manager = SessionManager(tmp_path / "run", experiment(episodes=2), committer=committer)
+    other = SessionManager(tmp_path / "other", experiment(), committer=committer)
     try:
-        assert manager.committer is not None
+        play_one(other, 0)
         play_one(manager, 0)
         (worker,) = [  # the committer's one worker (not multiprocessing's resource tracker)
             child for child in psutil.Process().children()
@@ -36,6 +40,9 @@ def test_the_committer_process_writes_the_shards_and_survives_a_kill(tmp_path: P
         play_one(manager, 1)  # a new worker takes the shard
     finally:
         manager.close()
+        other.close()
+        committer.close()
+    assert len(load(tmp_path / "other")[0]) == 1
     records, unreadable = read_records(Location.of(str(tmp_path / "run")))
     assert unreadable == {} and len(records) == 2
     writers = {record.worker for record in records.values()}
