@@ -35,7 +35,9 @@ class Opponent:
         return self.info.factory(env, seed=derive_seed(episode_seed, agent), **self.options)
 
 
-def read_opponents(opponents: Mapping[str, Any] | None, path: str = "opponents") -> dict:
+def read_opponents(
+    opponents: Mapping[str, Any] | None, path: str = "opponents"
+) -> dict[str, SeatEntry]:
     """``opponents`` as `SeatEntry` values (a ValueError line naming a malformed entry)."""
     if opponents is None:
         return {}

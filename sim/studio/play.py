@@ -207,7 +207,8 @@ class PlaySession:
         rows = [r for r in result.steps.rows if r.agent == self.agent and r.action is None]
         reward = float(result.record.returns.get(self.agent, 0.0))
         truncated = bool(rows and rows[-1].truncated)
-        lines = [f"The game is over: it {'reached its limit' if truncated else 'ended'}."]
+        head = f"The game is over: it {'reached its limit' if truncated else 'ended'}."
+        seen: list[str] = []
         if rows:
             env = self.manager.probe_env(self.spec.cell_id)
             try:
@@ -218,10 +219,9 @@ class PlaySession:
             except Exception:  # an env whose final observation does not render: reward only
                 log.warning("final observation of %s did not render", self.episode_id)
             else:
-                lines = [f"The game is over. {end}"] if end else lines
-                lines += [f"Your return: {reward:,.2f}.", "", "What you saw at the end:", view]
-                return Outcome(self.agent, "\n".join(lines), reward)
-        lines.append(f"Your return: {reward:,.2f}.")
+                head = f"The game is over. {end}" if end else head
+                seen = ["", "What you saw at the end:", view]
+        lines = [head, f"Your return: {reward:,.2f}.", *seen]
         return Outcome(self.agent, "\n".join(lines), reward)
 
 

@@ -181,8 +181,7 @@ async def _live_turn(request: Request, form: FormData) -> Response | None:
     a book save due."""
     if not _is_turn(form):
         return None
-    host, person = _find(request)
-    person = host.book.get(person.participant_id) or person
+    host, person = _find(request)  # the book's current entry
     manager = host.manager
     session = manager.session(person.episode_id) if manager is not None else None
     if person.status != "playing" or session is None or session.status != WAITING:
